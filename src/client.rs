@@ -1,0 +1,500 @@
+//! The step-ca client: configuration ([`ClientBuilder`]) and the sign call.
+//!
+//! A [`Client`] is immutable once built, `Send + Sync`, and keeps its connections alive
+//! across calls: share one between threads rather than building one per request.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use ureq::Agent;
+use zeroize::Zeroizing;
+
+use crate::chain::{CertificateChain, certs_from_pem};
+use crate::csr::{Csr, CsrInfo};
+use crate::error::{Error, ErrorKind, Result};
+use crate::http::{self, TransportConfig, Trust};
+use crate::token::{Token, TokenClaims, TokenProvider};
+
+/// Default time allowed to establish a TCP connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time allowed for a whole call (connect, TLS, request and response).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest token accepted from a caller or provider.
+pub const MAX_TOKEN_LEN: usize = 64 * 1024;
+
+/// Builds a [`Client`].
+pub struct ClientBuilder {
+    ca_url: String,
+    trust: Option<Trust>,
+    allow_http: bool,
+    connect_timeout: Duration,
+    timeout: Duration,
+    provisioner: Option<String>,
+    token_provider: Option<Arc<dyn TokenProvider>>,
+    proxy: Option<String>,
+}
+
+impl ClientBuilder {
+    /// A builder for the CA at `ca_url` (`https://host[:port]`).
+    pub fn new(ca_url: &str) -> ClientBuilder {
+        ClientBuilder {
+            ca_url: ca_url.to_string(),
+            trust: None,
+            allow_http: false,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
+            provisioner: None,
+            token_provider: None,
+            proxy: None,
+        }
+    }
+
+    /// Trusts only the roots in this PEM bundle (replaces any earlier trust setting).
+    pub fn root_pem(&mut self, pem: &[u8]) -> Result<&mut Self> {
+        self.trust = Some(Trust::Roots(certs_from_pem("root", pem)?));
+        Ok(self)
+    }
+
+    /// Trusts only the roots in this PEM file.
+    pub fn root_file(&mut self, path: impl AsRef<Path>) -> Result<&mut Self> {
+        let path = path.as_ref();
+        let pem = std::fs::read(path)
+            .map_err(|e| Error::invalid("root_file", format!("{}: {e}", path.display())))?;
+        self.trust = Some(Trust::Roots(certs_from_pem("root_file", &pem)?));
+        Ok(self)
+    }
+
+    /// Turns TLS server verification off. Only for tests and bootstrap tools: anyone on the
+    /// path can then read the token and issue you a certificate of their choosing.
+    pub fn danger_disable_tls_verification(&mut self) -> &mut Self {
+        self.trust = Some(Trust::Disabled);
+        self
+    }
+
+    /// Allows a plain `http://` CA URL (refused otherwise).
+    pub fn allow_insecure_http(&mut self, allow: bool) -> &mut Self {
+        self.allow_http = allow;
+        self
+    }
+
+    /// Time allowed to establish a connection (default 10 s).
+    pub fn connect_timeout(&mut self, t: Duration) -> Result<&mut Self> {
+        if t.is_zero() {
+            return Err(Error::invalid(
+                "connect_timeout",
+                "must be greater than zero",
+            ));
+        }
+        self.connect_timeout = t;
+        Ok(self)
+    }
+
+    /// Time allowed for a whole call (default 30 s).
+    pub fn timeout(&mut self, t: Duration) -> Result<&mut Self> {
+        if t.is_zero() {
+            return Err(Error::invalid("timeout", "must be greater than zero"));
+        }
+        self.timeout = t;
+        Ok(self)
+    }
+
+    /// The provisioner name, handed to the token provider.
+    pub fn provisioner(&mut self, name: &str) -> Result<&mut Self> {
+        if name.is_empty() {
+            return Err(Error::invalid("provisioner", "must not be empty"));
+        }
+        self.provisioner = Some(name.to_string());
+        Ok(self)
+    }
+
+    /// The token provider, called once per sign attempt when no token is given per call.
+    pub fn token_provider(&mut self, provider: Arc<dyn TokenProvider>) -> &mut Self {
+        self.token_provider = Some(provider);
+        self
+    }
+
+    /// Sends requests through this HTTP proxy (`http://host:port`). The environment's
+    /// proxy variables are never read.
+    pub fn proxy(&mut self, url: &str) -> &mut Self {
+        self.proxy = Some(url.to_string());
+        self
+    }
+
+    /// Builds the client. The builder stays usable.
+    pub fn build(&self) -> Result<Client> {
+        let url = CaUrl::parse(&self.ca_url, self.allow_http)?;
+        let trust = self.trust.clone().unwrap_or(Trust::System);
+        let roots = match &trust {
+            Trust::Roots(r) => r.clone(),
+            _ => Vec::new(),
+        };
+        let agent = http::agent(&TransportConfig {
+            trust,
+            allow_http: self.allow_http,
+            connect_timeout: self.connect_timeout,
+            timeout: self.timeout,
+            proxy: self.proxy.clone(),
+        })?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                url,
+                agent,
+                roots,
+                provisioner: self.provisioner.clone(),
+                token_provider: self.token_provider.clone(),
+            }),
+        })
+    }
+}
+
+/// A parsed CA URL.
+#[derive(Debug, Clone)]
+struct CaUrl {
+    /// The URL without a trailing slash; endpoints are appended to it.
+    base: String,
+    /// `https://host[:port]`, the origin token audiences are built from.
+    origin: String,
+}
+
+impl CaUrl {
+    fn parse(s: &str, allow_http: bool) -> Result<CaUrl> {
+        let uri: ureq::http::Uri = s
+            .parse()
+            .map_err(|e| Error::invalid("ca_url", format!("{s:?} is not a valid URL ({e})")))?;
+        let scheme = uri.scheme_str().unwrap_or("");
+        match scheme {
+            "https" => {}
+            "http" if allow_http => {}
+            "http" => {
+                return Err(Error::invalid(
+                    "ca_url",
+                    "plain http is refused; opt in explicitly to allow it",
+                ));
+            }
+            _ => {
+                return Err(Error::invalid(
+                    "ca_url",
+                    format!("{s:?} must start with https://"),
+                ));
+            }
+        }
+        let authority = uri
+            .authority()
+            .filter(|a| !a.host().is_empty())
+            .ok_or_else(|| Error::invalid("ca_url", format!("{s:?} has no host")))?;
+        if authority.as_str().contains('@') {
+            return Err(Error::invalid(
+                "ca_url",
+                "credentials in the URL are not supported",
+            ));
+        }
+        if uri.query().is_some() || s.contains('#') {
+            return Err(Error::invalid(
+                "ca_url",
+                "must not have a query or fragment",
+            ));
+        }
+        let base = format!("{scheme}://{authority}{}", uri.path().trim_end_matches('/'));
+        Ok(CaUrl {
+            base,
+            origin: format!("https://{authority}"),
+        })
+    }
+}
+
+struct Inner {
+    url: CaUrl,
+    agent: Agent,
+    roots: Vec<Vec<u8>>,
+    provisioner: Option<String>,
+    token_provider: Option<Arc<dyn TokenProvider>>,
+}
+
+/// A step-ca client. Cheap to clone; clones share connections.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("ca_url", &self.inner.url.base)
+            .field("provisioner", &self.inner.provisioner)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Per-call options for [`Client::sign`].
+#[derive(Debug, Clone, Default)]
+pub struct SignOptions {
+    /// A token for this call; overrides the client's provider.
+    pub token: Option<Token>,
+    /// Requested notBefore, UNIX seconds.
+    pub not_before: Option<i64>,
+    /// Requested notAfter, UNIX seconds.
+    pub not_after: Option<i64>,
+    /// JSON for the provisioner's template (`templateData`).
+    pub template_data: Option<String>,
+}
+
+#[derive(Serialize)]
+struct SignBody<'a> {
+    csr: &'a str,
+    ott: &'a str,
+    #[serde(rename = "notBefore", skip_serializing_if = "Option::is_none")]
+    not_before: Option<String>,
+    #[serde(rename = "notAfter", skip_serializing_if = "Option::is_none")]
+    not_after: Option<String>,
+    #[serde(rename = "templateData", skip_serializing_if = "Option::is_none")]
+    template_data: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct SignResponse {
+    crt: Option<String>,
+    ca: Option<String>,
+    #[serde(rename = "certChain")]
+    cert_chain: Option<Vec<String>>,
+}
+
+fn rfc3339(field: &str, secs: i64) -> Result<String> {
+    // RFC 3339 needs a four-digit year.
+    const MIN: i64 = -62_135_596_800; // 0001-01-01T00:00:00Z
+    const MAX: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+    if !(MIN..=MAX).contains(&secs) {
+        return Err(Error::invalid(
+            field,
+            format!("{secs} is outside years 0001 to 9999"),
+        ));
+    }
+    let t = time::OffsetDateTime::from_unix_timestamp(secs)
+        .map_err(|e| Error::invalid(field, e.to_string()))?;
+    t.format(&time::format_description::well_known::Rfc3339)
+        .map_err(|e| Error::invalid(field, e.to_string()))
+}
+
+/// Checks a token's shape: JWS compact serialisation is printable ASCII without spaces.
+pub(crate) fn check_token(field: &str, token: &str) -> Result<()> {
+    let (kind, bad) = if field == "token" {
+        (ErrorKind::InvalidArgument, "")
+    } else {
+        (ErrorKind::TokenProvider, "the token provider returned ")
+    };
+    if token.is_empty() {
+        return Err(Error::new(kind, format!("{field}: {bad}an empty token")));
+    }
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(Error::new(
+            kind,
+            format!(
+                "{field}: {bad}a token of {} bytes (the limit is {MAX_TOKEN_LEN})",
+                token.len()
+            ),
+        ));
+    }
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::new(
+            kind,
+            format!("{field}: {bad}a token with spaces, control or non-ASCII characters"),
+        ));
+    }
+    Ok(())
+}
+
+impl Client {
+    /// The CA URL, as used for requests (no trailing slash).
+    pub fn ca_url(&self) -> &str {
+        &self.inner.url.base
+    }
+
+    /// The audience a sign token must carry.
+    pub fn sign_audience(&self) -> String {
+        format!("{}/1.0/sign", self.inner.url.origin)
+    }
+
+    fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.inner.url.base)
+    }
+
+    fn token_for(&self, info: &CsrInfo) -> Result<Token> {
+        let provider = self.inner.token_provider.as_ref().ok_or_else(|| {
+            Error::new(
+                ErrorKind::NoToken,
+                "token: no token was given and the client has no token provider",
+            )
+        })?;
+        let claims = TokenClaims {
+            subject: info.common_name.clone().unwrap_or_default(),
+            sans: info.sans.clone(),
+            audience: self.sign_audience(),
+            provisioner: self.inner.provisioner.clone(),
+        };
+        let token = provider.token(&claims).map_err(|e| {
+            Error::new(
+                ErrorKind::TokenProvider,
+                format!("token_provider: failed: {e}"),
+            )
+            .with_source(e)
+        })?;
+        Ok(token)
+    }
+
+    /// Exchanges a CSR (PEM or DER) for a certificate chain at `/1.0/sign`.
+    ///
+    /// The token comes from `opts.token`, else from the client's provider (called once).
+    /// The returned chain's leaf carries the CSR's key and its signatures verify up to the
+    /// configured root. A sign request is never retried: step-ca burns a token on first use.
+    pub fn sign(&self, csr: &[u8], opts: &SignOptions) -> Result<CertificateChain> {
+        let (csr, info) = Csr::from_pem_or_der(csr)?;
+        let not_before = opts
+            .not_before
+            .map(|t| rfc3339("not_before", t))
+            .transpose()?;
+        let not_after = opts
+            .not_after
+            .map(|t| rfc3339("not_after", t))
+            .transpose()?;
+        if let (Some(nb), Some(na)) = (opts.not_before, opts.not_after)
+            && na <= nb
+        {
+            return Err(Error::invalid("not_after", "must be later than not_before"));
+        }
+        let template_data: Option<Box<RawValue>> =
+            match &opts.template_data {
+                None => None,
+                Some(s) => Some(serde_json::from_str(s).map_err(|e| {
+                    Error::invalid("template_data", format!("not valid JSON ({e})"))
+                })?),
+            };
+        // Everything local is checked before a token is fetched, so no token is spent on
+        // a request that could not succeed.
+        let token = match &opts.token {
+            Some(t) => {
+                let trimmed = Token::new(t.expose().trim());
+                check_token("token", trimmed.expose())?;
+                trimmed
+            }
+            None => {
+                let t = self.token_for(&info)?;
+                let trimmed = Token::new(t.expose().trim());
+                check_token("token_provider", trimmed.expose())?;
+                trimmed
+            }
+        };
+        let csr_pem = csr.to_pem();
+        let body = Zeroizing::new(
+            serde_json::to_vec(&SignBody {
+                csr: &csr_pem,
+                ott: token.expose(),
+                not_before,
+                not_after,
+                template_data: template_data.as_deref(),
+            })
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("encoding the request: {e}")))?,
+        );
+        let resp = http::post_json(&self.inner.agent, &self.endpoint("/1.0/sign"), &body)?;
+        drop(body);
+        if !(200..300).contains(&resp.status) {
+            return Err(http::status_error("sign", &resp));
+        }
+        let chain = parse_sign_response(&resp.body)?;
+        chain
+            .verify(&info.spki, &self.inner.roots)
+            .map_err(|e| e.with_received(chain.to_pem()))?;
+        Ok(chain)
+    }
+}
+
+/// Reads a sign/renew/rekey answer: `certChain`, falling back to `crt` + `ca`.
+pub(crate) fn parse_sign_response(body: &[u8]) -> Result<CertificateChain> {
+    let received = || String::from_utf8_lossy(body).into_owned();
+    let resp: SignResponse = serde_json::from_slice(body).map_err(|e| {
+        Error::new(
+            ErrorKind::MalformedResponse,
+            format!("response: not the JSON step-ca sends ({e})"),
+        )
+        .with_received(received())
+    })?;
+    let pems: Vec<String> = match resp.cert_chain {
+        Some(chain) if !chain.is_empty() => chain,
+        _ => resp.crt.into_iter().chain(resp.ca).collect(),
+    };
+    let ders = pems
+        .iter()
+        .enumerate()
+        .map(|(i, p)| match ::pem::parse(p) {
+            Ok(block) if block.tag() == "CERTIFICATE" => Ok(block.into_contents()),
+            _ => Err(Error::new(
+                ErrorKind::MalformedResponse,
+                format!("response: chain[{i}] is not a PEM certificate"),
+            )),
+        })
+        .collect::<Result<Vec<_>>>()
+        .map_err(|e| e.with_received(received()))?;
+    CertificateChain::from_der(ders).map_err(|e| e.with_received(received()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let u = CaUrl::parse("https://127.0.0.1:9000/", false).unwrap();
+        assert_eq!(u.base, "https://127.0.0.1:9000");
+        assert_eq!(u.origin, "https://127.0.0.1:9000");
+        let u = CaUrl::parse("https://ca.example/step", false).unwrap();
+        assert_eq!(u.base, "https://ca.example/step");
+        assert_eq!(u.origin, "https://ca.example");
+        let e = CaUrl::parse("http://127.0.0.1:9000", false).unwrap_err();
+        assert!(e.message().starts_with("ca_url: "), "{e}");
+        assert!(CaUrl::parse("http://127.0.0.1:9000", true).is_ok());
+        for bad in [
+            "",
+            "ftp://x",
+            "https://",
+            "127.0.0.1:9000",
+            "https://a/?q=1",
+            "https://u:p@a/",
+        ] {
+            assert!(CaUrl::parse(bad, true).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(rfc3339("t", 0).unwrap(), "1970-01-01T00:00:00Z");
+        assert!(
+            rfc3339("not_after", i64::MAX)
+                .unwrap_err()
+                .message()
+                .starts_with("not_after: ")
+        );
+    }
+
+    #[test]
+    fn tokens() {
+        assert!(check_token("token", "a.b.c").is_ok());
+        assert_eq!(
+            check_token("token", "").unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
+        let e = check_token("token_provider", "a b").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TokenProvider);
+        assert!(!e.message().contains("a b"));
+    }
+
+    #[test]
+    fn responses() {
+        assert_eq!(
+            parse_sign_response(b"{}").unwrap_err().kind(),
+            ErrorKind::MalformedResponse
+        );
+        let e = parse_sign_response(b"not json").unwrap_err();
+        assert_eq!(e.received(), Some("not json"));
+    }
+}

@@ -1,0 +1,150 @@
+//! Errors of the Rust API.
+//!
+//! Every failure carries an [`ErrorKind`] (mapped one to one onto the C status codes), a
+//! human-readable message that names the offending field, and, for answers from step-ca,
+//! the HTTP status and step-ca's own `message`. Messages never contain key material,
+//! passphrases or tokens.
+
+use std::fmt;
+
+/// What went wrong, coarsely. Each kind maps to one stable C status code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A parameter had an invalid value (the message names it).
+    InvalidArgument,
+    /// The private key could not be decoded, or is of an unsupported type.
+    Key,
+    /// The key is encrypted and the passphrase is missing or wrong.
+    KeyPassphrase,
+    /// A CSR could not be built, or a CSR given to us is invalid.
+    Csr,
+    /// The token provider reported a failure or returned no usable token.
+    TokenProvider,
+    /// Neither a per-call token nor a token provider was available.
+    NoToken,
+    /// Connecting or talking to the CA failed below TLS (refused, reset, DNS...).
+    Transport,
+    /// The TLS handshake failed (untrusted or invalid server certificate, protocol).
+    Tls,
+    /// The call did not complete within its timeout.
+    Timeout,
+    /// The CA answered with an HTTP error status.
+    CaRejected,
+    /// The CA's answer could not be understood.
+    MalformedResponse,
+    /// The issued certificate does not match the CSR key, or the chain does not verify.
+    ChainInvalid,
+    /// A feature that this build or this key does not support.
+    Unsupported,
+    /// A bug in libstepca.
+    Internal,
+}
+
+/// The error type of every fallible call in this crate.
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    http_status: Option<u16>,
+    ca_message: Option<String>,
+    received: Option<String>,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// A new error of `kind` with `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            http_status: None,
+            ca_message: None,
+            received: None,
+            source: None,
+        }
+    }
+
+    /// An [`ErrorKind::InvalidArgument`] error naming `field`.
+    pub fn invalid(field: &str, why: impl fmt::Display) -> Self {
+        Error::new(ErrorKind::InvalidArgument, format!("{field}: {why}"))
+    }
+
+    pub(crate) fn with_source(
+        mut self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    pub(crate) fn with_http(mut self, status: u16, ca_message: Option<String>) -> Self {
+        self.http_status = Some(status);
+        self.ca_message = ca_message;
+        self
+    }
+
+    pub(crate) fn with_received(mut self, received: String) -> Self {
+        self.received = Some(received);
+        self
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The full message (also what `Display` prints).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The HTTP status the CA answered with, when the failure came from an HTTP answer.
+    pub fn http_status(&self) -> Option<u16> {
+        self.http_status
+    }
+
+    /// step-ca's own `message` field, when it sent one.
+    pub fn ca_message(&self) -> Option<&str> {
+        self.ca_message.as_deref()
+    }
+
+    /// What the CA sent when it answered with success but the answer was rejected here
+    /// (for example a chain that does not verify): an issued certificate is never dropped
+    /// silently. PEM or the raw body.
+    pub fn received(&self) -> Option<&str> {
+        self.received.as_deref()
+    }
+
+    /// Takes the underlying cause out (for example the error a token provider returned).
+    pub fn into_source(self) -> Option<Box<dyn std::error::Error + Send + Sync + 'static>> {
+        self.source
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.kind)
+            .field("message", &self.message)
+            .field("http_status", &self.http_status)
+            .field("ca_message", &self.ca_message)
+            .finish()
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}

@@ -1,0 +1,222 @@
+//! HTTP transport: one kept-alive ureq agent per client, TLS on rustls with the aws-lc-rs
+//! provider set per agent (never process-wide), explicit timeouts, no proxy from the
+//! environment, no redirects, bounded bodies, and error mapping to [`ErrorKind`]s.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use once_cell::sync::OnceCell;
+use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
+use ureq::{Agent, Body};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Largest response body accepted; step-ca's answers are a few KiB.
+pub(crate) const MAX_BODY: u64 = 1 << 20;
+
+/// How the server's certificate is checked.
+#[derive(Clone)]
+pub(crate) enum Trust {
+    /// The operating system's roots (loaded once per process).
+    System,
+    /// Only these roots (DER).
+    Roots(Vec<Vec<u8>>),
+    /// No verification at all (explicit opt-in).
+    Disabled,
+}
+
+pub(crate) struct TransportConfig {
+    pub(crate) trust: Trust,
+    pub(crate) allow_http: bool,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) timeout: Duration,
+    pub(crate) proxy: Option<String>,
+}
+
+/// An HTTP answer: status and body.
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    pub(crate) body: Vec<u8>,
+}
+
+fn system_roots() -> Result<&'static [Vec<u8>]> {
+    static ROOTS: OnceCell<Vec<Vec<u8>>> = OnceCell::new();
+    ROOTS
+        .get_or_try_init(|| {
+            let found = rustls_native_certs::load_native_certs();
+            let roots: Vec<Vec<u8>> = found.certs.into_iter().map(|c| c.to_vec()).collect();
+            if roots.is_empty() {
+                Err(Error::invalid(
+                    "root",
+                    "no system root certificates were found; configure a root",
+                ))
+            } else {
+                Ok(roots)
+            }
+        })
+        .map(Vec::as_slice)
+}
+
+/// Builds the agent for a client.
+pub(crate) fn agent(cfg: &TransportConfig) -> Result<Agent> {
+    let (roots, disable) = match &cfg.trust {
+        Trust::System => (system_roots()?, false),
+        Trust::Roots(r) => (r.as_slice(), false),
+        Trust::Disabled => (&[][..], true),
+    };
+    let certs: Vec<Certificate<'static>> = roots
+        .iter()
+        .map(|der| Certificate::from_der(der).to_owned())
+        .collect();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let tls = TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .root_certs(RootCerts::new_with_certs(&certs))
+        .disable_verification(disable)
+        .unversioned_rustls_crypto_provider(provider)
+        .build();
+    let proxy = match &cfg.proxy {
+        None => None,
+        Some(p) => {
+            Some(ureq::Proxy::new(p).map_err(|e| Error::invalid("proxy", format!("{p:?}: {e}")))?)
+        }
+    };
+    let config = Agent::config_builder()
+        .tls_config(tls)
+        .https_only(!cfg.allow_http)
+        .http_status_as_error(false)
+        .proxy(proxy)
+        // A redirect could carry a token to another host; step-ca never redirects.
+        .max_redirects(0)
+        .timeout_connect(Some(cfg.connect_timeout))
+        .timeout_global(Some(cfg.timeout))
+        // Enough idle connections for many threads sharing one client.
+        .max_idle_connections(128)
+        .max_idle_connections_per_host(128)
+        // step-ca closes idle connections after 15 s; never reuse one it may be closing.
+        .max_idle_age(Duration::from_secs(10))
+        .user_agent(concat!("libstepca/", env!("CARGO_PKG_VERSION")))
+        .build();
+    Ok(config.new_agent())
+}
+
+fn read_body(body: &mut Body) -> Result<Vec<u8>> {
+    body.with_config()
+        .limit(MAX_BODY)
+        .read_to_vec()
+        .map_err(map_ureq_error)
+}
+
+/// POSTs a JSON body.
+pub(crate) fn post_json(agent: &Agent, url: &str, body: &[u8]) -> Result<Response> {
+    let mut resp = agent
+        .post(url)
+        .header("Content-Type", "application/json")
+        .send(body)
+        .map_err(map_ureq_error)?;
+    let status = resp.status().as_u16();
+    let body = read_body(resp.body_mut())?;
+    Ok(Response { status, body })
+}
+
+/// GETs a resource.
+#[allow(dead_code)]
+pub(crate) fn get(agent: &Agent, url: &str) -> Result<Response> {
+    let mut resp = agent.get(url).call().map_err(map_ureq_error)?;
+    let status = resp.status().as_u16();
+    let body = read_body(resp.body_mut())?;
+    Ok(Response { status, body })
+}
+
+fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.is::<rustls::Error>() {
+            return true;
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<rustls::Error>())
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// Maps a transport failure to our error kinds.
+pub(crate) fn map_ureq_error(e: ureq::Error) -> Error {
+    let (kind, what) = match &e {
+        ureq::Error::Timeout(t) => (ErrorKind::Timeout, format!("timed out ({t})")),
+        ureq::Error::Rustls(r) => (ErrorKind::Tls, format!("TLS failure: {r}")),
+        ureq::Error::Tls(t) => (ErrorKind::Tls, format!("TLS failure: {t}")),
+        ureq::Error::Io(io) if is_tls(io) => (
+            ErrorKind::Tls,
+            format!(
+                "TLS failure: {}",
+                io.get_ref()
+                    .map_or_else(|| io.to_string(), |i| i.to_string())
+            ),
+        ),
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+            (ErrorKind::Timeout, format!("timed out ({io})"))
+        }
+        ureq::Error::Io(io) => (ErrorKind::Transport, format!("connection failed: {io}")),
+        ureq::Error::HostNotFound => (ErrorKind::Transport, "host not found".to_string()),
+        ureq::Error::ConnectionFailed => (ErrorKind::Transport, "connection failed".to_string()),
+        ureq::Error::BodyExceedsLimit(n) => (
+            ErrorKind::MalformedResponse,
+            format!("response body larger than the {n}-byte limit"),
+        ),
+        ureq::Error::RequireHttpsOnly(u) => (
+            ErrorKind::InvalidArgument,
+            format!("ca_url: {u} is not https and plain http was not allowed"),
+        ),
+        ureq::Error::Protocol(p) => (
+            ErrorKind::MalformedResponse,
+            format!("HTTP protocol error: {p}"),
+        ),
+        ureq::Error::TooManyRedirects | ureq::Error::RedirectFailed => (
+            ErrorKind::MalformedResponse,
+            "the CA answered with a redirect, which is not followed".to_string(),
+        ),
+        other => (ErrorKind::Transport, other.to_string()),
+    };
+    Error::new(kind, what).with_source(e)
+}
+
+/// The error for a non-success HTTP status, carrying step-ca's `message` when present
+/// (either error shape: `{status,message}` or `{type,detail,message}`).
+pub(crate) fn status_error(what: &str, resp: &Response) -> Error {
+    let ca_message = serde_json::from_slice::<serde_json::Value>(&resp.body)
+        .ok()
+        .and_then(|v| {
+            ["message", "detail"]
+                .iter()
+                .find_map(|k| v.get(k).and_then(|m| m.as_str()).map(str::to_string))
+        });
+    let detail = match &ca_message {
+        Some(m) => m.clone(),
+        None => {
+            let text = String::from_utf8_lossy(&resp.body);
+            let text: String = text
+                .trim()
+                .chars()
+                .take(200)
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
+            if text.is_empty() {
+                "no message".to_string()
+            } else {
+                text
+            }
+        }
+    };
+    Error::new(
+        ErrorKind::CaRejected,
+        format!("{what}: step-ca answered HTTP {}: {detail}", resp.status),
+    )
+    .with_http(resp.status, ca_message)
+}

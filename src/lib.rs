@@ -1,0 +1,46 @@
+//! libstepca: a blocking client for smallstep step-ca's X.509 API, with a C ABI.
+//!
+//! The Rust API is the core; the C ABI in [`ffi`] is a thin layer over it.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use stepca::{ClientBuilder, CsrRequest, PrivateKey, SanKind, SignOptions, Token};
+//!
+//! let key = PrivateKey::load(&std::fs::read("device.key")?, None)?;
+//! let mut req = CsrRequest::new();
+//! req.subject("CN", "device-001")?.san(SanKind::Dns, "device-001.example.com")?;
+//! let csr = req.build(&key)?;
+//!
+//! let client = ClientBuilder::new("https://ca.example:9000")
+//!     .root_file("root_ca.crt")?
+//!     .build()?;
+//! let opts = SignOptions { token: Some(Token::new(std::fs::read_to_string("ott")?)), ..Default::default() };
+//! let chain = client.sign(csr.der(), &opts)?;
+//! std::fs::write("device.crt", chain.to_pem())?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod capabilities;
+mod chain;
+mod client;
+mod csr;
+mod error;
+pub mod ffi;
+mod http;
+mod key;
+mod key_encryption;
+mod name;
+mod token;
+pub mod version;
+
+pub use chain::CertificateChain;
+pub use client::{
+    Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, MAX_TOKEN_LEN, SignOptions,
+};
+pub use csr::{BasicConstraints, Csr, CsrInfo, CsrRequest, ExtKeyUsage, Format, KeyUsage};
+pub use error::{Error, ErrorKind, Result};
+pub use key::{KeyAlgorithm, KeyType, PrivateKey, SignatureAlgorithm};
+pub use name::{Attribute, Oid, San, SanKind};
+pub use token::{ProviderError, Token, TokenClaims, TokenProvider};

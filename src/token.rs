@@ -1,0 +1,93 @@
+//! One-time tokens: the [`Token`] secret and the [`TokenProvider`] that supplies one per
+//! sign attempt, with the [`TokenClaims`] it needs to pick or mint it.
+
+use std::fmt;
+
+use zeroize::Zeroizing;
+
+use crate::name::{San, SanKind};
+
+/// A bearer secret (a step-ca one-time token). Zeroized on drop; never printed.
+#[derive(Clone)]
+pub struct Token(Zeroizing<String>);
+
+impl Token {
+    /// Wraps a token string.
+    pub fn new(token: impl Into<String>) -> Token {
+        Token(Zeroizing::new(token.into()))
+    }
+
+    /// The token text.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+impl From<String> for Token {
+    fn from(s: String) -> Token {
+        Token::new(s)
+    }
+}
+
+impl From<&str> for Token {
+    fn from(s: &str) -> Token {
+        Token::new(s)
+    }
+}
+
+/// What a token provider is told about the request it must authorise.
+///
+/// step-ca requires the token's `sub` to equal the CSR's CN (or a SAN) and the token's
+/// `sans` to equal the CSR's SANs, per type; everything needed to mint one is here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenClaims {
+    /// The CSR's subject commonName ("" when it has none).
+    pub subject: String,
+    /// Every SAN of the CSR, in order.
+    pub sans: Vec<San>,
+    /// The audience the token must carry (`https://host:port/1.0/sign`).
+    pub audience: String,
+    /// The provisioner configured on the client, if any.
+    pub provisioner: Option<String>,
+}
+
+impl TokenClaims {
+    /// The SANs of one kind, as strings.
+    pub fn sans_of(&self, kind: SanKind) -> Vec<String> {
+        self.sans
+            .iter()
+            .filter(|s| s.kind() == kind)
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    /// Every SAN as the strings a step token's `sans` claim holds.
+    pub fn san_strings(&self) -> Vec<String> {
+        self.sans.iter().map(ToString::to_string).collect()
+    }
+}
+
+/// The error type token providers return.
+pub type ProviderError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Supplies one-time tokens. Called synchronously on the caller's thread, once per sign
+/// attempt; a client shared between threads may call it from several threads at once.
+pub trait TokenProvider: Send + Sync {
+    /// Returns a token for `claims`.
+    fn token(&self, claims: &TokenClaims) -> Result<Token, ProviderError>;
+}
+
+impl<F> TokenProvider for F
+where
+    F: Fn(&TokenClaims) -> Result<Token, ProviderError> + Send + Sync,
+{
+    fn token(&self, claims: &TokenClaims) -> Result<Token, ProviderError> {
+        self(claims)
+    }
+}
