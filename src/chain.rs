@@ -112,7 +112,7 @@ impl CertificateChain {
 
 fn parse_cert(der: &[u8], index: usize) -> Result<X509Certificate<'_>> {
     match X509Certificate::from_der(der) {
-        Ok((rest, cert)) if rest.is_empty() => Ok(cert),
+        Ok(([], cert)) => Ok(cert),
         _ => Err(Error::new(
             ErrorKind::MalformedResponse,
             format!("response: chain[{index}] is not a valid X.509 certificate"),

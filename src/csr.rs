@@ -35,8 +35,12 @@ impl KeyUsage {
     pub const ENCIPHER_ONLY: KeyUsage = KeyUsage(1 << 7);
     /// decipherOnly
     pub const DECIPHER_ONLY: KeyUsage = KeyUsage(1 << 8);
+    const ALL: u16 = 0x1ff;
+
     /// All nine bits.
-    pub const ALL: u16 = 0x1ff;
+    pub fn all() -> KeyUsage {
+        KeyUsage(Self::ALL)
+    }
 
     fn purposes(self) -> Vec<KeyUsagePurpose> {
         use KeyUsagePurpose::*;
@@ -246,7 +250,7 @@ impl CsrRequest {
             ));
         }
         match x509_parser::der_parser::der::parse_der(der_value) {
-            Ok((rest, _)) if rest.is_empty() => {}
+            Ok(([], _)) => {}
             _ => {
                 return Err(Error::invalid(
                     "extension.value",
@@ -274,9 +278,9 @@ impl CsrRequest {
         Ok(self)
     }
 
-    /// Chooses the signature algorithm; by default it follows the key.
-    pub fn signature_algorithm(&mut self, alg: SignatureAlgorithm) -> &mut Self {
-        self.signature_algorithm = Some(alg);
+    /// Chooses the signature algorithm; `None` (the default) follows the key.
+    pub fn signature_algorithm(&mut self, alg: Option<SignatureAlgorithm>) -> &mut Self {
+        self.signature_algorithm = alg;
         self
     }
 

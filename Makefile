@@ -1,0 +1,56 @@
+# Builds libstepca for C consumers, the C example and the C tests.
+#   make            the library (build/lib) and the example (build/enroll)
+#   make c-tests    the C tests, plain, under ASan+UBSan, and for valgrind
+# The Rust build itself is cargo's; this file only arranges the C side.
+
+CARGO    ?= cargo
+CC       ?= cc
+VERSION  := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+SOMAJOR  := 0
+BUILD    := build
+LIBDIR   := $(BUILD)/lib
+RUSTLIB  := target/release/libstepca.so
+CWARN    := -std=c99 -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes
+CFLAGS   ?= -O1 -g
+LINK     := -L$(LIBDIR) -lstepca -Wl,-rpath,$(abspath $(LIBDIR))
+SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+C_TESTS  := $(patsubst tests/c/%.c,%,$(filter-out tests/c/harness.c,$(wildcard tests/c/test_*.c)))
+
+.PHONY: all lib example c-tests clean FORCE
+
+all: lib example
+
+# Always ask cargo: it knows whether the Rust sources changed.
+$(RUSTLIB): FORCE
+	$(CARGO) build --release --lib
+
+lib: $(LIBDIR)/libstepca.so.$(VERSION)
+
+$(LIBDIR)/libstepca.so.$(VERSION): $(RUSTLIB)
+	mkdir -p $(LIBDIR)
+	cp $(RUSTLIB) $@
+	ln -sf libstepca.so.$(VERSION) $(LIBDIR)/libstepca.so.$(SOMAJOR)
+	ln -sf libstepca.so.$(SOMAJOR) $(LIBDIR)/libstepca.so
+	cp target/release/libstepca.a $(LIBDIR)/libstepca.a
+
+example: $(BUILD)/enroll
+
+$(BUILD)/enroll: examples/enroll.c include/stepca.h lib
+	$(CC) $(CWARN) $(CFLAGS) -Iinclude $< $(LINK) -o $@
+
+# Each test is built three ways: plain (for valgrind) and with ASan+UBSan.
+c-tests: $(addprefix $(BUILD)/tests/,$(C_TESTS)) $(addprefix $(BUILD)/tests/asan-,$(C_TESTS))
+
+$(BUILD)/tests/%: tests/c/%.c tests/c/harness.c tests/c/harness.h include/stepca.h lib
+	mkdir -p $(BUILD)/tests
+	$(CC) $(CWARN) $(CFLAGS) -D_POSIX_C_SOURCE=200809L -Iinclude -Itests/c $< tests/c/harness.c $(LINK) -lpthread -o $@
+
+$(BUILD)/tests/asan-%: tests/c/%.c tests/c/harness.c tests/c/harness.h include/stepca.h lib
+	mkdir -p $(BUILD)/tests
+	$(CC) $(CWARN) $(CFLAGS) $(SANITIZE) -D_POSIX_C_SOURCE=200809L -Iinclude -Itests/c $< tests/c/harness.c $(LINK) -lpthread -o $@
+
+clean:
+	rm -rf $(BUILD)
+
+FORCE:

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what the build and the tests need, skipping what is already there:
+# step-ca v0.30.2 and step v0.30.6 (go install, CGO off), cbindgen 0.29.4, and Debian
+# packages (openssl, curl, valgrind, pkg-config). Safe to run repeatedly.
+set -euo pipefail
+quiet=0
+[ "${1:-}" = "--quiet" ] && quiet=1
+say() { [ $quiet = 1 ] || echo "install-deps: $*"; }
+
+export PATH="$HOME/go/bin:$HOME/.cargo/bin:$PATH"
+GOBIN=$(go env GOPATH)/bin
+
+need_apt=()
+for pkg in openssl:openssl curl:curl valgrind:valgrind pkg-config:pkg-config; do
+  cmd=${pkg%%:*}; name=${pkg##*:}
+  command -v "$cmd" >/dev/null || need_apt+=("$name")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  say "apt-get install ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# go install builds report no version of their own; the module version is in the binary.
+modver() { [ -x "$1" ] && go version -m "$1" 2>/dev/null | awk '$1=="mod"{print $3}'; }
+if [ "$(modver "$GOBIN/step-ca")" != "v0.30.2" ]; then
+  say "go install step-ca v0.30.2"
+  CGO_ENABLED=0 go install github.com/smallstep/certificates/cmd/step-ca@v0.30.2
+fi
+if [ "$(modver "$GOBIN/step")" != "v0.30.6" ]; then
+  say "go install step v0.30.6"
+  CGO_ENABLED=0 go install github.com/smallstep/cli/cmd/step@v0.30.6
+fi
+if ! cbindgen --version 2>/dev/null | grep -q "0.29.4"; then
+  say "cargo install cbindgen 0.29.4"
+  cargo install --quiet cbindgen@0.29.4 --locked
+fi
+say "done"

@@ -1,0 +1,342 @@
+//! `stepca_client_builder`, `stepca_client`, `stepca_sign_options` and `stepca_sign_cert`.
+
+use std::ffi::{c_char, c_void};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::chain::stepca_chain;
+use super::error::{FfiError, stepca_error, stepca_status};
+use super::token::{CTokenProvider, stepca_token_provider_fn};
+use super::{
+    FfiResult, bytes, call, free_handle, guard, handle, handle_mut, into_handle, out, string,
+};
+use crate::client::{Client, ClientBuilder, SignOptions};
+use crate::token::Token;
+
+/// Configuration for a client. Mutable: use from one thread at a time.
+pub struct stepca_client_builder {
+    builder: ClientBuilder,
+}
+
+/// A configured client: immutable, safe to share between threads, keeps connections
+/// alive across calls.
+pub struct stepca_client {
+    pub(crate) client: Client,
+}
+
+/// Per-call options for `stepca_sign_cert`. Mutable: use from one thread at a time.
+pub struct stepca_sign_options {
+    opts: SignOptions,
+}
+
+/// Starts configuring a client for the CA at `ca_url` (`https://host[:port]`). The URL is
+/// checked by `stepca_client_builder_build`. Free the builder with
+/// `stepca_client_builder_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_client_builder_new(
+    ca_url: *const c_char,
+    builder_out: *mut *mut stepca_client_builder,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    call(error, || {
+        // SAFETY: pointer contracts forwarded from the caller.
+        let (slot, url) = unsafe { (out(builder_out, "builder_out")?, string(ca_url, "ca_url")?) };
+        *slot = into_handle(stepca_client_builder {
+            builder: ClientBuilder::new(url),
+        });
+        Ok(())
+    })
+}
+
+fn with_builder(
+    builder: *mut stepca_client_builder,
+    error: *mut *mut stepca_error,
+    f: impl FnOnce(&mut ClientBuilder) -> FfiResult<()>,
+) -> stepca_status {
+    call(error, || {
+        // SAFETY: NULL or a live builder used by one thread, by contract.
+        let b = unsafe { handle_mut(builder, "builder")? };
+        f(&mut b.builder)
+    })
+}
+
+/// Trusts only the root certificates in this PEM bundle (copied).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_client_builder_set_root_pem(
+    builder: *mut stepca_client_builder,
+    pem: *const u8,
+    pem_len: usize,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    with_builder(builder, error, |b| {
+        // SAFETY: `pem` has `pem_len` bytes by contract.
+        let pem = unsafe { bytes(pem, pem_len, "root_pem")? };
+        b.root_pem(pem)?;
+        Ok(())
+    })
+}
+
+/// Trusts only the root certificates in this PEM file (read now).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_client_builder_set_root_file(
+    builder: *mut stepca_client_builder,
+    path: *const c_char,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    with_builder(builder, error, |b| {
+        // SAFETY: NUL-terminated string by contract.
+        let path = unsafe { string(path, "root_file")? };
+        b.root_file(path)?;
+        Ok(())
+    })
+}
+
+/// Allows (`allow` true) a plain `http://` CA URL, which is refused by default.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_client_builder_allow_insecure_http(
+    builder: *mut stepca_client_builder,
+    allow: bool,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    with_builder(builder, error, |b| {
+        b.allow_insecure_http(allow);
+        Ok(())
+    })
+}
+
+/// Turns TLS server verification OFF. For tests only: anyone on the network path can then
+/// read tokens and issue certificates of their choosing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_client_builder_dangerous_disable_tls_verification(
+    builder: *mut stepca_client_builder,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    with_builder(builder, error, |b| {
+        b.danger_disable_tls_verification();
+        Ok(())
+    })
+}
+
+/// Sets the connect timeout (default 10000 ms) and the timeout of a whole call
+/// (default 30000 ms). 0 keeps the current value.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_client_builder_set_timeouts(
+    builder: *mut stepca_client_builder,
+    connect_timeout_ms: u64,
+    call_timeout_ms: u64,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    with_builder(builder, error, |b| {
+        if connect_timeout_ms != 0 {
+            b.connect_timeout(Duration::from_millis(connect_timeout_ms))?;
+        }
+        if call_timeout_ms != 0 {
+            b.timeout(Duration::from_millis(call_timeout_ms))?;
+        }
+        Ok(())
+    })
+}
+
+/// Sets the provisioner name handed to the token provider.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_client_builder_set_provisioner(
+    builder: *mut stepca_client_builder,
+    name: *const c_char,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    with_builder(builder, error, |b| {
+        // SAFETY: NUL-terminated string by contract.
+        let name = unsafe { string(name, "provisioner")? };
+        b.provisioner(name)?;
+        Ok(())
+    })
+}
+
+/// Sends requests through this HTTP proxy. Proxy environment variables are never read.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_client_builder_set_proxy(
+    builder: *mut stepca_client_builder,
+    proxy_url: *const c_char,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    with_builder(builder, error, |b| {
+        // SAFETY: NUL-terminated string by contract.
+        let url = unsafe { string(proxy_url, "proxy")? };
+        b.proxy(url);
+        Ok(())
+    })
+}
+
+/// Registers the token provider and its `user_data`, passed back on every call.
+/// `user_data` must stay valid until every client built with it is freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_client_builder_set_token_provider(
+    builder: *mut stepca_client_builder,
+    provider: stepca_token_provider_fn,
+    user_data: *mut c_void,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    with_builder(builder, error, |b| {
+        let func = provider.ok_or_else(|| FfiError::null("provider"))?;
+        b.token_provider(Arc::new(CTokenProvider { func, user_data }));
+        Ok(())
+    })
+}
+
+/// Builds a client. The builder is not consumed: free it with
+/// `stepca_client_builder_free`, and the client with `stepca_client_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_client_builder_build(
+    builder: *const stepca_client_builder,
+    client_out: *mut *mut stepca_client,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    call(error, || {
+        // SAFETY: pointer contracts forwarded from the caller.
+        let (slot, b) = unsafe { (out(client_out, "client_out")?, handle(builder, "builder")?) };
+        *slot = into_handle(stepca_client {
+            client: b.builder.build()?,
+        });
+        Ok(())
+    })
+}
+
+/// Frees a builder. NULL is a no-op.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_client_builder_free(builder: *mut stepca_client_builder) {
+    // SAFETY: NULL or a builder from this library, freed once.
+    guard((), || unsafe { free_handle(builder) })
+}
+
+/// Frees a client and closes its connections. NULL is a no-op. No call may be running on
+/// the client.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_client_free(client: *mut stepca_client) {
+    // SAFETY: NULL or a client from this library, freed once.
+    guard((), || unsafe { free_handle(client) })
+}
+
+/// Creates empty sign options. Free them with `stepca_sign_options_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_sign_options_new(
+    options_out: *mut *mut stepca_sign_options,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    call(error, || {
+        // SAFETY: pointer contract forwarded from the caller.
+        let slot = unsafe { out(options_out, "options_out")? };
+        *slot = into_handle(stepca_sign_options {
+            opts: SignOptions::default(),
+        });
+        Ok(())
+    })
+}
+
+fn with_options(
+    options: *mut stepca_sign_options,
+    error: *mut *mut stepca_error,
+    f: impl FnOnce(&mut SignOptions) -> FfiResult<()>,
+) -> stepca_status {
+    call(error, || {
+        // SAFETY: NULL or live options used by one thread, by contract.
+        let o = unsafe { handle_mut(options, "options")? };
+        f(&mut o.opts)
+    })
+}
+
+/// Uses this token (copied, wiped on free) instead of calling the token provider.
+/// NULL clears it.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_sign_options_set_token(
+    options: *mut stepca_sign_options,
+    token: *const c_char,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    with_options(options, error, |o| {
+        // SAFETY: NULL or a NUL-terminated string by contract.
+        o.token = unsafe { super::opt_string(token, "token")? }.map(Token::new);
+        Ok(())
+    })
+}
+
+/// Requests a notBefore, in UNIX seconds (sent as RFC 3339).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_sign_options_set_not_before(
+    options: *mut stepca_sign_options,
+    unix_seconds: i64,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    with_options(options, error, |o| {
+        o.not_before = Some(unix_seconds);
+        Ok(())
+    })
+}
+
+/// Requests a notAfter, in UNIX seconds (sent as RFC 3339).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_sign_options_set_not_after(
+    options: *mut stepca_sign_options,
+    unix_seconds: i64,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    with_options(options, error, |o| {
+        o.not_after = Some(unix_seconds);
+        Ok(())
+    })
+}
+
+/// Sets `templateData`, a JSON document for the provisioner's template (checked when
+/// signing). NULL clears it.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_sign_options_set_template_data(
+    options: *mut stepca_sign_options,
+    json: *const c_char,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    with_options(options, error, |o| {
+        // SAFETY: NULL or a NUL-terminated string by contract.
+        o.template_data = unsafe { super::opt_string(json, "template_data")? }.map(str::to_string);
+        Ok(())
+    })
+}
+
+/// Frees sign options, wiping any token. NULL is a no-op.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_sign_options_free(options: *mut stepca_sign_options) {
+    // SAFETY: NULL or options from this library, freed once.
+    guard((), || unsafe { free_handle(options) })
+}
+
+/// Exchanges a CSR (PEM or DER) for a certificate chain at step-ca's `/1.0/sign`.
+///
+/// `options` may be NULL. The token is the one set in `options`, else the token
+/// provider's (called once, on this thread). Before returning, the library checks that the
+/// leaf carries the CSR's key and that the chain verifies up to the configured root. The
+/// request is never retried. On success `*chain_out` receives a chain to free with
+/// `stepca_chain_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_sign_cert(
+    client: *const stepca_client,
+    csr: *const u8,
+    csr_len: usize,
+    options: *const stepca_sign_options,
+    chain_out: *mut *mut stepca_chain,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    call(error, || {
+        // SAFETY: pointer contracts forwarded from the caller.
+        let (slot, client, csr) = unsafe {
+            (
+                out(chain_out, "chain_out")?,
+                handle(client, "client")?,
+                bytes(csr, csr_len, "csr")?,
+            )
+        };
+        let default = SignOptions::default();
+        // SAFETY: NULL or live options.
+        let opts = unsafe { options.as_ref() }.map_or(&default, |o| &o.opts);
+        let chain = client.client.sign(csr, opts)?;
+        *slot = into_handle(stepca_chain { chain });
+        Ok(())
+    })
+}
