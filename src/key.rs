@@ -227,8 +227,15 @@ impl PrivateKey {
         {
             return Ok(Self::ec(kp, KeyAlgorithm::EcP384, pkcs8));
         }
-        // OpenSSL writes PKCS#8 v1 Ed25519 keys without the public key.
+        // OpenSSL writes PKCS#8 v1 Ed25519 keys without the public key, and OpenSSL 3.0
+        // cannot read v2, so v1 is what we keep and hand back.
         if let Ok(kp) = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&pkcs8) {
+            let pkcs8 = Zeroizing::new(
+                kp.to_pkcs8v1()
+                    .map_err(|_| Error::new(ErrorKind::Key, "key: cannot re-encode Ed25519 key"))?
+                    .as_ref()
+                    .to_vec(),
+            );
             return Ok(PrivateKey {
                 inner: KeyInner::Ed(kp),
                 algorithm: KeyAlgorithm::Ed25519,
@@ -323,7 +330,7 @@ impl PrivateKey {
                 EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P384_SHA384_ASN1_SIGNING, &rng)
                     .map_err(fail)?
             }
-            KeyType::Ed25519 => Ed25519KeyPair::generate_pkcs8(&rng).map_err(fail)?,
+            KeyType::Ed25519 => Ed25519KeyPair::generate_pkcs8v1(&rng).map_err(fail)?,
         };
         Self::from_pkcs8(Zeroizing::new(pkcs8.as_ref().to_vec()))
     }

@@ -1,0 +1,168 @@
+//! Helpers shared by the integration tests: the CA under test (started by
+//! scripts/with-ca.sh), tokens minted by the real `step` CLI, and independent checks with
+//! `openssl`.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The step-ca the tests run against, from the environment scripts/ca-start.sh exports.
+pub struct Ca {
+    pub url: String,
+    pub root: PathBuf,
+    pub provisioner: String,
+    pub password_file: PathBuf,
+}
+
+impl Ca {
+    /// The CA, or a panic explaining how to run the test.
+    pub fn get() -> Ca {
+        let var = |k: &str| {
+            std::env::var(k).unwrap_or_else(|_| {
+                panic!("{k} is not set: run these tests under scripts/with-ca.sh (see README)")
+            })
+        };
+        Ca {
+            url: var("STEPCA_URL"),
+            root: var("STEPCA_ROOT").into(),
+            provisioner: var("STEPCA_PROVISIONER"),
+            password_file: var("STEPCA_PASSWORD_FILE").into(),
+        }
+    }
+
+    /// A sign token from `step ca token SUBJECT --san ...`.
+    pub fn token(&self, subject: &str, sans: &[&str]) -> String {
+        self.token_with(subject, sans, &[])
+    }
+
+    /// Like [`Ca::token`] with extra `step ca token` flags.
+    pub fn token_with(&self, subject: &str, sans: &[&str], extra: &[&str]) -> String {
+        let mut cmd = Command::new("step");
+        cmd.args(["ca", "token", subject]);
+        for s in sans {
+            cmd.args(["--san", s]);
+        }
+        cmd.args(["--provisioner", &self.provisioner])
+            .arg("--password-file")
+            .arg(&self.password_file)
+            .args(["--ca-url", &self.url])
+            .arg("--root")
+            .arg(&self.root)
+            .args(extra);
+        let out = cmd.output().expect("run step");
+        assert!(
+            out.status.success(),
+            "step ca token: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    pub fn root_pem(&self) -> Vec<u8> {
+        std::fs::read(&self.root).unwrap()
+    }
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!(
+            "stepca-{tag}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs a command, asserting success; returns stdout.
+pub fn run(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs a command with `input` on stdin; returns (success, stdout+stderr).
+pub fn run_stdin(program: &str, args: &[&str], input: &[u8]) -> (bool, String) {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// `openssl req -verify -text` on a CSR (PEM or DER); returns the text.
+pub fn openssl_req_text(csr: &[u8], der: bool) -> String {
+    let inform = if der { "DER" } else { "PEM" };
+    let (ok, text) = run_stdin(
+        "openssl",
+        &[
+            "req", "-verify", "-noout", "-text", "-inform", inform, "-nameopt", "RFC2253",
+        ],
+        csr,
+    );
+    assert!(ok, "openssl rejected the CSR: {text}");
+    assert!(text.contains("verify OK"), "{text}");
+    text
+}
+
+/// `openssl verify -CAfile root -untrusted chain leaf` on a PEM chain (leaf first).
+pub fn openssl_verify_chain(root: &Path, chain_pem: &str, dir: &TempDir) {
+    let chain = dir.path("chain.pem");
+    std::fs::write(&chain, chain_pem).unwrap();
+    let out = run(
+        "openssl",
+        &[
+            "verify",
+            "-CAfile",
+            root.to_str().unwrap(),
+            "-untrusted",
+            chain.to_str().unwrap(),
+            chain.to_str().unwrap(),
+        ],
+    );
+    assert!(out.contains(": OK"), "{out}");
+}
+
+/// `openssl x509 -text` of the first certificate in a PEM.
+pub fn openssl_x509_text(pem: &str) -> String {
+    let (ok, text) = run_stdin(
+        "openssl",
+        &["x509", "-noout", "-text", "-nameopt", "RFC2253"],
+        pem.as_bytes(),
+    );
+    assert!(ok, "{text}");
+    text
+}
