@@ -9,7 +9,8 @@ VERSION  := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 SOMAJOR  := 0
 BUILD    := build
 LIBDIR   := $(BUILD)/lib
-RUSTLIB  := target/release/libstepca.so
+TARGET   := $(or $(CARGO_TARGET_DIR),target)
+RUSTLIB  := $(TARGET)/release/libstepca.so
 CWARN    := -std=c99 -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes
 CFLAGS   ?= -O1 -g
 LINK     := -L$(LIBDIR) -lstepca -Wl,-rpath,$(abspath $(LIBDIR))
@@ -32,7 +33,7 @@ $(LIBDIR)/libstepca.so.$(VERSION): $(RUSTLIB)
 	cp $(RUSTLIB) $@
 	ln -sf libstepca.so.$(VERSION) $(LIBDIR)/libstepca.so.$(SOMAJOR)
 	ln -sf libstepca.so.$(SOMAJOR) $(LIBDIR)/libstepca.so
-	cp target/release/libstepca.a $(LIBDIR)/libstepca.a
+	cp $(TARGET)/release/libstepca.a $(LIBDIR)/libstepca.a
 
 example: $(BUILD)/enroll
 

@@ -343,13 +343,14 @@ impl Client {
         Ok(token)
     }
 
-    /// Exchanges a CSR (PEM or DER) for a certificate chain at `/1.0/sign`.
-    ///
-    /// The token comes from `opts.token`, else from the client's provider (called once).
-    /// The returned chain's leaf carries the CSR's key and its signatures verify up to the
-    /// configured root. A sign request is never retried: step-ca burns a token on first use.
-    pub fn sign(&self, csr: &[u8], opts: &SignOptions) -> Result<CertificateChain> {
-        let (csr, info) = Csr::from_pem_or_der(csr)?;
+    /// The JSON body of a sign request. Everything local is checked before a token is
+    /// fetched, so no token is spent on a request that could not succeed.
+    fn sign_body(
+        &self,
+        csr: &Csr,
+        info: &CsrInfo,
+        opts: &SignOptions,
+    ) -> Result<Zeroizing<Vec<u8>>> {
         let not_before = opts
             .not_before
             .map(|t| rfc3339("not_before", t))
@@ -363,40 +364,46 @@ impl Client {
         {
             return Err(Error::invalid("not_after", "must be later than not_before"));
         }
-        let template_data: Option<Box<RawValue>> =
-            match &opts.template_data {
-                None => None,
-                Some(s) => Some(serde_json::from_str(s).map_err(|e| {
-                    Error::invalid("template_data", format!("not valid JSON ({e})"))
-                })?),
-            };
-        // Everything local is checked before a token is fetched, so no token is spent on
-        // a request that could not succeed.
-        let token = match &opts.token {
-            Some(t) => {
-                let trimmed = Token::new(t.expose().trim());
-                check_token("token", trimmed.expose())?;
-                trimmed
-            }
-            None => {
-                let t = self.token_for(&info)?;
-                let trimmed = Token::new(t.expose().trim());
-                check_token("token_provider", trimmed.expose())?;
-                trimmed
-            }
+        // Borrowed: the JSON is validated here and embedded as is.
+        let template_data: Option<&RawValue> = opts
+            .template_data
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| Error::invalid("template_data", format!("not valid JSON ({e})")))?;
+        let (token, field) = match &opts.token {
+            Some(t) => (t.clone(), "token"),
+            None => (self.token_for(info)?, "token_provider"),
         };
+        // Token files end in a newline; that is not part of the token.
+        let token = token.expose().trim();
+        check_token(field, token)?;
         let csr_pem = csr.to_pem();
-        let body = Zeroizing::new(
-            serde_json::to_vec(&SignBody {
-                csr: &csr_pem,
-                ott: token.expose(),
-                not_before,
-                not_after,
-                template_data: template_data.as_deref(),
-            })
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("encoding the request: {e}")))?,
-        );
-        let resp = http::post_json(&self.inner.agent, &self.endpoint("/1.0/sign"), &body)?;
+        let body = serde_json::to_vec(&SignBody {
+            csr: &csr_pem,
+            ott: token,
+            not_before,
+            not_after,
+            template_data,
+        })
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("encoding the request: {e}")))?;
+        Ok(Zeroizing::new(body))
+    }
+
+    /// Exchanges a CSR (PEM or DER) for a certificate chain at `/1.0/sign`.
+    ///
+    /// The token comes from `opts.token`, else from the client's provider (called once).
+    /// The returned chain's leaf carries the CSR's key and its signatures verify up to the
+    /// configured root. A sign request is never retried: step-ca burns a token on first use.
+    pub fn sign(&self, csr: &[u8], opts: &SignOptions) -> Result<CertificateChain> {
+        let (csr, info) = Csr::from_pem_or_der(csr)?;
+        let body = self.sign_body(&csr, &info, opts)?;
+        let resp = http::post_json(
+            &self.inner.agent,
+            "sign",
+            &self.endpoint("/1.0/sign"),
+            &body,
+        )?;
         drop(body);
         if !(200..300).contains(&resp.status) {
             return Err(http::status_error("sign", &resp));

@@ -100,31 +100,31 @@ pub(crate) fn agent(cfg: &TransportConfig) -> Result<Agent> {
     Ok(config.new_agent())
 }
 
-fn read_body(body: &mut Body) -> Result<Vec<u8>> {
+fn read_body(what: &str, body: &mut Body) -> Result<Vec<u8>> {
     body.with_config()
         .limit(MAX_BODY)
         .read_to_vec()
-        .map_err(map_ureq_error)
+        .map_err(|e| map_ureq_error(what, e))
 }
 
-/// POSTs a JSON body.
-pub(crate) fn post_json(agent: &Agent, url: &str, body: &[u8]) -> Result<Response> {
+/// POSTs a JSON body; `what` names the operation in errors.
+pub(crate) fn post_json(agent: &Agent, what: &str, url: &str, body: &[u8]) -> Result<Response> {
     let mut resp = agent
         .post(url)
         .header("Content-Type", "application/json")
         .send(body)
-        .map_err(map_ureq_error)?;
+        .map_err(|e| map_ureq_error(what, e))?;
     let status = resp.status().as_u16();
-    let body = read_body(resp.body_mut())?;
+    let body = read_body(what, resp.body_mut())?;
     Ok(Response { status, body })
 }
 
-/// GETs a resource.
+/// GETs a resource; `what` names the operation in errors.
 #[allow(dead_code)]
-pub(crate) fn get(agent: &Agent, url: &str) -> Result<Response> {
-    let mut resp = agent.get(url).call().map_err(map_ureq_error)?;
+pub(crate) fn get(agent: &Agent, what: &str, url: &str) -> Result<Response> {
+    let mut resp = agent.get(url).call().map_err(|e| map_ureq_error(what, e))?;
     let status = resp.status().as_u16();
-    let body = read_body(resp.body_mut())?;
+    let body = read_body(what, resp.body_mut())?;
     Ok(Response { status, body })
 }
 
@@ -146,9 +146,9 @@ fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// Maps a transport failure to our error kinds.
-pub(crate) fn map_ureq_error(e: ureq::Error) -> Error {
-    let (kind, what) = match &e {
+/// Maps a transport failure of operation `what` to our error kinds.
+pub(crate) fn map_ureq_error(what: &str, e: ureq::Error) -> Error {
+    let (kind, detail) = match &e {
         ureq::Error::Timeout(t) => (ErrorKind::Timeout, format!("timed out ({t})")),
         ureq::Error::Rustls(r) => (ErrorKind::Tls, format!("TLS failure: {r}")),
         ureq::Error::Tls(t) => (ErrorKind::Tls, format!("TLS failure: {t}")),
@@ -170,10 +170,13 @@ pub(crate) fn map_ureq_error(e: ureq::Error) -> Error {
             ErrorKind::MalformedResponse,
             format!("response body larger than the {n}-byte limit"),
         ),
-        ureq::Error::RequireHttpsOnly(u) => (
-            ErrorKind::InvalidArgument,
-            format!("ca_url: {u} is not https and plain http was not allowed"),
-        ),
+        ureq::Error::RequireHttpsOnly(u) => {
+            return Error::invalid(
+                "ca_url",
+                format!("{u} is not https and plain http was not allowed"),
+            )
+            .with_source(e);
+        }
         ureq::Error::Protocol(p) => (
             ErrorKind::MalformedResponse,
             format!("HTTP protocol error: {p}"),
@@ -184,7 +187,7 @@ pub(crate) fn map_ureq_error(e: ureq::Error) -> Error {
         ),
         other => (ErrorKind::Transport, other.to_string()),
     };
-    Error::new(kind, what).with_source(e)
+    Error::new(kind, format!("{what}: {detail}")).with_source(e)
 }
 
 /// The error for a non-success HTTP status, carrying step-ca's `message` when present

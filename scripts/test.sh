@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Runs every test: lints, the header check, Rust unit and integration tests, the C tests
+# (plain, under ASan+UBSan, and under valgrind) against a real step-ca, and the demo.
+# Ends with one line "total: N passed, N failed" summing every suite.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/go/bin:$HOME/.cargo/bin:$PATH"
+
+scripts/install-deps.sh --quiet || exit 1
+
+passed=0 failed=0 broken=()
+logdir=$(mktemp -d)
+env_file=
+trap '[ -z "$env_file" ] || scripts/ca-stop.sh "$env_file"; rm -rf "$logdir"' EXIT
+
+# suite NAME CMD...: runs CMD, shows its output, adds up the counts it reports.
+suite() {
+  local name=$1; shift
+  echo "=== $name"
+  local log="$logdir/$(echo "$name" | tr -c 'a-zA-Z0-9' _).log"
+  "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local p f
+  # cargo: "test result: ok. 5 passed; 0 failed"; C harness: "5 passed, 0 failed".
+  p=$(grep -Eo '([0-9]+) passed' "$log" | awk '{s+=$1} END {print s+0}')
+  f=$(grep -Eo '([0-9]+) failed' "$log" | awk '{s+=$1} END {print s+0}')
+  passed=$((passed + p)); failed=$((failed + f))
+  if [ "$rc" -ne 0 ]; then
+    broken+=("$name")
+    [ "$f" -gt 0 ] || failed=$((failed + 1))
+  fi
+}
+
+check() { # a check that is one test: passes or fails as a whole
+  local name=$1; shift
+  echo "=== $name"
+  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); broken+=("$name"); fi
+}
+
+check "cargo fmt" cargo fmt --all -- --check
+check "cargo clippy" cargo clippy --quiet --all-targets -- -D warnings
+check "header up to date" scripts/gen-header.sh --check
+check "build library, example and C tests" make -s all c-tests
+check "ASan really linked" sh -c 'nm build/tests/asan-test_api | grep -q __asan_init && ! nm build/tests/test_api | grep -q __asan_init'
+suite "rust unit tests" cargo test --quiet --lib
+suite "rust key and CSR tests" cargo test --quiet --test keys --test csr
+
+env_file=$(scripts/ca-start.sh) || { echo "could not start step-ca"; exit 1; }
+# shellcheck disable=SC1090
+. "$env_file"
+suite "rust enrollment tests (step-ca)" cargo test --quiet --test enroll
+for t in test_api test_enroll; do
+  suite "C $t" "build/tests/$t"
+  suite "C $t (ASan+UBSan)" "build/tests/asan-$t"
+  suite "C $t (valgrind)" valgrind --error-exitcode=1 --leak-check=full \
+    --errors-for-leak-kinds=definite,indirect --track-origins=yes -q "build/tests/$t"
+done
+scripts/ca-stop.sh "$env_file"; env_file=
+check "demo (scripts/demo.sh)" scripts/demo.sh
+
+echo
+if [ ${#broken[@]} -gt 0 ]; then
+  echo "failed suites: ${broken[*]}"
+fi
+echo "total: $passed passed, $failed failed"
+[ ${#broken[@]} -eq 0 ]
