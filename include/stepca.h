@@ -349,6 +349,11 @@ stepca_status stepca_sign_options_new(stepca_sign_options **options_out, stepca_
 // NULL clears it.
 stepca_status stepca_sign_options_set_token(stepca_sign_options *options, const char *token, stepca_error **error);
 
+// Uses this token provider (and `user_data`) for calls with these options, instead of the
+// client's. A token set with `stepca_sign_options_set_token` still takes precedence.
+// NULL `provider` clears it. `user_data` must stay valid while the options are used.
+stepca_status stepca_sign_options_set_token_provider(stepca_sign_options *options, stepca_token_provider_fn provider, void *user_data, stepca_error **error);
+
 // Requests a notBefore, in UNIX seconds (sent as RFC 3339).
 stepca_status stepca_sign_options_set_not_before(stepca_sign_options *options, int64_t unix_seconds, stepca_error **error);
 
@@ -364,8 +369,9 @@ void stepca_sign_options_free(stepca_sign_options *options);
 
 // Exchanges a CSR (PEM or DER) for a certificate chain at step-ca's `/1.0/sign`.
 //
-// `options` may be NULL. The token is the one set in `options`, else the token
-// provider's (called once, on this thread). Before returning, the library checks that the
+// `options` may be NULL. The token is the one set in `options`, else the one from the
+// options' token provider, else the client's token provider's (called once, on this
+// thread). Before returning, the library checks that the
 // leaf carries the CSR's key and that the chain verifies up to the configured root. The
 // request is never retried. On success `*chain_out` receives a chain to free with
 // `stepca_chain_free`.

@@ -21,9 +21,11 @@ suite() {
   "$@" 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
   local p f
-  # cargo: "test result: ok. 5 passed; 0 failed"; C harness: "5 passed, 0 failed".
+  # cargo: "test result: ok. 5 passed; 0 failed"; C harness: "5 passed, 0 failed";
+  # go test -v: "--- PASS: TestX" / "--- FAIL: TestX".
   p=$(grep -Eo '([0-9]+) passed' "$log" | awk '{s+=$1} END {print s+0}')
   f=$(grep -Eo '([0-9]+) failed' "$log" | awk '{s+=$1} END {print s+0}')
+  p=$((p + $(grep -Ec '^ *--- PASS' "$log"))); f=$((f + $(grep -Ec '^ *--- FAIL' "$log")))
   passed=$((passed + p)); failed=$((failed + f))
   if [ "$rc" -ne 0 ]; then
     broken+=("$name")
@@ -41,6 +43,8 @@ check "cargo fmt" cargo fmt --all -- --check
 check "cargo clippy" cargo clippy --quiet --all-targets -- -D warnings
 check "header up to date" scripts/gen-header.sh --check
 check "build library, example and C tests" make -s all c-tests
+check "gofmt" sh -c 'test -z "$(gofmt -l bindings/go examples/go)" || { gofmt -l bindings/go examples/go; exit 1; }'
+check "go vet" sh -c 'cd bindings/go && go vet ./... && cd ../../examples/go && go vet ./...'
 check "ASan really linked" sh -c 'nm build/tests/asan-test_api | grep -q __asan_init && ! nm build/tests/test_api | grep -q __asan_init'
 suite "rust unit tests" cargo test --quiet --lib
 suite "rust key and CSR tests" cargo test --quiet --test keys --test csr
@@ -55,8 +59,12 @@ for t in test_api test_enroll; do
   suite "C $t (valgrind)" valgrind --error-exitcode=1 --leak-check=full \
     --errors-for-leak-kinds=definite,indirect --track-origins=yes -q "build/tests/$t"
 done
+suite "Go tests, shared library (-race)" sh -c 'cd bindings/go && go test -race -count=1 -v ./...'
+suite "Go tests, static library (-race)" sh -c 'cd bindings/go && go test -race -count=1 -v -tags stepca_static ./...'
+check "static Go test binary needs no libstepca.so" sh -c 'cd bindings/go && go test -c -tags stepca_static -o "$0/static.test" . && ! ldd "$0/static.test" | grep -q libstepca' "$logdir"
 scripts/ca-stop.sh "$env_file"; env_file=
 check "demo (scripts/demo.sh)" scripts/demo.sh
+check "Go example (scripts/demo.sh --go)" scripts/demo.sh --go
 
 echo
 if [ ${#broken[@]} -gt 0 ]; then

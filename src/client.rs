@@ -229,16 +229,30 @@ impl std::fmt::Debug for Client {
 }
 
 /// Per-call options for [`Client::sign`].
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct SignOptions {
-    /// A token for this call; overrides the client's provider.
+    /// A token for this call; overrides every provider.
     pub token: Option<Token>,
+    /// A token provider for this call; overrides the client's provider.
+    pub token_provider: Option<Arc<dyn TokenProvider>>,
     /// Requested notBefore, UNIX seconds.
     pub not_before: Option<i64>,
     /// Requested notAfter, UNIX seconds.
     pub not_after: Option<i64>,
     /// JSON for the provisioner's template (`templateData`).
     pub template_data: Option<String>,
+}
+
+impl std::fmt::Debug for SignOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignOptions")
+            .field("token", &self.token)
+            .field("token_provider", &self.token_provider.is_some())
+            .field("not_before", &self.not_before)
+            .field("not_after", &self.not_after)
+            .field("template_data", &self.template_data)
+            .finish()
+    }
 }
 
 #[derive(Serialize)]
@@ -320,13 +334,19 @@ impl Client {
         format!("{}{path}", self.inner.url.base)
     }
 
-    fn token_for(&self, info: &CsrInfo) -> Result<Token> {
-        let provider = self.inner.token_provider.as_ref().ok_or_else(|| {
-            Error::new(
-                ErrorKind::NoToken,
-                "token: no token was given and the client has no token provider",
-            )
-        })?;
+    fn token_for(
+        &self,
+        info: &CsrInfo,
+        per_call: Option<&Arc<dyn TokenProvider>>,
+    ) -> Result<Token> {
+        let provider = per_call
+            .or(self.inner.token_provider.as_ref())
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::NoToken,
+                    "token: no token was given and the client has no token provider",
+                )
+            })?;
         let claims = TokenClaims {
             subject: info.common_name.clone().unwrap_or_default(),
             sans: info.sans.clone(),
@@ -373,7 +393,10 @@ impl Client {
             .map_err(|e| Error::invalid("template_data", format!("not valid JSON ({e})")))?;
         let (token, field) = match &opts.token {
             Some(t) => (t.clone(), "token"),
-            None => (self.token_for(info)?, "token_provider"),
+            None => (
+                self.token_for(info, opts.token_provider.as_ref())?,
+                "token_provider",
+            ),
         };
         // Token files end in a newline; that is not part of the token.
         let token = token.expose().trim();
@@ -392,7 +415,8 @@ impl Client {
 
     /// Exchanges a CSR (PEM or DER) for a certificate chain at `/1.0/sign`.
     ///
-    /// The token comes from `opts.token`, else from the client's provider (called once).
+    /// The token comes from `opts.token`, else from `opts.token_provider`, else from the
+    /// client's provider (called once).
     /// The returned chain's leaf carries the CSR's key and its signatures verify up to the
     /// configured root. A sign request is never retried: step-ca burns a token on first use.
     pub fn sign(&self, csr: &[u8], opts: &SignOptions) -> Result<CertificateChain> {

@@ -259,6 +259,24 @@ pub unsafe extern "C" fn stepca_sign_options_set_token(
     })
 }
 
+/// Uses this token provider (and `user_data`) for calls with these options, instead of the
+/// client's. A token set with `stepca_sign_options_set_token` still takes precedence.
+/// NULL `provider` clears it. `user_data` must stay valid while the options are used.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_sign_options_set_token_provider(
+    options: *mut stepca_sign_options,
+    provider: stepca_token_provider_fn,
+    user_data: *mut c_void,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    with_options(options, error, |o| {
+        o.token_provider = provider.map(|func| {
+            Arc::new(CTokenProvider { func, user_data }) as Arc<dyn crate::token::TokenProvider>
+        });
+        Ok(())
+    })
+}
+
 /// Requests a notBefore, in UNIX seconds (sent as RFC 3339).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn stepca_sign_options_set_not_before(
@@ -309,8 +327,9 @@ pub unsafe extern "C" fn stepca_sign_options_free(options: *mut stepca_sign_opti
 
 /// Exchanges a CSR (PEM or DER) for a certificate chain at step-ca's `/1.0/sign`.
 ///
-/// `options` may be NULL. The token is the one set in `options`, else the token
-/// provider's (called once, on this thread). Before returning, the library checks that the
+/// `options` may be NULL. The token is the one set in `options`, else the one from the
+/// options' token provider, else the client's token provider's (called once, on this
+/// thread). Before returning, the library checks that the
 /// leaf carries the CSR's key and that the chain verifies up to the configured root. The
 /// request is never retried. On success `*chain_out` receives a chain to free with
 /// `stepca_chain_free`.

@@ -1,0 +1,69 @@
+//go:build cgo
+
+package stepca
+
+// Go functions called from C. They live in their own file: a file with //export may not
+// define C functions in its preamble.
+
+// #include <stdint.h>
+// #include "stepca.h"
+import "C"
+
+import (
+	"fmt"
+	"runtime/cgo"
+	"unsafe"
+)
+
+func goStrings(p **C.char, n C.size_t) []string {
+	if n == 0 {
+		return nil
+	}
+	out := make([]string, int(n))
+	for i, s := range unsafe.Slice(p, int(n)) {
+		out[i] = C.GoString(s)
+	}
+	return out
+}
+
+//export stepcaGoTokenProvider
+func stepcaGoTokenProvider(handle C.uintptr_t, claims *C.stepca_token_claims, sink *C.stepca_token_sink) (rc C.int) {
+	state := cgo.Handle(handle).Value().(*callState)
+	// A panicking provider must not unwind through C and Rust frames: it becomes an error.
+	defer func() {
+		if r := recover(); r != nil {
+			state.err = fmt.Errorf("stepca: token provider panicked: %v", r)
+			msg, free := cString(state.err.Error())
+			C.stepca_token_sink_set_error(sink, msg, nil)
+			free()
+			rc = 2
+		}
+	}()
+	cl := Claims{
+		Subject:        C.GoString(claims.subject),
+		SANs:           goStrings(claims.sans, claims.sans_len),
+		DNSNames:       goStrings(claims.dns, claims.dns_len),
+		IPAddresses:    goStrings(claims.ips, claims.ips_len),
+		EmailAddresses: goStrings(claims.emails, claims.emails_len),
+		URIs:           goStrings(claims.uris, claims.uris_len),
+		Audience:       C.GoString(claims.audience),
+	}
+	if claims.provisioner != nil {
+		cl.Provisioner = C.GoString(claims.provisioner)
+	}
+	token, err := state.provider(cl)
+	if err != nil {
+		state.err = err
+		msg, free := cString(err.Error())
+		C.stepca_token_sink_set_error(sink, msg, nil)
+		free()
+		return 1
+	}
+	tok, free := cSecret([]byte(token))
+	defer free()
+	if st := C.stepca_token_sink_set(sink, tok, C.size_t(len(token)), nil); st != C.STEPCA_OK {
+		state.err = fmt.Errorf("stepca: token provider returned an unusable token (%s)", Code(st))
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,349 @@
+//go:build cgo
+
+package stepca
+
+// #include <stdint.h>
+// #include "stepca.h"
+//
+// // Implemented in Go (callbacks.go).
+// extern int stepcaGoTokenProvider(uintptr_t handle, stepca_token_claims *claims, stepca_token_sink *sink);
+//
+// // The handle travels as uintptr_t and becomes void* only here, in C, so that no Go
+// // pointer check or vet rule is involved (golang/go#49633).
+// static int stepca_go_trampoline(void *user_data, const stepca_token_claims *claims, stepca_token_sink *sink) {
+//   return stepcaGoTokenProvider((uintptr_t)user_data, (stepca_token_claims *)claims, sink);
+// }
+// static stepca_status stepca_go_set_provider(stepca_sign_options *o, uintptr_t handle, stepca_error **e) {
+//   return stepca_sign_options_set_token_provider(o, stepca_go_trampoline, (void *)handle, e);
+// }
+import "C"
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"runtime"
+	"runtime/cgo"
+	"sync"
+	"time"
+)
+
+// Claims is what a token provider is told about the request it must authorise. A step
+// JWK token's sub must be Subject and its sans must be SANs.
+type Claims struct {
+	Subject        string
+	SANs           []string // every SAN, as step's "sans" claim holds them
+	DNSNames       []string
+	IPAddresses    []string
+	EmailAddresses []string
+	URIs           []string
+	Audience       string // e.g. https://ca.example:9000/1.0/sign
+	Provisioner    string // the client's provisioner, or ""
+}
+
+// TokenProvider returns a one-time token for claims. It is called once per Sign, on the
+// calling goroutine; on a shared Client it may run on several goroutines at once.
+type TokenProvider func(Claims) (string, error)
+
+type clientConfig struct {
+	rootPEM            []byte
+	rootFile           string
+	connectTimeout     time.Duration
+	callTimeout        time.Duration
+	provisioner        string
+	provider           TokenProvider
+	allowHTTP          bool
+	insecureSkipVerify bool
+	proxy              string
+}
+
+// Option configures a Client.
+type Option func(*clientConfig)
+
+// WithRootPEM trusts only the roots in this PEM bundle.
+func WithRootPEM(pem []byte) Option { return func(c *clientConfig) { c.rootPEM = pem } }
+
+// WithRootFile trusts only the roots in this PEM file.
+func WithRootFile(path string) Option { return func(c *clientConfig) { c.rootFile = path } }
+
+// WithTimeouts sets the connect timeout and the timeout of a whole call (defaults 10 s and
+// 30 s); zero keeps a default.
+func WithTimeouts(connect, call time.Duration) Option {
+	return func(c *clientConfig) { c.connectTimeout, c.callTimeout = connect, call }
+}
+
+// WithProvisioner names the provisioner; the token provider is told it.
+func WithProvisioner(name string) Option { return func(c *clientConfig) { c.provisioner = name } }
+
+// WithTokenProvider sets the function that supplies tokens when Sign is not given one.
+func WithTokenProvider(p TokenProvider) Option { return func(c *clientConfig) { c.provider = p } }
+
+// WithInsecureHTTP allows a plain http:// CA URL (refused otherwise).
+func WithInsecureHTTP() Option { return func(c *clientConfig) { c.allowHTTP = true } }
+
+// WithDangerousInsecureSkipVerify turns TLS verification off. Tests only.
+func WithDangerousInsecureSkipVerify() Option {
+	return func(c *clientConfig) { c.insecureSkipVerify = true }
+}
+
+// WithProxy sends requests through an HTTP proxy (environment variables are never read).
+func WithProxy(url string) Option { return func(c *clientConfig) { c.proxy = url } }
+
+// Client talks to one step-ca. It is safe for concurrent use by many goroutines.
+type Client struct {
+	mu       sync.RWMutex
+	ptr      *C.stepca_client
+	provider TokenProvider
+	provName string
+}
+
+// NewClient builds a client for the CA at caURL (https://host[:port]).
+func NewClient(caURL string, opts ...Option) (*Client, error) {
+	if err := checkVersion(); err != nil {
+		return nil, err
+	}
+	cfg := clientConfig{}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	url, freeURL := cString(caURL)
+	defer freeURL()
+	var b *C.stepca_client_builder
+	var cerr *C.stepca_error
+	if err := takeError(C.stepca_client_builder_new(url, &b, &cerr), cerr); err != nil {
+		return nil, err
+	}
+	defer C.stepca_client_builder_free(b)
+	call := func(f func(**C.stepca_error) C.stepca_status) error {
+		var e *C.stepca_error
+		return takeError(f(&e), e)
+	}
+	steps := []func(**C.stepca_error) C.stepca_status{}
+	if cfg.rootPEM != nil {
+		steps = append(steps, func(e **C.stepca_error) C.stepca_status {
+			p, n := bytesPtr(cfg.rootPEM)
+			st := C.stepca_client_builder_set_root_pem(b, p, n, e)
+			runtime.KeepAlive(cfg.rootPEM)
+			return st
+		})
+	}
+	if cfg.rootFile != "" {
+		steps = append(steps, func(e **C.stepca_error) C.stepca_status {
+			p, free := cString(cfg.rootFile)
+			defer free()
+			return C.stepca_client_builder_set_root_file(b, p, e)
+		})
+	}
+	if cfg.connectTimeout > 0 || cfg.callTimeout > 0 {
+		steps = append(steps, func(e **C.stepca_error) C.stepca_status {
+			return C.stepca_client_builder_set_timeouts(b, C.uint64_t(cfg.connectTimeout.Milliseconds()), C.uint64_t(cfg.callTimeout.Milliseconds()), e)
+		})
+	}
+	if cfg.provisioner != "" {
+		steps = append(steps, func(e **C.stepca_error) C.stepca_status {
+			p, free := cString(cfg.provisioner)
+			defer free()
+			return C.stepca_client_builder_set_provisioner(b, p, e)
+		})
+	}
+	if cfg.allowHTTP {
+		steps = append(steps, func(e **C.stepca_error) C.stepca_status {
+			return C.stepca_client_builder_allow_insecure_http(b, true, e)
+		})
+	}
+	if cfg.insecureSkipVerify {
+		steps = append(steps, func(e **C.stepca_error) C.stepca_status {
+			return C.stepca_client_builder_dangerous_disable_tls_verification(b, e)
+		})
+	}
+	if cfg.proxy != "" {
+		steps = append(steps, func(e **C.stepca_error) C.stepca_status {
+			p, free := cString(cfg.proxy)
+			defer free()
+			return C.stepca_client_builder_set_proxy(b, p, e)
+		})
+	}
+	for _, s := range steps {
+		if err := call(s); err != nil {
+			return nil, err
+		}
+	}
+	var ptr *C.stepca_client
+	if err := call(func(e **C.stepca_error) C.stepca_status { return C.stepca_client_builder_build(b, &ptr, e) }); err != nil {
+		return nil, err
+	}
+	c := &Client{ptr: ptr, provider: cfg.provider, provName: cfg.provisioner}
+	runtime.SetFinalizer(c, (*Client).Close)
+	return c, nil
+}
+
+// Close frees the client, waiting for calls in progress. It is safe to call more than once.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ptr != nil {
+		C.stepca_client_free(c.ptr)
+		c.ptr = nil
+		runtime.SetFinalizer(c, nil)
+	}
+	return nil
+}
+
+type signConfig struct {
+	token        string
+	hasToken     bool
+	notBefore    time.Time
+	notAfter     time.Time
+	templateData json.RawMessage
+	provider     TokenProvider
+}
+
+// SignOption configures one Sign call.
+type SignOption func(*signConfig)
+
+// WithToken uses this one-time token instead of calling the token provider.
+func WithToken(token string) SignOption {
+	return func(s *signConfig) { s.token, s.hasToken = token, true }
+}
+
+// WithValidity requests notBefore and notAfter; a zero time leaves that bound to step-ca.
+func WithValidity(notBefore, notAfter time.Time) SignOption {
+	return func(s *signConfig) { s.notBefore, s.notAfter = notBefore, notAfter }
+}
+
+// WithTemplateData sends templateData (JSON) for the provisioner's template.
+func WithTemplateData(data json.RawMessage) SignOption {
+	return func(s *signConfig) { s.templateData = data }
+}
+
+// WithCallTokenProvider uses this provider for this call instead of the client's.
+func WithCallTokenProvider(p TokenProvider) SignOption {
+	return func(s *signConfig) { s.provider = p }
+}
+
+// Chain is an issued certificate and its intermediates, leaf first.
+type Chain struct {
+	Certificates []*x509.Certificate
+}
+
+// Leaf is the issued certificate.
+func (ch *Chain) Leaf() *x509.Certificate { return ch.Certificates[0] }
+
+// Intermediates are the certificates after the leaf.
+func (ch *Chain) Intermediates() []*x509.Certificate { return ch.Certificates[1:] }
+
+// PEM encodes the chain, leaf first.
+func (ch *Chain) PEM() []byte {
+	var out []byte
+	for _, c := range ch.Certificates {
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	return out
+}
+
+// callState is what one Sign call shares with its token provider callback.
+type callState struct {
+	provider TokenProvider
+	err      error // what the provider returned, or a recovered panic
+}
+
+// Sign exchanges a CSR (PEM or DER) for a certificate chain at step-ca's /1.0/sign. The
+// token is WithToken's, else the provider's. The chain's leaf carries the CSR's key and
+// the chain verifies to the configured root (libstepca checks both).
+func (c *Client) Sign(csr []byte, opts ...SignOption) (*Chain, error) {
+	sc := signConfig{}
+	for _, o := range opts {
+		o(&sc)
+	}
+	var so *C.stepca_sign_options
+	var cerr *C.stepca_error
+	if err := takeError(C.stepca_sign_options_new(&so, &cerr), cerr); err != nil {
+		return nil, err
+	}
+	defer C.stepca_sign_options_free(so)
+	call := func(f func(**C.stepca_error) C.stepca_status) error {
+		var e *C.stepca_error
+		return takeError(f(&e), e)
+	}
+	if sc.hasToken {
+		tok, free := cSecret([]byte(sc.token))
+		err := call(func(e **C.stepca_error) C.stepca_status { return C.stepca_sign_options_set_token(so, tok, e) })
+		free()
+		if err != nil {
+			return nil, err
+		}
+	}
+	if !sc.notBefore.IsZero() {
+		if err := call(func(e **C.stepca_error) C.stepca_status {
+			return C.stepca_sign_options_set_not_before(so, C.int64_t(sc.notBefore.Unix()), e)
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if !sc.notAfter.IsZero() {
+		if err := call(func(e **C.stepca_error) C.stepca_status {
+			return C.stepca_sign_options_set_not_after(so, C.int64_t(sc.notAfter.Unix()), e)
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if sc.templateData != nil {
+		td, free := cString(string(sc.templateData))
+		err := call(func(e **C.stepca_error) C.stepca_status { return C.stepca_sign_options_set_template_data(so, td, e) })
+		free()
+		if err != nil {
+			return nil, err
+		}
+	}
+	state := &callState{provider: sc.provider}
+	if state.provider == nil {
+		state.provider = c.provider
+	}
+	if state.provider != nil {
+		h := cgo.NewHandle(state)
+		defer h.Delete()
+		if err := call(func(e **C.stepca_error) C.stepca_status {
+			return C.stepca_go_set_provider(so, C.uintptr_t(h), e)
+		}); err != nil {
+			return nil, err
+		}
+	}
+
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.ptr == nil {
+		return nil, ErrClosed
+	}
+	d, n := bytesPtr(csr)
+	var chain *C.stepca_chain
+	st := C.stepca_sign_cert(c.ptr, d, n, so, &chain, &cerr)
+	runtime.KeepAlive(csr)
+	runtime.KeepAlive(c)
+	if err := takeError(st, cerr); err != nil {
+		if e, ok := err.(*Error); ok && e.Code == CodeTokenProvider && state.err != nil {
+			e.cause = state.err
+		}
+		return nil, err
+	}
+	defer C.stepca_chain_free(chain)
+	return chainFromC(chain)
+}
+
+func chainFromC(chain *C.stepca_chain) (*Chain, error) {
+	count := int(C.stepca_chain_count(chain))
+	out := &Chain{}
+	for i := 0; i < count; i++ {
+		var buf *C.uint8_t
+		var n C.size_t
+		var cerr *C.stepca_error
+		if err := takeError(C.stepca_chain_get(chain, C.size_t(i), C.STEPCA_FORMAT_DER, &buf, &n, &cerr), cerr); err != nil {
+			return nil, err
+		}
+		cert, err := x509.ParseCertificate(takeBuffer(buf, n))
+		if err != nil {
+			return nil, &Error{Code: CodeMalformedResponse, Message: "certificate: " + err.Error()}
+		}
+		out.Certificates = append(out.Certificates, cert)
+	}
+	return out, nil
+}

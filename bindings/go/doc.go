@@ -1,0 +1,19 @@
+// Package stepca gets X.509 certificates from a smallstep step-ca through libstepca.
+//
+// It wraps libstepca's C API with cgo: load or generate a key, build a CSR from Go structs,
+// and exchange it at step-ca's /1.0/sign for the certificate and its chain, parsed as
+// *x509.Certificate. Tokens come from a per-call option or from a token provider, a plain
+// Go function.
+//
+// A Client is safe for concurrent use by many goroutines and keeps its TLS connections
+// alive; close it with Close when done. Keys are immutable and may be shared too.
+//
+// Errors are *Error values carrying libstepca's code, the HTTP status and step-ca's
+// message; compare them with errors.Is against the exported sentinels (ErrCARejected,
+// ErrTLS, ...) or inspect them with errors.As. An error returned by a token provider
+// comes back unchanged inside the *Error (errors.Is finds it).
+//
+// The package requires cgo. It links libstepca.so from the repository's build/lib by
+// default (run `make` at the repository root first); build with -tags stepca_static to
+// link libstepca.a instead.
+package stepca

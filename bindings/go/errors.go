@@ -1,0 +1,122 @@
+//go:build cgo
+
+package stepca
+
+// #include <stdlib.h>
+// #include "stepca.h"
+import "C"
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is libstepca's status code. The numbers are permanent.
+type Code int
+
+// The codes, as in stepca.h.
+const (
+	CodeOK                = Code(C.STEPCA_OK)
+	CodeInvalidArgument   = Code(C.STEPCA_ERR_INVALID_ARGUMENT)
+	CodeNullArgument      = Code(C.STEPCA_ERR_NULL_ARGUMENT)
+	CodePanic             = Code(C.STEPCA_ERR_PANIC)
+	CodeInternal          = Code(C.STEPCA_ERR_INTERNAL)
+	CodeUnsupported       = Code(C.STEPCA_ERR_UNSUPPORTED)
+	CodeKey               = Code(C.STEPCA_ERR_KEY)
+	CodeKeyPassphrase     = Code(C.STEPCA_ERR_KEY_PASSPHRASE)
+	CodeCSR               = Code(C.STEPCA_ERR_CSR)
+	CodeTokenProvider     = Code(C.STEPCA_ERR_TOKEN_PROVIDER)
+	CodeNoToken           = Code(C.STEPCA_ERR_NO_TOKEN)
+	CodeTransport         = Code(C.STEPCA_ERR_TRANSPORT)
+	CodeTLS               = Code(C.STEPCA_ERR_TLS)
+	CodeTimeout           = Code(C.STEPCA_ERR_TIMEOUT)
+	CodeCARejected        = Code(C.STEPCA_ERR_CA_REJECTED)
+	CodeMalformedResponse = Code(C.STEPCA_ERR_MALFORMED_RESPONSE)
+	CodeChainInvalid      = Code(C.STEPCA_ERR_CHAIN_INVALID)
+)
+
+// String is libstepca's fixed description of the code.
+func (c Code) String() string { return C.GoString(C.stepca_status_str(C.int(c))) }
+
+// Error is a libstepca failure.
+type Error struct {
+	// Code says what kind of failure it is.
+	Code Code
+	// Message names the offending field or carries step-ca's message.
+	Message string
+	// HTTPStatus is the status step-ca answered with, or 0.
+	HTTPStatus int
+	// CAMessage is step-ca's own message, if it sent one.
+	CAMessage string
+	// Received is what step-ca sent when it answered with success but the answer failed
+	// libstepca's checks (CodeChainInvalid, CodeMalformedResponse): the issued chain as
+	// PEM or the raw body, so that an issued certificate is never lost.
+	Received string
+
+	cause error
+}
+
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return "stepca: " + e.Code.String()
+	}
+	return "stepca: " + e.Message
+}
+
+// Unwrap returns the error a token provider returned, if that is what failed.
+func (e *Error) Unwrap() error { return e.cause }
+
+// Is reports whether target is the sentinel for e's code (a sentinel is an *Error with
+// only a Code).
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Message == "" && t.cause == nil && t.Code == e.Code
+}
+
+// Sentinels for errors.Is.
+var (
+	ErrInvalidArgument   = &Error{Code: CodeInvalidArgument}
+	ErrNullArgument      = &Error{Code: CodeNullArgument}
+	ErrPanic             = &Error{Code: CodePanic}
+	ErrInternal          = &Error{Code: CodeInternal}
+	ErrUnsupported       = &Error{Code: CodeUnsupported}
+	ErrKey               = &Error{Code: CodeKey}
+	ErrKeyPassphrase     = &Error{Code: CodeKeyPassphrase}
+	ErrCSR               = &Error{Code: CodeCSR}
+	ErrTokenProvider     = &Error{Code: CodeTokenProvider}
+	ErrNoToken           = &Error{Code: CodeNoToken}
+	ErrTransport         = &Error{Code: CodeTransport}
+	ErrTLS               = &Error{Code: CodeTLS}
+	ErrTimeout           = &Error{Code: CodeTimeout}
+	ErrCARejected        = &Error{Code: CodeCARejected}
+	ErrMalformedResponse = &Error{Code: CodeMalformedResponse}
+	ErrChainInvalid      = &Error{Code: CodeChainInvalid}
+)
+
+// ErrClosed is returned by methods of a Client or Key after Close.
+var ErrClosed = errors.New("stepca: use of a closed object")
+
+// takeError turns a status and error object into a Go error, freeing the object.
+func takeError(st C.stepca_status, cerr *C.stepca_error) error {
+	if st == C.STEPCA_OK {
+		C.stepca_error_free(cerr)
+		return nil
+	}
+	e := &Error{Code: Code(st)}
+	if cerr != nil {
+		e.Message = C.GoString(C.stepca_error_message(cerr))
+		e.HTTPStatus = int(C.stepca_error_http_status(cerr))
+		if m := C.stepca_error_ca_message(cerr); m != nil {
+			e.CAMessage = C.GoString(m)
+		}
+		if r := C.stepca_error_received(cerr); r != nil {
+			e.Received = C.GoString(r)
+		}
+		C.stepca_error_free(cerr)
+	}
+	return e
+}
+
+func invalid(field, format string, args ...any) error {
+	return &Error{Code: CodeInvalidArgument, Message: field + ": " + fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,3 @@
+module github.com/libstepca/libstepca/bindings/go
+
+go 1.24

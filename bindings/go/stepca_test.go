@@ -1,0 +1,408 @@
+package stepca_test
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	stepca "github.com/libstepca/libstepca/bindings/go"
+)
+
+// The CA under test comes from scripts/with-ca.sh (STEPCA_URL, STEPCA_ROOT, ...).
+var caURL, caRoot, provisioner, passwordFile string
+
+func TestMain(m *testing.M) {
+	caURL, caRoot = os.Getenv("STEPCA_URL"), os.Getenv("STEPCA_ROOT")
+	provisioner, passwordFile = os.Getenv("STEPCA_PROVISIONER"), os.Getenv("STEPCA_PASSWORD_FILE")
+	if caURL == "" || caRoot == "" {
+		fmt.Fprintln(os.Stderr, "STEPCA_URL is not set: run these tests under scripts/with-ca.sh")
+		os.Exit(2)
+	}
+	os.Exit(m.Run())
+}
+
+// mint asks the real step CLI for a sign token. stepSlots bounds concurrent step processes
+// (each spends ~0.3 s of CPU decrypting the provisioner key).
+var stepSlots = make(chan struct{}, 4)
+
+func mint(subject string, sans []string) (string, error) {
+	stepSlots <- struct{}{}
+	defer func() { <-stepSlots }()
+	args := []string{"ca", "token", subject, "--provisioner", provisioner, "--password-file", passwordFile, "--ca-url", caURL, "--root", caRoot}
+	for _, s := range sans {
+		args = append(args, "--san", s)
+	}
+	out, err := exec.Command("step", args...).Output()
+	if err != nil {
+		return "", fmt.Errorf("step ca token: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+func mintingProvider(c stepca.Claims) (string, error) { return mint(c.Subject, c.SANs) }
+
+func rootPool(t *testing.T) *x509.CertPool {
+	t.Helper()
+	pemBytes, err := os.ReadFile(caRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		t.Fatal("no root")
+	}
+	return pool
+}
+
+// verify checks the chain with crypto/x509 against the CA root and that the leaf carries
+// the CSR's public key.
+func verify(t *testing.T, chain *stepca.Chain, csrDER []byte) {
+	t.Helper()
+	inter := x509.NewCertPool()
+	for _, c := range chain.Intermediates() {
+		inter.AddCert(c)
+	}
+	if _, err := chain.Leaf().Verify(x509.VerifyOptions{Roots: rootPool(t), Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		t.Fatalf("chain does not verify: %v", err)
+	}
+	csr, err := x509.ParseCertificateRequest(csrDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		t.Fatal(err)
+	}
+	if !chain.Leaf().PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(csr.PublicKey) {
+		t.Fatal("leaf key differs from the CSR key")
+	}
+}
+
+func newClient(t *testing.T, opts ...stepca.Option) *stepca.Client {
+	t.Helper()
+	opts = append([]stepca.Option{stepca.WithRootFile(caRoot), stepca.WithProvisioner(provisioner), stepca.WithTimeouts(5*time.Second, 30*time.Second)}, opts...)
+	c, err := stepca.NewClient(caURL, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func csrFor(t *testing.T, key *stepca.Key, cn string, dns ...string) []byte {
+	t.Helper()
+	der, err := stepca.CreateCSR(key, &stepca.CSRRequest{Subject: []stepca.Attribute{{Name: "CN", Value: cn}}, DNSNames: dns}, stepca.DER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+func TestEnrollEachKeyType(t *testing.T) {
+	client := newClient(t, stepca.WithTokenProvider(mintingProvider))
+	for i, kt := range []stepca.KeyType{stepca.RSA2048, stepca.RSA3072, stepca.RSA4096, stepca.ECP256, stepca.ECP384, stepca.Ed25519} {
+		key, err := stepca.GenerateKey(kt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cn := fmt.Sprintf("go-type-%d.example.com", i)
+		csr := csrFor(t, key, cn, cn)
+		chain, err := client.Sign(csr)
+		if err != nil {
+			t.Fatalf("%v: %v", kt, err)
+		}
+		verify(t, chain, csr)
+		if chain.Leaf().Subject.CommonName != cn || len(chain.Certificates) != 2 {
+			t.Fatalf("unexpected chain: %v", chain.Leaf().Subject)
+		}
+		key.Close()
+	}
+}
+
+// Keys written by Go's crypto packages in every encoding load, and the CSR carries them.
+func TestLoadKeysFromGoEncodings(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	p8 := func(k any) []byte { b, _ := x509.MarshalPKCS8PrivateKey(k); return b }
+	sec1, _ := x509.MarshalECPrivateKey(ec)
+	cases := []struct {
+		name string
+		data []byte
+		pub  crypto.PublicKey
+		alg  stepca.KeyAlgorithm
+	}{
+		{"ec-pkcs8-der", p8(ec), ec.Public(), stepca.AlgECP384},
+		{"ec-sec1-pem", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: sec1}), ec.Public(), stepca.AlgECP384},
+		{"rsa-pkcs1-pem", pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rk)}), rk.Public(), stepca.AlgRSA},
+		{"ed25519-pkcs8-pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8(ed)}), ed.Public(), stepca.AlgEd25519},
+	}
+	for _, c := range cases {
+		key, err := stepca.LoadKey(c.data, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if key.Algorithm() != c.alg {
+			t.Fatalf("%s: algorithm %v", c.name, key.Algorithm())
+		}
+		der, err := stepca.CreateCSR(key, nil, stepca.DER)
+		if err != nil {
+			t.Fatal(err)
+		}
+		csr, err := x509.ParseCertificateRequest(der)
+		if err != nil || csr.CheckSignature() != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if !c.pub.(interface{ Equal(crypto.PublicKey) bool }).Equal(csr.PublicKey) {
+			t.Fatalf("%s: CSR carries another key", c.name)
+		}
+		key.Close()
+	}
+	if _, err := stepca.LoadKey([]byte("garbage"), nil); !errors.Is(err, stepca.ErrKey) {
+		t.Fatalf("want ErrKey, got %v", err)
+	}
+}
+
+func TestCSRFieldsParsedByGo(t *testing.T) {
+	key, _ := stepca.GenerateKey(stepca.ECP256)
+	defer key.Close()
+	u, _ := url.Parse("spiffe://example.com/dev")
+	der, err := stepca.CreateCSR(key, &stepca.CSRRequest{
+		Subject:          []stepca.Attribute{{Name: "C", Value: "US"}, {Name: "O", Value: "Example Corp"}, {Name: "CN", Value: "dev.example.com"}},
+		DNSNames:         []string{"dev.example.com"},
+		IPAddresses:      []net.IP{net.ParseIP("192.0.2.1"), net.ParseIP("2001:db8::1")},
+		EmailAddresses:   []string{"dev@example.com"},
+		URIs:             []*url.URL{u},
+		BasicConstraints: &stepca.BasicConstraints{CA: false, PathLen: -1},
+		KeyUsage:         stepca.KeyUsageDigitalSignature | stepca.KeyUsageKeyAgreement,
+		ExtKeyUsage:      []string{"serverAuth", "clientAuth"},
+	}, stepca.DER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := x509.ParseCertificateRequest(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if csr.Subject.String() != "CN=dev.example.com,O=Example Corp,C=US" {
+		t.Fatalf("subject %q", csr.Subject.String())
+	}
+	if len(csr.DNSNames) != 1 || len(csr.IPAddresses) != 2 || csr.EmailAddresses[0] != "dev@example.com" || csr.URIs[0].String() != u.String() {
+		t.Fatalf("SANs %v %v %v %v", csr.DNSNames, csr.IPAddresses, csr.EmailAddresses, csr.URIs)
+	}
+	if !csr.IPAddresses[1].Equal(net.ParseIP("2001:db8::1")) {
+		t.Fatal(csr.IPAddresses)
+	}
+	// Bad input names the field.
+	_, err = stepca.CreateCSR(key, &stepca.CSRRequest{ExtKeyUsage: []string{"nonsense"}}, stepca.PEM)
+	var se *stepca.Error
+	if !errors.As(err, &se) || se.Code != stepca.CodeInvalidArgument || !strings.HasPrefix(se.Message, "extended_key_usage:") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestAllFourSANTypes(t *testing.T) {
+	var seen atomic.Value
+	client := newClient(t, stepca.WithTokenProvider(func(c stepca.Claims) (string, error) {
+		seen.Store(c)
+		return mintingProvider(c)
+	}))
+	key, _ := stepca.GenerateKey(stepca.ECP256)
+	defer key.Close()
+	u, _ := url.Parse("spiffe://example.com/go-multi")
+	req := &stepca.CSRRequest{
+		Subject:        []stepca.Attribute{{Name: "CN", Value: "go-multi.example.com"}},
+		DNSNames:       []string{"go-multi.example.com"},
+		IPAddresses:    []net.IP{net.ParseIP("203.0.113.5"), net.ParseIP("2001:db8::5")},
+		EmailAddresses: []string{"go-multi@example.com"},
+		URIs:           []*url.URL{u},
+	}
+	csr, err := stepca.CreateCSR(key, req, stepca.PEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain, err := client.Sign(csr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(csr)
+	verify(t, chain, block.Bytes)
+	leaf := chain.Leaf()
+	if leaf.DNSNames[0] != "go-multi.example.com" || len(leaf.IPAddresses) != 2 || leaf.EmailAddresses[0] != "go-multi@example.com" || leaf.URIs[0].String() != u.String() {
+		t.Fatalf("leaf SANs: %v %v %v %v", leaf.DNSNames, leaf.IPAddresses, leaf.EmailAddresses, leaf.URIs)
+	}
+	c := seen.Load().(stepca.Claims)
+	if c.Audience != caURL+"/1.0/sign" || c.Provisioner != provisioner || len(c.SANs) != 5 || len(c.IPAddresses) != 2 || len(c.URIs) != 1 {
+		t.Fatalf("claims: %+v", c)
+	}
+}
+
+var errVaultSealed = errors.New("vault sealed")
+
+func TestTokenProviderErrorsAndPanics(t *testing.T) {
+	key, _ := stepca.GenerateKey(stepca.ECP256)
+	defer key.Close()
+	csr := csrFor(t, key, "go-cb.example.com", "go-cb.example.com")
+
+	failing := newClient(t, stepca.WithTokenProvider(func(stepca.Claims) (string, error) {
+		return "", fmt.Errorf("looking up token: %w", errVaultSealed)
+	}))
+	_, err := failing.Sign(csr)
+	if !errors.Is(err, errVaultSealed) || !errors.Is(err, stepca.ErrTokenProvider) {
+		t.Fatalf("want the provider's error and ErrTokenProvider, got %v", err)
+	}
+	var se *stepca.Error
+	if !errors.As(err, &se) || !strings.Contains(se.Message, "vault sealed") {
+		t.Fatalf("got %#v", err)
+	}
+
+	panicking := newClient(t, stepca.WithTokenProvider(func(stepca.Claims) (string, error) { panic("boom") }))
+	_, err = panicking.Sign(csr)
+	if !errors.Is(err, stepca.ErrTokenProvider) || !strings.Contains(err.Error(), "panicked: boom") {
+		t.Fatalf("got %v", err)
+	}
+
+	empty := newClient(t, stepca.WithTokenProvider(func(stepca.Claims) (string, error) { return "", nil }))
+	if _, err = empty.Sign(csr); !errors.Is(err, stepca.ErrTokenProvider) {
+		t.Fatalf("got %v", err)
+	}
+	if _, err = newClient(t).Sign(csr); !errors.Is(err, stepca.ErrNoToken) {
+		t.Fatalf("got %v", err)
+	}
+	// A per-call token overrides the provider.
+	tok, err := mint("go-cb.example.com", []string{"go-cb.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err = failing.Sign(csr, stepca.WithToken(tok)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCARejections(t *testing.T) {
+	client := newClient(t)
+	key, _ := stepca.GenerateKey(stepca.ECP256)
+	defer key.Close()
+
+	tok, _ := mint("go-good.example.com", []string{"go-good.example.com"})
+	_, err := client.Sign(csrFor(t, key, "go-good.example.com", "go-evil.example.com"), stepca.WithToken(tok))
+	var se *stepca.Error
+	if !errors.Is(err, stepca.ErrCARejected) || !errors.As(err, &se) || se.HTTPStatus != 403 || !strings.Contains(se.CAMessage, "valid DNS names") {
+		t.Fatalf("want 403 SAN mismatch, got %#v", err)
+	}
+
+	tok, _ = mint("go-reuse.example.com", []string{"go-reuse.example.com"})
+	csr := csrFor(t, key, "go-reuse.example.com", "go-reuse.example.com")
+	if _, err := client.Sign(csr, stepca.WithToken(tok)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = client.Sign(csr, stepca.WithToken(tok))
+	if !errors.As(err, &se) || se.HTTPStatus != 401 {
+		t.Fatalf("want 401 on reuse, got %v", err)
+	}
+
+	tok, _ = mint("go-long.example.com", []string{"go-long.example.com"})
+	_, err = client.Sign(csrFor(t, key, "go-long.example.com", "go-long.example.com"), stepca.WithToken(tok), stepca.WithValidity(time.Time{}, time.Now().Add(200*24*time.Hour)))
+	if !errors.As(err, &se) || se.HTTPStatus != 403 {
+		t.Fatalf("want 403 on validity, got %v", err)
+	}
+}
+
+func TestWrongRootIsATLSError(t *testing.T) {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Other Root"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k)
+	client, err := stepca.NewClient(caURL, stepca.WithRootPEM(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	key, _ := stepca.GenerateKey(stepca.ECP256)
+	defer key.Close()
+	_, err = client.Sign(csrFor(t, key, "x"), stepca.WithToken("a.b.c"))
+	if !errors.Is(err, stepca.ErrTLS) {
+		t.Fatalf("want ErrTLS, got %v", err)
+	}
+	if _, err := stepca.NewClient(strings.Replace(caURL, "https", "http", 1)); !errors.Is(err, stepca.ErrInvalidArgument) {
+		t.Fatalf("http must be refused, got %v", err)
+	}
+}
+
+// One client, 64 goroutines: the documented concurrency guarantee.
+func TestSixtyFourGoroutinesShareOneClient(t *testing.T) {
+	client := newClient(t, stepca.WithTokenProvider(mintingProvider))
+	key, _ := stepca.GenerateKey(stepca.ECP256)
+	defer key.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := 0; i < 64; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			cn := fmt.Sprintf("go-g%d.example.com", i)
+			csr, err := stepca.CreateCSR(key, &stepca.CSRRequest{Subject: []stepca.Attribute{{Name: "CN", Value: cn}}, DNSNames: []string{cn}}, stepca.DER)
+			if err != nil {
+				errs <- err
+				return
+			}
+			chain, err := client.Sign(csr)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if chain.Leaf().Subject.CommonName != cn {
+				errs <- fmt.Errorf("goroutine %d got %s", i, chain.Leaf().Subject.CommonName)
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestCloseIsIdempotentAndFinal(t *testing.T) {
+	c, err := stepca.NewClient(caURL, stepca.WithRootFile(caRoot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	c.Close()
+	if _, err := c.Sign([]byte("x"), stepca.WithToken("a.b.c")); !errors.Is(err, stepca.ErrClosed) {
+		t.Fatalf("got %v", err)
+	}
+	k, _ := stepca.GenerateKey(stepca.Ed25519)
+	k.Close()
+	k.Close()
+	if _, err := k.PEM(); !errors.Is(err, stepca.ErrClosed) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// Without cgo the package must not build (rather than fail at run time).
+func TestBuildWithoutCgoFails(t *testing.T) {
+	cmd := exec.Command("go", "build", ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "stepca_requires_cgo__build_with_CGO_ENABLED_1") {
+		t.Fatalf("want a build failure naming cgo, got err=%v:\n%s", err, out)
+	}
+}
