@@ -328,6 +328,7 @@ static void test_bad_input_table(void) {
   EXPECT_ERR(stepca_sign_options_set_not_before(NULL, 0, &e_), STEPCA_ERR_NULL_ARGUMENT, "options");
   EXPECT_ERR(stepca_sign_options_set_not_after(NULL, 0, &e_), STEPCA_ERR_NULL_ARGUMENT, "options");
   EXPECT_ERR(stepca_sign_options_set_template_data(NULL, "{}", &e_), STEPCA_ERR_NULL_ARGUMENT, "options");
+  EXPECT_ERR(stepca_sign_options_set_token_provider(NULL, NULL, NULL, &e_), STEPCA_ERR_NULL_ARGUMENT, "options");
   CHECK_STATUS(stepca_client_builder_set_root_pem(b, (const uint8_t *)"", 0, &e), e, STEPCA_ERR_INVALID_ARGUMENT);
   stepca_error_free(e);
   e = NULL;

@@ -314,6 +314,21 @@ static void test_callbacks(void) {
   CHECK(e && strstr(stepca_error_message(e), "callback returned 7: HSM offline") != NULL);
   stepca_error_free(e);
   e = NULL;
+  /* A per-call provider overrides the client's. */
+  int per_call = 0;
+  stepca_sign_options *o = NULL;
+  CHECK_STATUS(stepca_sign_options_new(&o, &e), e, STEPCA_OK);
+  CHECK_STATUS(stepca_sign_options_set_token_provider(o, h_minting_provider, &per_call, &e), e, STEPCA_OK);
+  CHECK_STATUS(stepca_sign_cert(c1, csr, len, o, &chain, &e), e, STEPCA_OK);
+  CHECK(per_call == 1 && chain != NULL);
+  stepca_chain_free(chain);
+  chain = NULL;
+  /* Clearing it falls back to the client's provider. */
+  CHECK_STATUS(stepca_sign_options_set_token_provider(o, NULL, NULL, &e), e, STEPCA_OK);
+  CHECK_STATUS(stepca_sign_cert(c1, csr, len, o, &chain, &e), e, STEPCA_ERR_TOKEN_PROVIDER);
+  stepca_error_free(e);
+  e = NULL;
+  stepca_sign_options_free(o);
   stepca_client_free(c1);
 
   stepca_client *c2 = new_client(ca_root, silent_provider, NULL);
