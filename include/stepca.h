@@ -102,6 +102,8 @@ typedef enum {
   // The issued certificate does not carry the CSR's key, or the chain does not verify.
   // What the CA sent is kept in the error (`stepca_error_received`).
   STEPCA_ERR_CHAIN_INVALID = 52,
+  // Bootstrapping by fingerprint failed: the CA has no such root, or sent another one.
+  STEPCA_ERR_FINGERPRINT = 60,
 } stepca_status;
 
 // A leaf certificate followed by its intermediates (the root is not included).

@@ -19,15 +19,36 @@ step ca init --deployment-type standalone --name "libstepca Test CA" \
   --provisioner admin --password-file "$STEPPATH/pw.txt" >"$STEPPATH/init.log" 2>&1 \
   || { cat "$STEPPATH/init.log" >&2; rm -rf "$STEPPATH"; exit 1; }
 
-# Test-friendly claims: certificates from 1 minute to 90 days; expired certificates may
-# renew through the bearer-token flow (the lifecycle tests need it).
+# Re-issue the root and intermediate with notBefore an hour back. step-ca verifies an
+# expired certificate's renew token at (leaf notAfter - 1 minute); with a CA created
+# seconds ago that instant precedes the CA's own notBefore and every such renewal fails
+# (seen with step ca renew itself), which a real, older CA never hits.
+pw="$STEPPATH/pw.txt"
+step certificate create "libstepca Test CA Root CA" "$STEPPATH/certs/root_ca.crt" "$STEPPATH/secrets/root_ca_key" \
+  --profile root-ca --not-before=-1h --not-after=87600h --password-file "$pw" -f >>"$STEPPATH/init.log" 2>&1
+step certificate create "libstepca Test CA Intermediate CA" "$STEPPATH/certs/intermediate_ca.crt" \
+  "$STEPPATH/secrets/intermediate_ca_key" --profile intermediate-ca --ca "$STEPPATH/certs/root_ca.crt" \
+  --ca-key "$STEPPATH/secrets/root_ca_key" --ca-password-file "$pw" --password-file "$pw" \
+  --not-before=-1h --not-after=87600h -f >>"$STEPPATH/init.log" 2>&1
+
+# A second JWK provisioner, "strict", that may not renew expired certificates.
+step ca provisioner add strict --type JWK --create --password-file "$STEPPATH/pw.txt" \
+  --ca-config "$STEPPATH/config/ca.json" >>"$STEPPATH/init.log" 2>&1 \
+  || { cat "$STEPPATH/init.log" >&2; rm -rf "$STEPPATH"; exit 1; }
+
+# Test-friendly claims: certificates from 5 seconds (so tests can watch one expire) to
+# 90 days; expired certificates may renew through the bearer-token flow, except those of
+# the "strict" provisioner.
 python3 - "$STEPPATH/config/ca.json" "${STEPCA_EXTRA_JSON:-}" <<'PY'
 import json, sys
 path, extra = sys.argv[1], sys.argv[2]
 cfg = json.load(open(path))
 auth = cfg["authority"]
-auth["claims"] = {"minTLSCertDuration": "1m", "maxTLSCertDuration": "2160h",
+auth["claims"] = {"minTLSCertDuration": "5s", "maxTLSCertDuration": "2160h",
                   "defaultTLSCertDuration": "24h", "allowRenewalAfterExpiry": True}
+for p in auth["provisioners"]:
+    if p["name"] == "strict":
+        p["claims"] = {"allowRenewalAfterExpiry": False}
 if extra:
     for k, v in json.loads(extra).items():
         auth[k] = v

@@ -52,7 +52,7 @@ suite "rust key and CSR tests" cargo test --quiet --test keys --test csr
 env_file=$(scripts/ca-start.sh) || { echo "could not start step-ca"; exit 1; }
 # shellcheck disable=SC1090
 . "$env_file"
-suite "rust enrollment tests (step-ca)" cargo test --quiet --test enroll
+suite "rust enrollment and lifecycle tests (step-ca)" cargo test --quiet --test enroll --test lifecycle
 for t in test_api test_enroll; do
   suite "C $t" "build/tests/$t"
   suite "C $t (ASan+UBSan)" "build/tests/asan-$t"

@@ -28,6 +28,44 @@ impl CertificateChain {
         Ok(CertificateChain { certs })
     }
 
+    /// Reads a PEM chain (leaf first), as written by [`CertificateChain::to_pem`] or step.
+    pub fn from_pem(pem: &[u8]) -> Result<Self> {
+        let certs = certs_from_pem("chain", pem)?;
+        Self::from_der(certs)
+    }
+
+    fn leaf_cert(&self) -> X509Certificate<'_> {
+        // Every certificate was parsed when the chain was made.
+        X509Certificate::from_der(&self.certs[0])
+            .map(|(_, c)| c)
+            .expect("chain certificates parse")
+    }
+
+    /// The leaf's serial number in decimal (what step-ca's revoke API and tokens use).
+    pub fn serial(&self) -> String {
+        self.leaf_cert().tbs_certificate.serial.to_string()
+    }
+
+    /// The leaf's validity as UNIX seconds: (notBefore, notAfter).
+    pub fn validity(&self) -> (i64, i64) {
+        let v = self.leaf_cert().validity().clone();
+        (v.not_before.timestamp(), v.not_after.timestamp())
+    }
+
+    /// The leaf's subject commonName, if any.
+    pub fn common_name(&self) -> Option<String> {
+        self.leaf_cert()
+            .subject()
+            .iter_common_name()
+            .next()
+            .and_then(|cn| cn.as_str().ok().map(str::to_string))
+    }
+
+    /// The leaf's DER SubjectPublicKeyInfo.
+    pub(crate) fn leaf_spki(&self) -> Vec<u8> {
+        self.leaf_cert().tbs_certificate.subject_pki.raw.to_vec()
+    }
+
     /// The number of certificates (leaf included).
     pub fn len(&self) -> usize {
         self.certs.len()

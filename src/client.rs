@@ -16,7 +16,7 @@ use crate::chain::{CertificateChain, certs_from_pem};
 use crate::csr::{Csr, CsrInfo};
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::{self, TransportConfig, Trust};
-use crate::token::{Token, TokenClaims, TokenProvider};
+use crate::token::{Token, TokenClaims, TokenProvider, TokenPurpose};
 
 /// Default time allowed to establish a TCP connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,6 +35,16 @@ pub struct ClientBuilder {
     provisioner: Option<String>,
     token_provider: Option<Arc<dyn TokenProvider>>,
     proxy: Option<String>,
+    root_fingerprint: Option<String>,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("ca_url", &self.ca_url)
+            .field("provisioner", &self.provisioner)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientBuilder {
@@ -49,7 +59,16 @@ impl ClientBuilder {
             provisioner: None,
             token_provider: None,
             proxy: None,
+            root_fingerprint: None,
         }
+    }
+
+    /// Bootstraps trust: when the client is built, fetches the CA's root by its SHA-256
+    /// fingerprint (hex, `:` and `-` allowed) over an unverified connection, checks the
+    /// fingerprint and that it is a self-signed CA, and then trusts only that root.
+    pub fn root_fingerprint(&mut self, fingerprint: &str) -> Result<&mut Self> {
+        self.root_fingerprint = Some(crate::bootstrap::normalize_fingerprint(fingerprint)?);
+        Ok(self)
     }
 
     /// Trusts only the roots in this PEM bundle (replaces any earlier trust setting).
@@ -126,37 +145,42 @@ impl ClientBuilder {
     /// Builds the client. The builder stays usable.
     pub fn build(&self) -> Result<Client> {
         let url = CaUrl::parse(&self.ca_url, self.allow_http)?;
-        let trust = self.trust.clone().unwrap_or(Trust::System);
-        let roots = match &trust {
-            Trust::Roots(r) => r.clone(),
-            _ => Vec::new(),
-        };
-        let agent = http::agent(&TransportConfig {
-            trust,
+        let mut transport = TransportConfig {
+            trust: self.trust.clone().unwrap_or(Trust::System),
             allow_http: self.allow_http,
             connect_timeout: self.connect_timeout,
             timeout: self.timeout,
             proxy: self.proxy.clone(),
-        })?;
+        };
+        if let Some(fp) = &self.root_fingerprint {
+            let root = crate::bootstrap::fetch_root(&transport, &url.base, fp)?;
+            transport.trust = Trust::Roots(vec![root]);
+        }
+        let roots = match &transport.trust {
+            Trust::Roots(r) => r.clone(),
+            _ => Vec::new(),
+        };
+        let agent = http::agent(&transport)?;
         Ok(Client {
             inner: Arc::new(Inner {
                 url,
                 agent,
+                transport,
                 roots,
                 provisioner: self.provisioner.clone(),
-                token_provider: self.token_provider.clone(),
             }),
+            token_provider: self.token_provider.clone(),
         })
     }
 }
 
 /// A parsed CA URL.
 #[derive(Debug, Clone)]
-struct CaUrl {
+pub(crate) struct CaUrl {
     /// The URL without a trailing slash; endpoints are appended to it.
-    base: String,
+    pub(crate) base: String,
     /// `https://host[:port]`, the origin token audiences are built from.
-    origin: String,
+    pub(crate) origin: String,
 }
 
 impl CaUrl {
@@ -205,18 +229,20 @@ impl CaUrl {
     }
 }
 
-struct Inner {
-    url: CaUrl,
-    agent: Agent,
-    roots: Vec<Vec<u8>>,
-    provisioner: Option<String>,
-    token_provider: Option<Arc<dyn TokenProvider>>,
+pub(crate) struct Inner {
+    pub(crate) url: CaUrl,
+    pub(crate) agent: Agent,
+    pub(crate) transport: TransportConfig,
+    /// The configured roots (DER); empty with system roots or no verification.
+    pub(crate) roots: Vec<Vec<u8>>,
+    pub(crate) provisioner: Option<String>,
 }
 
 /// A step-ca client. Cheap to clone; clones share connections.
 #[derive(Clone)]
 pub struct Client {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
+    token_provider: Option<Arc<dyn TokenProvider>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -330,28 +356,51 @@ impl Client {
         format!("{}/1.0/sign", self.inner.url.origin)
     }
 
-    fn endpoint(&self, path: &str) -> String {
+    /// The audience a revoke token must carry.
+    pub fn revoke_audience(&self) -> String {
+        format!("{}/1.0/revoke", self.inner.url.origin)
+    }
+
+    /// The same client (sharing its connections) with another token provider.
+    pub fn with_token_provider(&self, provider: Arc<dyn TokenProvider>) -> Client {
+        Client {
+            inner: self.inner.clone(),
+            token_provider: Some(provider),
+        }
+    }
+
+    /// The roots this client trusts, as DER (empty when it uses the system roots).
+    pub fn roots(&self) -> &[Vec<u8>] {
+        &self.inner.roots
+    }
+
+    pub(crate) fn endpoint(&self, path: &str) -> String {
         format!("{}{path}", self.inner.url.base)
     }
 
-    fn token_for(
+    /// Asks the per-call provider, else the client's, for a token.
+    pub(crate) fn provider_token(
         &self,
-        info: &CsrInfo,
+        subject: String,
+        sans: Vec<crate::name::San>,
+        purpose: TokenPurpose,
         per_call: Option<&Arc<dyn TokenProvider>>,
     ) -> Result<Token> {
-        let provider = per_call
-            .or(self.inner.token_provider.as_ref())
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::NoToken,
-                    "token: no token was given and the client has no token provider",
-                )
-            })?;
+        let provider = per_call.or(self.token_provider.as_ref()).ok_or_else(|| {
+            Error::new(
+                ErrorKind::NoToken,
+                "token: no token was given and the client has no token provider",
+            )
+        })?;
         let claims = TokenClaims {
-            subject: info.common_name.clone().unwrap_or_default(),
-            sans: info.sans.clone(),
-            audience: self.sign_audience(),
+            subject,
+            sans,
+            audience: match purpose {
+                TokenPurpose::Sign => self.sign_audience(),
+                TokenPurpose::Revoke => self.revoke_audience(),
+            },
             provisioner: self.inner.provisioner.clone(),
+            purpose,
         };
         let token = provider.token(&claims).map_err(|e| {
             Error::new(
@@ -394,7 +443,12 @@ impl Client {
         let (token, field) = match &opts.token {
             Some(t) => (t.clone(), "token"),
             None => (
-                self.token_for(info, opts.token_provider.as_ref())?,
+                self.provider_token(
+                    info.common_name.clone().unwrap_or_default(),
+                    info.sans.clone(),
+                    TokenPurpose::Sign,
+                    opts.token_provider.as_ref(),
+                )?,
                 "token_provider",
             ),
         };

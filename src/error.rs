@@ -37,6 +37,8 @@ pub enum ErrorKind {
     ChainInvalid,
     /// A feature that this build or this key does not support.
     Unsupported,
+    /// Bootstrapping by fingerprint failed: no such root, or the root sent does not match.
+    Fingerprint,
     /// A bug in libstepca.
     Internal,
 }

@@ -9,6 +9,8 @@ use once_cell::sync::OnceCell;
 use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
 use ureq::{Agent, Body};
 
+use zeroize::Zeroizing;
+
 use crate::error::{Error, ErrorKind, Result};
 
 /// Largest response body accepted; step-ca's answers are a few KiB.
@@ -25,6 +27,7 @@ pub(crate) enum Trust {
     Disabled,
 }
 
+#[derive(Clone)]
 pub(crate) struct TransportConfig {
     pub(crate) trust: Trust,
     pub(crate) allow_http: bool,
@@ -57,8 +60,23 @@ fn system_roots() -> Result<&'static [Vec<u8>]> {
         .map(Vec::as_slice)
 }
 
+/// A TLS client identity: certificate chain (DER, leaf first) and PKCS#8 PEM key.
+pub(crate) struct ClientIdentity<'a> {
+    pub(crate) chain: &'a [Vec<u8>],
+    pub(crate) pkcs8_pem: &'a str,
+}
+
 /// Builds the agent for a client.
 pub(crate) fn agent(cfg: &TransportConfig) -> Result<Agent> {
+    agent_with_identity(cfg, None)
+}
+
+/// Builds an agent that presents `identity` as its TLS client certificate. The caller
+/// must have checked that the key matches the certificate (ureq panics otherwise).
+pub(crate) fn agent_with_identity(
+    cfg: &TransportConfig,
+    identity: Option<ClientIdentity<'_>>,
+) -> Result<Agent> {
     let (roots, disable) = match &cfg.trust {
         Trust::System => (system_roots()?, false),
         Trust::Roots(r) => (r.as_slice(), false),
@@ -69,8 +87,23 @@ pub(crate) fn agent(cfg: &TransportConfig) -> Result<Agent> {
         .map(|der| Certificate::from_der(der).to_owned())
         .collect();
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let client_cert = match identity {
+        None => None,
+        Some(id) => {
+            let chain: Vec<Certificate<'static>> = id
+                .chain
+                .iter()
+                .map(|der| Certificate::from_der(der).to_owned())
+                .collect();
+            // ureq exposes its key kinds only through PEM.
+            let key = ureq::tls::PrivateKey::from_pem(id.pkcs8_pem.as_bytes())
+                .map_err(|_| Error::new(ErrorKind::Internal, "client key not accepted by TLS"))?;
+            Some(ureq::tls::ClientCert::new_with_certs(&chain, key))
+        }
+    };
     let tls = TlsConfig::builder()
         .provider(TlsProvider::Rustls)
+        .client_cert(client_cert)
         .root_certs(RootCerts::new_with_certs(&certs))
         .disable_verification(disable)
         .unversioned_rustls_crypto_provider(provider)
@@ -109,18 +142,30 @@ fn read_body(what: &str, body: &mut Body) -> Result<Vec<u8>> {
 
 /// POSTs a JSON body; `what` names the operation in errors.
 pub(crate) fn post_json(agent: &Agent, what: &str, url: &str, body: &[u8]) -> Result<Response> {
-    let mut resp = agent
-        .post(url)
-        .header("Content-Type", "application/json")
-        .send(body)
-        .map_err(|e| map_ureq_error(what, e))?;
+    post_json_auth(agent, what, url, body, None)
+}
+
+/// POSTs a JSON body with an optional `Authorization: Bearer` token.
+pub(crate) fn post_json_auth(
+    agent: &Agent,
+    what: &str,
+    url: &str,
+    body: &[u8],
+    bearer: Option<&str>,
+) -> Result<Response> {
+    let mut req = agent.post(url).header("Content-Type", "application/json");
+    let auth;
+    if let Some(token) = bearer {
+        auth = Zeroizing::new(format!("Bearer {token}"));
+        req = req.header("Authorization", auth.as_str());
+    }
+    let mut resp = req.send(body).map_err(|e| map_ureq_error(what, e))?;
     let status = resp.status().as_u16();
     let body = read_body(what, resp.body_mut())?;
     Ok(Response { status, body })
 }
 
 /// GETs a resource; `what` names the operation in errors.
-#[allow(dead_code)]
 pub(crate) fn get(agent: &Agent, what: &str, url: &str) -> Result<Response> {
     let mut resp = agent.get(url).call().map_err(|e| map_ureq_error(what, e))?;
     let status = resp.status().as_u16();

@@ -22,6 +22,8 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod bootstrap;
+mod ca_info;
 pub mod capabilities;
 mod chain;
 mod client;
@@ -29,12 +31,17 @@ mod csr;
 mod error;
 pub mod ffi;
 mod http;
+mod jose;
 mod key;
 mod key_encryption;
 mod name;
+mod provisioner;
+mod renew;
+mod revoke;
 mod token;
 pub mod version;
 
+pub use bootstrap::fingerprint;
 pub use chain::CertificateChain;
 pub use client::{
     Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, MAX_TOKEN_LEN, SignOptions,
@@ -43,4 +50,7 @@ pub use csr::{BasicConstraints, Csr, CsrInfo, CsrRequest, ExtKeyUsage, Format, K
 pub use error::{Error, ErrorKind, Result};
 pub use key::{KeyAlgorithm, KeyType, PrivateKey, SignatureAlgorithm};
 pub use name::{Attribute, Oid, San, SanKind};
-pub use token::{ProviderError, Token, TokenClaims, TokenProvider};
+pub use provisioner::{DEFAULT_TOKEN_LIFETIME, JwkProvisioner};
+pub use renew::{RenewAuth, renew_after};
+pub use revoke::{RevokeOptions, normalize_serial};
+pub use token::{ProviderError, Token, TokenClaims, TokenProvider, TokenPurpose};

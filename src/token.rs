@@ -41,6 +41,15 @@ impl From<&str> for Token {
     }
 }
 
+/// What a token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenPurpose {
+    /// `/1.0/sign`: `subject` is the CSR's CN, `sans` its SANs.
+    Sign,
+    /// `/1.0/revoke`: `subject` is the certificate's serial number in decimal; no SANs.
+    Revoke,
+}
+
 /// What a token provider is told about the request it must authorise.
 ///
 /// step-ca requires the token's `sub` to equal the CSR's CN (or a SAN) and the token's
@@ -55,6 +64,8 @@ pub struct TokenClaims {
     pub audience: String,
     /// The provisioner configured on the client, if any.
     pub provisioner: Option<String>,
+    /// What the token is for.
+    pub purpose: TokenPurpose,
 }
 
 impl TokenClaims {

@@ -164,6 +164,7 @@ fn per_call_token_overrides_the_provider_and_validity_is_honoured() {
         not_before: Some(nb),
         not_after: Some(na),
         template_data: Some(r#"{"device":"abc"}"#.into()),
+        ..Default::default()
     };
     let chain = client
         .sign(&csr(&key, cn, &[(SanKind::Dns, cn)]), &opts)

@@ -59,40 +59,40 @@ func mint(subject string, sans []string) (string, error) {
 
 func mintingProvider(c stepca.Claims) (string, error) { return mint(c.Subject, c.SANs) }
 
-func rootPool(t *testing.T) *x509.CertPool {
-	t.Helper()
-	pemBytes, err := os.ReadFile(caRoot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pemBytes) {
-		t.Fatal("no root")
-	}
-	return pool
-}
-
 // verify checks the chain with crypto/x509 against the CA root and that the leaf carries
 // the CSR's public key.
 func verify(t *testing.T, chain *stepca.Chain, csrDER []byte) {
 	t.Helper()
+	if err := verifyChain(chain, csrDER); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func verifyChain(chain *stepca.Chain, csrDER []byte) error {
+	pemBytes, err := os.ReadFile(caRoot)
+	if err != nil {
+		return err
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pemBytes)
 	inter := x509.NewCertPool()
 	for _, c := range chain.Intermediates() {
 		inter.AddCert(c)
 	}
-	if _, err := chain.Leaf().Verify(x509.VerifyOptions{Roots: rootPool(t), Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
-		t.Fatalf("chain does not verify: %v", err)
+	if _, err := chain.Leaf().Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		return fmt.Errorf("chain does not verify: %w", err)
 	}
 	csr, err := x509.ParseCertificateRequest(csrDER)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	if err := csr.CheckSignature(); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	if !chain.Leaf().PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(csr.PublicKey) {
-		t.Fatal("leaf key differs from the CSR key")
+		return errors.New("leaf key differs from the CSR key")
 	}
+	return nil
 }
 
 func newClient(t *testing.T, opts ...stepca.Option) *stepca.Client {
@@ -369,6 +369,9 @@ func TestSixtyFourGoroutinesShareOneClient(t *testing.T) {
 			}
 			if chain.Leaf().Subject.CommonName != cn {
 				errs <- fmt.Errorf("goroutine %d got %s", i, chain.Leaf().Subject.CommonName)
+			}
+			if err := verifyChain(chain, csr); err != nil {
+				errs <- fmt.Errorf("goroutine %d: %w", i, err)
 			}
 		}(i)
 	}

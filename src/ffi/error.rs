@@ -44,6 +44,8 @@ pub enum stepca_status {
     /// The issued certificate does not carry the CSR's key, or the chain does not verify.
     /// What the CA sent is kept in the error (`stepca_error_received`).
     STEPCA_ERR_CHAIN_INVALID = 52,
+    /// Bootstrapping by fingerprint failed: the CA has no such root, or sent another one.
+    STEPCA_ERR_FINGERPRINT = 60,
 }
 
 impl stepca_status {
@@ -63,11 +65,12 @@ impl stepca_status {
             ErrorKind::MalformedResponse => STEPCA_ERR_MALFORMED_RESPONSE,
             ErrorKind::ChainInvalid => STEPCA_ERR_CHAIN_INVALID,
             ErrorKind::Unsupported => STEPCA_ERR_UNSUPPORTED,
+            ErrorKind::Fingerprint => STEPCA_ERR_FINGERPRINT,
             ErrorKind::Internal => STEPCA_ERR_INTERNAL,
         }
     }
 
-    const ALL: [stepca_status; 17] = {
+    const ALL: [stepca_status; 18] = {
         use stepca_status::*;
         [
             STEPCA_OK,
@@ -87,6 +90,7 @@ impl stepca_status {
             STEPCA_ERR_CA_REJECTED,
             STEPCA_ERR_MALFORMED_RESPONSE,
             STEPCA_ERR_CHAIN_INVALID,
+            STEPCA_ERR_FINGERPRINT,
         ]
     };
 
@@ -110,6 +114,7 @@ impl stepca_status {
             STEPCA_ERR_CA_REJECTED => c"rejected by the CA",
             STEPCA_ERR_MALFORMED_RESPONSE => c"malformed response from the CA",
             STEPCA_ERR_CHAIN_INVALID => c"issued certificate or chain does not verify",
+            STEPCA_ERR_FINGERPRINT => c"root fingerprint does not match",
         }
     }
 }

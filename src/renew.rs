@@ -1,0 +1,172 @@
+//! Renewing and rekeying a certificate, and when to renew.
+//!
+//! Renewal authenticates with the current certificate: over mutual TLS, or with an
+//! `x5cInsecure` bearer token signed by the certificate's own key, which works for an
+//! expired certificate (where the provisioner allows it) and behind layer-7 proxies.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use crate::chain::CertificateChain;
+use crate::client::{Client, parse_sign_response};
+use crate::csr::Csr;
+use crate::error::{Error, ErrorKind, Result};
+use crate::http::{self, ClientIdentity};
+use crate::jose;
+use crate::key::PrivateKey;
+
+/// How to authenticate a renewal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RenewAuth {
+    /// Mutual TLS, unless the certificate has expired, then the bearer token.
+    #[default]
+    Auto,
+    /// Always mutual TLS.
+    MutualTls,
+    /// Always the `x5cInsecure` bearer token.
+    Token,
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Checks that `key` is the private key of `chain`'s leaf (ureq would panic otherwise).
+fn check_identity(chain: &CertificateChain, key: &PrivateKey) -> Result<()> {
+    if chain.leaf_spki() != key.spki_der() {
+        return Err(Error::invalid(
+            "key",
+            "does not match the certificate's public key",
+        ));
+    }
+    Ok(())
+}
+
+impl Client {
+    fn identity_agent(&self, chain: &CertificateChain, key: &PrivateKey) -> Result<ureq::Agent> {
+        http::agent_with_identity(
+            &self.inner.transport,
+            Some(ClientIdentity {
+                chain: chain.certificates(),
+                pkcs8_pem: &key.to_pkcs8_pem(),
+            }),
+        )
+    }
+
+    /// The `x5cInsecure` renew token: signed by the certificate's key, carrying the chain.
+    pub fn renew_token(
+        &self,
+        chain: &CertificateChain,
+        key: &PrivateKey,
+    ) -> Result<Zeroizing<String>> {
+        check_identity(chain, key)?;
+        let t = now_secs();
+        let x5c: Vec<String> = chain
+            .certificates()
+            .iter()
+            .map(|c| jose::b64std(c))
+            .collect();
+        let claims = json!({
+            "iss": "step-ca-client/1.0",
+            "sub": chain.common_name().unwrap_or_default(),
+            "aud": format!("{}/1.0/renew", self.inner.url.origin),
+            "nbf": t, "iat": t, "exp": t + 300,
+            "jti": jose::random_hex(32)?,
+        });
+        let (alg, _) = key.sign_jws(b"")?;
+        let header = json!({"alg": alg, "typ": "JWT", "x5cInsecure": x5c});
+        let signer = |msg: &[u8]| key.sign_jws(msg).map(|(_, sig)| sig);
+        Ok(Zeroizing::new(jose::sign_compact(
+            &signer, &header, &claims,
+        )?))
+    }
+
+    /// Renews `chain` (leaf first) held with `key` at `/1.0/renew`. The new certificate has
+    /// the same subject, SANs and lifetime, and the same key.
+    pub fn renew(
+        &self,
+        chain: &CertificateChain,
+        key: &PrivateKey,
+        auth: RenewAuth,
+    ) -> Result<CertificateChain> {
+        check_identity(chain, key)?;
+        let expired = chain.validity().1 <= now_secs();
+        let use_token = match auth {
+            RenewAuth::Auto => expired,
+            RenewAuth::MutualTls => false,
+            RenewAuth::Token => true,
+        };
+        let url = self.endpoint("/1.0/renew");
+        let resp = if use_token {
+            let token = self.renew_token(chain, key)?;
+            http::post_json_auth(&self.inner.agent, "renew", &url, b"", Some(&token))?
+        } else {
+            // A new connection carries the client certificate; pooled ones do not.
+            http::post_json(&self.identity_agent(chain, key)?, "renew", &url, b"")?
+        };
+        if !(200..300).contains(&resp.status) {
+            return Err(http::status_error("renew", &resp));
+        }
+        let new = parse_sign_response(&resp.body)?;
+        new.verify(&key.spki_der(), &self.inner.roots)
+            .map_err(|e| e.with_received(new.to_pem()))?;
+        Ok(new)
+    }
+
+    /// Rekeys: authenticates over mutual TLS with `chain` and `key`, and gets a certificate
+    /// for the new key in `new_csr` (PEM or DER).
+    pub fn rekey(
+        &self,
+        chain: &CertificateChain,
+        key: &PrivateKey,
+        new_csr: &[u8],
+    ) -> Result<CertificateChain> {
+        check_identity(chain, key)?;
+        let (csr, info) = Csr::from_pem_or_der(new_csr)?;
+        let body = serde_json::to_vec(&json!({"csr": csr.to_pem()}))
+            .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
+        let resp = http::post_json(
+            &self.identity_agent(chain, key)?,
+            "rekey",
+            &self.endpoint("/1.0/rekey"),
+            &body,
+        )?;
+        if !(200..300).contains(&resp.status) {
+            return Err(http::status_error("rekey", &resp));
+        }
+        let new = parse_sign_response(&resp.body)?;
+        new.verify(&info.spki, &self.inner.roots)
+            .map_err(|e| e.with_received(new.to_pem()))?;
+        Ok(new)
+    }
+}
+
+/// When to renew a certificate: about two thirds into its life, minus a random jitter of
+/// up to a twentieth of it, as step does. A time in the past means "now". A certificate
+/// renewed at that time is not due again before 0.6 of its new lifetime has passed.
+pub fn renew_after(chain: &CertificateChain) -> Result<SystemTime> {
+    let (nb, na) = chain.validity();
+    let period = na - nb;
+    if period <= 0 {
+        return Err(Error::invalid(
+            "certificate",
+            "has no positive validity period",
+        ));
+    }
+    let mut r = [0u8; 8];
+    SystemRandom::new()
+        .fill(&mut r)
+        .map_err(|_| Error::new(ErrorKind::Internal, "random number generator failed"))?;
+    let jitter = (u64::from_le_bytes(r) % ((period as u64 / 20).max(1))) as i64;
+    let at = na - period / 3 - jitter;
+    Ok(if at <= 0 {
+        UNIX_EPOCH
+    } else {
+        UNIX_EPOCH + Duration::from_secs(at as u64)
+    })
+}
