@@ -123,8 +123,15 @@ typedef struct stepca_csr_request stepca_csr_request;
 // Details of one failed call. Created by the library, freed with `stepca_error_free`.
 typedef struct stepca_error stepca_error;
 
+// A JWK provisioner whose key was decrypted once. Immutable once in use; may be shared
+// by clients and threads.
+typedef struct stepca_jwk_provisioner stepca_jwk_provisioner;
+
 // A private key, validated when loaded. Immutable: one key may be used by many threads.
 typedef struct stepca_key stepca_key;
+
+// Options for a revocation. Mutable: use from one thread at a time.
+typedef struct stepca_revoke_options stepca_revoke_options;
 
 // Per-call options for `stepca_sign_cert`. Mutable: use from one thread at a time.
 typedef struct stepca_sign_options stepca_sign_options;
@@ -134,6 +141,9 @@ typedef struct stepca_token_sink stepca_token_sink;
 
 // An encoding for certificates and CSRs.
 typedef uint32_t stepca_format;
+
+// What a token is for.
+typedef uint32_t stepca_token_purpose;
 
 // What the token provider is told. All pointers are valid only during the callback.
 //
@@ -166,6 +176,9 @@ typedef struct {
   const char *const *uris;
   // Number of entries in `uris`.
   size_t uris_len;
+  // What the token is for: `STEPCA_TOKEN_SIGN` or `STEPCA_TOKEN_REVOKE` (then `subject`
+  // is the certificate's serial number in decimal and there are no SANs).
+  stepca_token_purpose purpose;
 } stepca_token_claims;
 
 // A token provider callback. It runs synchronously on the thread that called
@@ -187,6 +200,9 @@ typedef uint32_t stepca_key_type;
 
 // A loaded key's algorithm family (`stepca_key_algorithm`).
 typedef uint32_t stepca_key_alg;
+
+// How `stepca_renew` authenticates.
+typedef uint32_t stepca_renew_auth;
 
 
 
@@ -275,6 +291,22 @@ typedef uint32_t stepca_key_alg;
 // Ed25519.
 #define STEPCA_KEY_ALG_ED25519 4
 
+// Mutual TLS, or the bearer token once the certificate has expired.
+#define STEPCA_RENEW_AUTO 0
+
+// Always mutual TLS.
+#define STEPCA_RENEW_MTLS 1
+
+// Always the `x5cInsecure` bearer token signed by the certificate's key (for expired
+// certificates, and behind proxies that end TLS).
+#define STEPCA_RENEW_TOKEN 2
+
+// A `/1.0/sign` token.
+#define STEPCA_TOKEN_SIGN 1
+
+// A `/1.0/revoke` token.
+#define STEPCA_TOKEN_REVOKE 2
+
 
 
 #ifdef __cplusplus
@@ -286,6 +318,25 @@ extern "C" {
 // Only pass pointers that libstepca returned as buffers (`uint8_t **out` arguments);
 // objects have their own `stepca_<object>_free`.
 void stepca_free(void *ptr);
+
+// `GET /health`: `STEPCA_OK` when step-ca reports ok.
+stepca_status stepca_client_health(const stepca_client *client, stepca_error **error);
+
+// `GET /version`: step-ca's version string, NUL-terminated, in a new buffer.
+stepca_status stepca_client_version(const stepca_client *client, uint8_t **buf_out, size_t *buf_len, stepca_error **error);
+
+// `GET /roots`: the CA's roots as a PEM bundle in a new buffer.
+stepca_status stepca_client_roots(const stepca_client *client, uint8_t **buf_out, size_t *buf_len, stepca_error **error);
+
+// `GET /federation`: roots and federated roots as a PEM bundle in a new buffer.
+stepca_status stepca_client_federation(const stepca_client *client, uint8_t **buf_out, size_t *buf_len, stepca_error **error);
+
+// `GET /intermediates`: the CA's intermediates as a PEM bundle in a new buffer.
+stepca_status stepca_client_intermediates(const stepca_client *client, uint8_t **buf_out, size_t *buf_len, stepca_error **error);
+
+// `GET /provisioners`, every page: a JSON array of the provisioner objects step-ca sends,
+// NUL-terminated, in a new buffer.
+stepca_status stepca_client_provisioners(const stepca_client *client, uint8_t **buf_out, size_t *buf_len, stepca_error **error);
 
 // The number of certificates, leaf included (0 for NULL).
 size_t stepca_chain_count(const stepca_chain *chain);
@@ -301,6 +352,20 @@ stepca_status stepca_chain_pem(const stepca_chain *chain, uint8_t **pem_out, siz
 // Frees a chain. NULL is a no-op.
 void stepca_chain_free(stepca_chain *chain);
 
+// Reads a PEM chain (leaf first, as `stepca_chain_pem` or step write it). Free it with
+// `stepca_chain_free`.
+stepca_status stepca_chain_load(const uint8_t *pem, size_t pem_len, stepca_chain **chain_out, stepca_error **error);
+
+// Writes the leaf's serial number in decimal (NUL-terminated) into a new buffer.
+stepca_status stepca_chain_serial(const stepca_chain *chain, uint8_t **serial_out, size_t *serial_len, stepca_error **error);
+
+// The leaf's validity in UNIX seconds.
+stepca_status stepca_chain_validity(const stepca_chain *chain, int64_t *not_before, int64_t *not_after, stepca_error **error);
+
+// When to renew the leaf, in UNIX seconds: about two thirds into its life minus a random
+// jitter of up to a twentieth of it, as step does. A time in the past means now.
+stepca_status stepca_chain_renew_after(const stepca_chain *chain, int64_t *unix_seconds, stepca_error **error);
+
 // Starts configuring a client for the CA at `ca_url` (`https://host[:port]`). The URL is
 // checked by `stepca_client_builder_build`. Free the builder with
 // `stepca_client_builder_free`.
@@ -311,6 +376,12 @@ stepca_status stepca_client_builder_set_root_pem(stepca_client_builder *builder,
 
 // Trusts only the root certificates in this PEM file (read now).
 stepca_status stepca_client_builder_set_root_file(stepca_client_builder *builder, const char *path, stepca_error **error);
+
+// Bootstraps trust from the root's SHA-256 fingerprint (hex; `:` and `-` allowed): when
+// the client is built, the root is fetched from the CA without verification, checked
+// against the fingerprint, and becomes the only trusted root. Replaces other trust
+// settings. Fails with `STEPCA_ERR_FINGERPRINT` when the CA has no such root.
+stepca_status stepca_client_builder_set_root_fingerprint(stepca_client_builder *builder, const char *fingerprint, stepca_error **error);
 
 // Allows (`allow` true) a plain `http://` CA URL, which is refused by default.
 stepca_status stepca_client_builder_allow_insecure_http(stepca_client_builder *builder, bool allow, stepca_error **error);
@@ -332,6 +403,10 @@ stepca_status stepca_client_builder_set_proxy(stepca_client_builder *builder, co
 // Registers the token provider and its `user_data`, passed back on every call.
 // `user_data` must stay valid until every client built with it is freed.
 stepca_status stepca_client_builder_set_token_provider(stepca_client_builder *builder, stepca_token_provider_fn provider, void *user_data, stepca_error **error);
+
+// Uses a JWK provisioner (tokens minted in process) as the client's token provider.
+// The provisioner is shared, not consumed: free it as usual.
+stepca_status stepca_client_builder_set_jwk_provisioner(stepca_client_builder *builder, const stepca_jwk_provisioner *provisioner, stepca_error **error);
 
 // Builds a client. The builder is not consumed: free it with
 // `stepca_client_builder_free`, and the client with `stepca_client_free`.
@@ -356,6 +431,9 @@ stepca_status stepca_sign_options_set_token(stepca_sign_options *options, const 
 // NULL `provider` clears it. `user_data` must stay valid while the options are used.
 stepca_status stepca_sign_options_set_token_provider(stepca_sign_options *options, stepca_token_provider_fn provider, void *user_data, stepca_error **error);
 
+// Uses a JWK provisioner (tokens minted in process) for calls with these options.
+stepca_status stepca_sign_options_set_jwk_provisioner(stepca_sign_options *options, const stepca_jwk_provisioner *provisioner, stepca_error **error);
+
 // Requests a notBefore, in UNIX seconds (sent as RFC 3339).
 stepca_status stepca_sign_options_set_not_before(stepca_sign_options *options, int64_t unix_seconds, stepca_error **error);
 
@@ -378,6 +456,11 @@ void stepca_sign_options_free(stepca_sign_options *options);
 // request is never retried. On success `*chain_out` receives a chain to free with
 // `stepca_chain_free`.
 stepca_status stepca_sign_cert(const stepca_client *client, const uint8_t *csr, size_t csr_len, const stepca_sign_options *options, stepca_chain **chain_out, stepca_error **error);
+
+// Writes the roots the client trusts (configured or bootstrapped) as a PEM bundle into a
+// new buffer (free it with `stepca_free`): save it after bootstrapping by fingerprint.
+// Fails when the client uses the system roots.
+stepca_status stepca_client_trusted_roots_pem(const stepca_client *client, uint8_t **pem_out, size_t *pem_len, stepca_error **error);
 
 // Creates an empty CSR request. Free it with `stepca_csr_request_free`.
 stepca_status stepca_csr_request_new(stepca_csr_request **request_out, stepca_error **error);
@@ -464,6 +547,67 @@ size_t stepca_key_bits(const stepca_key *key);
 
 // Frees a key, wiping its material. NULL is a no-op.
 void stepca_key_free(stepca_key *key);
+
+// Fetches the JWK provisioner `name` from the CA (all pages of `/provisioners`; `kid` may
+// be NULL unless several share the name) and decrypts its key with `password` (wrong:
+// `STEPCA_ERR_KEY_PASSPHRASE`). Free it with `stepca_jwk_provisioner_free`.
+stepca_status stepca_jwk_provisioner_fetch(const stepca_client *client, const char *name, const char *kid, const char *password_, stepca_jwk_provisioner **provisioner_out, stepca_error **error);
+
+// Loads a JWK provisioner offline from `data`: a ca.json provisioner entry, or an
+// encrypted JWK (compact JWE, or JWE JSON as `step crypto jwk create` writes it; then
+// `name` is required). `name` may be NULL for a ca.json entry.
+stepca_status stepca_jwk_provisioner_load(const uint8_t *data, size_t data_len, const char *name, const char *password_, stepca_jwk_provisioner **provisioner_out, stepca_error **error);
+
+// Sets the lifetime of minted tokens in seconds (10 to 3600; default 300). Only before
+// the provisioner is given to a builder or options.
+stepca_status stepca_jwk_provisioner_set_lifetime(stepca_jwk_provisioner *provisioner, uint32_t seconds, stepca_error **error);
+
+// Mints a sign token for `subject` and `sans` (`sans_len` strings in step's form) with
+// `audience` (e.g. `https://ca:9000/1.0/sign`), into a new buffer (free with `stepca_free`).
+stepca_status stepca_jwk_provisioner_sign_token(const stepca_jwk_provisioner *provisioner, const char *subject, const char *const *sans, size_t sans_len, const char *audience, uint8_t **token_out, size_t *token_len, stepca_error **error);
+
+// Mints a revoke token for the certificate with decimal `serial`, for `audience`
+// (e.g. `https://ca:9000/1.0/revoke`), into a new buffer (free with `stepca_free`).
+stepca_status stepca_jwk_provisioner_revoke_token(const stepca_jwk_provisioner *provisioner, const char *serial, const char *audience, uint8_t **token_out, size_t *token_len, stepca_error **error);
+
+// Frees a provisioner (its key is wiped once no client uses it). NULL is a no-op.
+void stepca_jwk_provisioner_free(stepca_jwk_provisioner *provisioner);
+
+// Renews `chain`'s leaf, held with `key`, at `/1.0/renew`. The new chain (same subject,
+// SANs, lifetime and key) goes to `*chain_out`; free it with `stepca_chain_free`.
+stepca_status stepca_renew(const stepca_client *client, const stepca_chain *chain, const stepca_key *key, stepca_renew_auth auth, stepca_chain **chain_out, stepca_error **error);
+
+// Rekeys: authenticates over mutual TLS with `chain` and `key` and gets a certificate for
+// the key in `new_csr` (PEM or DER) at `/1.0/rekey`.
+stepca_status stepca_rekey(const stepca_client *client, const stepca_chain *chain, const stepca_key *key, const uint8_t *new_csr, size_t new_csr_len, stepca_chain **chain_out, stepca_error **error);
+
+// Creates revocation options (reason code 0, no token). Free with
+// `stepca_revoke_options_free`.
+stepca_status stepca_revoke_options_new(stepca_revoke_options **options_out, stepca_error **error);
+
+// Sets the RFC 5280 reason code (0 to 10) and an optional free-text reason (may be NULL).
+stepca_status stepca_revoke_options_set_reason(stepca_revoke_options *options, uint32_t reason_code, const char *reason, stepca_error **error);
+
+// Uses this revoke token (copied, wiped on free); NULL clears it.
+stepca_status stepca_revoke_options_set_token(stepca_revoke_options *options, const char *token, stepca_error **error);
+
+// Uses this token provider (asked with purpose `STEPCA_TOKEN_REVOKE`) instead of the
+// client's; NULL clears it.
+stepca_status stepca_revoke_options_set_token_provider(stepca_revoke_options *options, stepca_token_provider_fn provider, void *user_data, stepca_error **error);
+
+// Uses a JWK provisioner to mint the revoke token.
+stepca_status stepca_revoke_options_set_jwk_provisioner(stepca_revoke_options *options, const stepca_jwk_provisioner *provisioner, stepca_error **error);
+
+// Frees revocation options, wiping any token. NULL is a no-op.
+void stepca_revoke_options_free(stepca_revoke_options *options);
+
+// Revokes the certificate with `serial` (decimal, `0x` hex or `aa:bb` hex) with a revoke
+// token: the options' token, else their provider's, else the client's provider's. Never
+// retried. `options` may be NULL.
+stepca_status stepca_revoke(const stepca_client *client, const char *serial, const stepca_revoke_options *options, stepca_error **error);
+
+// Revokes `chain`'s leaf, authenticating over mutual TLS with it and `key` (no token).
+stepca_status stepca_revoke_with_certificate(const stepca_client *client, const stepca_chain *chain, const stepca_key *key, const stepca_revoke_options *options, stepca_error **error);
 
 // Hands the token to libstepca, which copies it (`len` bytes; no NUL needed). Call it
 // from the token provider; a second call replaces the first token.

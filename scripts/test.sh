@@ -53,7 +53,7 @@ env_file=$(scripts/ca-start.sh) || { echo "could not start step-ca"; exit 1; }
 # shellcheck disable=SC1090
 . "$env_file"
 suite "rust enrollment and lifecycle tests (step-ca)" cargo test --quiet --test enroll --test lifecycle
-for t in test_api test_enroll; do
+for t in test_api test_enroll test_lifecycle; do
   suite "C $t" "build/tests/$t"
   suite "C $t (ASan+UBSan)" "build/tests/asan-$t"
   suite "C $t (valgrind)" valgrind --error-exitcode=1 --leak-check=full \

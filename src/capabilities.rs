@@ -25,6 +25,21 @@ pub const FEATURES: &[&str] = &[
     "key_load_legacy_encrypted_pem",
     "key_generate",
     "chain_verify",
+    "bootstrap_fingerprint",
+    "health",
+    "version",
+    "roots",
+    "federation",
+    "intermediates",
+    "provisioners",
+    "renew_mtls",
+    "renew_token",
+    "renew_expired",
+    "rekey",
+    "revoke_token",
+    "revoke_mtls",
+    "jwk_provisioner_tokens",
+    "renewal_timing",
 ];
 
 /// The signature algorithm names.

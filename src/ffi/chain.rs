@@ -78,3 +78,98 @@ pub unsafe extern "C" fn stepca_chain_free(chain: *mut stepca_chain) {
     // SAFETY: NULL or a chain from this library, freed once.
     guard((), || unsafe { free_handle(chain) })
 }
+
+/// Reads a PEM chain (leaf first, as `stepca_chain_pem` or step write it). Free it with
+/// `stepca_chain_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_chain_load(
+    pem: *const u8,
+    pem_len: usize,
+    chain_out: *mut *mut stepca_chain,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    call(error, || {
+        // SAFETY: pointer contracts forwarded from the caller.
+        let (slot, pem) = unsafe {
+            (
+                out(chain_out, "chain_out")?,
+                super::bytes(pem, pem_len, "pem")?,
+            )
+        };
+        *slot = super::into_handle(stepca_chain {
+            chain: CertificateChain::from_pem(pem)?,
+        });
+        Ok(())
+    })
+}
+
+/// Writes the leaf's serial number in decimal (NUL-terminated) into a new buffer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_chain_serial(
+    chain: *const stepca_chain,
+    serial_out: *mut *mut u8,
+    serial_len: *mut usize,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    call(error, || {
+        // SAFETY: pointer contracts forwarded from the caller.
+        let (slot, len, chain) = unsafe {
+            (
+                out(serial_out, "serial_out")?,
+                out_len(serial_len, "serial_len")?,
+                handle(chain, "chain")?,
+            )
+        };
+        hand_out(chain.chain.serial().as_bytes(), slot, len)
+    })
+}
+
+/// The leaf's validity in UNIX seconds.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_chain_validity(
+    chain: *const stepca_chain,
+    not_before: *mut i64,
+    not_after: *mut i64,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    call(error, || {
+        // SAFETY: pointer contracts forwarded from the caller.
+        let chain = unsafe { handle(chain, "chain")? };
+        if not_before.is_null() {
+            return Err(FfiError::null("not_before"));
+        }
+        if not_after.is_null() {
+            return Err(FfiError::null("not_after"));
+        }
+        let (nb, na) = chain.chain.validity();
+        // SAFETY: checked non-NULL above.
+        unsafe {
+            *not_before = nb;
+            *not_after = na;
+        }
+        Ok(())
+    })
+}
+
+/// When to renew the leaf, in UNIX seconds: about two thirds into its life minus a random
+/// jitter of up to a twentieth of it, as step does. A time in the past means now.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_chain_renew_after(
+    chain: *const stepca_chain,
+    unix_seconds: *mut i64,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    call(error, || {
+        // SAFETY: pointer contracts forwarded from the caller.
+        let chain = unsafe { handle(chain, "chain")? };
+        if unix_seconds.is_null() {
+            return Err(FfiError::null("unix_seconds"));
+        }
+        let at = crate::renew::renew_after(&chain.chain)?
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        // SAFETY: checked non-NULL above.
+        unsafe { *unix_seconds = at };
+        Ok(())
+    })
+}

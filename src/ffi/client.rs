@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::chain::stepca_chain;
 use super::error::{FfiError, stepca_error, stepca_status};
+use super::provisioner::stepca_jwk_provisioner;
 use super::token::{CTokenProvider, stepca_token_provider_fn};
 use super::{
     FfiResult, bytes, call, free_handle, guard, handle, handle_mut, into_handle, out, string,
@@ -87,6 +88,24 @@ pub unsafe extern "C" fn stepca_client_builder_set_root_file(
         // SAFETY: NUL-terminated string by contract.
         let path = unsafe { string(path, "root_file")? };
         b.root_file(path)?;
+        Ok(())
+    })
+}
+
+/// Bootstraps trust from the root's SHA-256 fingerprint (hex; `:` and `-` allowed): when
+/// the client is built, the root is fetched from the CA without verification, checked
+/// against the fingerprint, and becomes the only trusted root. Replaces other trust
+/// settings. Fails with `STEPCA_ERR_FINGERPRINT` when the CA has no such root.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_client_builder_set_root_fingerprint(
+    builder: *mut stepca_client_builder,
+    fingerprint: *const c_char,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    with_builder(builder, error, |b| {
+        // SAFETY: NUL-terminated string by contract.
+        let fp = unsafe { string(fingerprint, "fingerprint")? };
+        b.root_fingerprint(fp)?;
         Ok(())
     })
 }
@@ -179,6 +198,22 @@ pub unsafe extern "C" fn stepca_client_builder_set_token_provider(
     with_builder(builder, error, |b| {
         let func = provider.ok_or_else(|| FfiError::null("provider"))?;
         b.token_provider(Arc::new(CTokenProvider { func, user_data }));
+        Ok(())
+    })
+}
+
+/// Uses a JWK provisioner (tokens minted in process) as the client's token provider.
+/// The provisioner is shared, not consumed: free it as usual.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_client_builder_set_jwk_provisioner(
+    builder: *mut stepca_client_builder,
+    provisioner: *const stepca_jwk_provisioner,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    with_builder(builder, error, |b| {
+        // SAFETY: NULL or a live provisioner.
+        let p = unsafe { handle(provisioner, "provisioner")? };
+        b.token_provider(p.shared());
         Ok(())
     })
 }
@@ -277,6 +312,21 @@ pub unsafe extern "C" fn stepca_sign_options_set_token_provider(
     })
 }
 
+/// Uses a JWK provisioner (tokens minted in process) for calls with these options.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_sign_options_set_jwk_provisioner(
+    options: *mut stepca_sign_options,
+    provisioner: *const stepca_jwk_provisioner,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    with_options(options, error, |o| {
+        // SAFETY: NULL or a live provisioner.
+        let p = unsafe { handle(provisioner, "provisioner")? };
+        o.token_provider = Some(p.shared());
+        Ok(())
+    })
+}
+
 /// Requests a notBefore, in UNIX seconds (sent as RFC 3339).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn stepca_sign_options_set_not_before(
@@ -357,5 +407,36 @@ pub unsafe extern "C" fn stepca_sign_cert(
         let chain = client.client.sign(csr, opts)?;
         *slot = into_handle(stepca_chain { chain });
         Ok(())
+    })
+}
+
+/// Writes the roots the client trusts (configured or bootstrapped) as a PEM bundle into a
+/// new buffer (free it with `stepca_free`): save it after bootstrapping by fingerprint.
+/// Fails when the client uses the system roots.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_client_trusted_roots_pem(
+    client: *const stepca_client,
+    pem_out: *mut *mut u8,
+    pem_len: *mut usize,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    call(error, || {
+        // SAFETY: pointer contracts forwarded from the caller.
+        let (slot, len, client) = unsafe {
+            (
+                out(pem_out, "pem_out")?,
+                super::out_len(pem_len, "pem_len")?,
+                handle(client, "client")?,
+            )
+        };
+        let roots = client.client.roots();
+        if roots.is_empty() {
+            return Err(FfiError::invalid(
+                "client",
+                "uses the system roots (no root was configured)",
+            ));
+        }
+        let pem: String = roots.iter().map(|r| crate::chain::cert_pem(r)).collect();
+        super::buffer::hand_out(pem.as_bytes(), slot, len)
     })
 }

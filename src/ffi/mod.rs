@@ -17,11 +17,15 @@ use std::ffi::{CStr, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 pub mod buffer;
+pub mod ca_info;
 pub mod chain;
 pub mod client;
 pub mod csr;
 pub mod error;
 pub mod key;
+pub mod provisioner;
+pub mod renew;
+pub mod revoke;
 pub mod token;
 pub mod version;
 

@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 use super::error::{FfiError, stepca_error, stepca_status};
 use super::{bytes, call, handle_mut, string};
 use crate::name::SanKind;
-use crate::token::{ProviderError, Token, TokenClaims, TokenProvider};
+use crate::token::{ProviderError, Token, TokenClaims, TokenProvider, TokenPurpose};
 
 /// What the token provider is told. All pointers are valid only during the callback.
 ///
@@ -42,7 +42,17 @@ pub struct stepca_token_claims {
     pub uris: *const *const c_char,
     /// Number of entries in `uris`.
     pub uris_len: usize,
+    /// What the token is for: `STEPCA_TOKEN_SIGN` or `STEPCA_TOKEN_REVOKE` (then `subject`
+    /// is the certificate's serial number in decimal and there are no SANs).
+    pub purpose: stepca_token_purpose,
 }
+
+/// What a token is for.
+pub type stepca_token_purpose = u32;
+/// A `/1.0/sign` token.
+pub const STEPCA_TOKEN_SIGN: stepca_token_purpose = 1;
+/// A `/1.0/revoke` token.
+pub const STEPCA_TOKEN_REVOKE: stepca_token_purpose = 2;
 
 /// Where a token provider puts the token. Valid only during the callback.
 pub struct stepca_token_sink {
@@ -180,6 +190,10 @@ impl TokenProvider for CTokenProvider {
             emails_len: ptrs[3].len(),
             uris: ptrs[4].as_ptr(),
             uris_len: ptrs[4].len(),
+            purpose: match claims.purpose {
+                TokenPurpose::Sign => STEPCA_TOKEN_SIGN,
+                TokenPurpose::Revoke => STEPCA_TOKEN_REVOKE,
+            },
         };
         let mut sink = stepca_token_sink {
             token: None,
