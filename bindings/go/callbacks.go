@@ -47,6 +47,7 @@ func stepcaGoTokenProvider(handle C.uintptr_t, claims *C.stepca_token_claims, si
 		EmailAddresses: goStrings(claims.emails, claims.emails_len),
 		URIs:           goStrings(claims.uris, claims.uris_len),
 		Audience:       C.GoString(claims.audience),
+		Purpose:        Purpose(claims.purpose),
 	}
 	if claims.provisioner != nil {
 		cl.Provisioner = C.GoString(claims.provisioner)

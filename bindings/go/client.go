@@ -16,6 +16,9 @@ package stepca
 // static stepca_status stepca_go_set_provider(stepca_sign_options *o, uintptr_t handle, stepca_error **e) {
 //   return stepca_sign_options_set_token_provider(o, stepca_go_trampoline, (void *)handle, e);
 // }
+// stepca_status stepca_go_set_revoke_provider(stepca_revoke_options *o, uintptr_t handle, stepca_error **e) {
+//   return stepca_revoke_options_set_token_provider(o, stepca_go_trampoline, (void *)handle, e);
+// }
 import "C"
 
 import (
@@ -39,7 +42,19 @@ type Claims struct {
 	URIs           []string
 	Audience       string // e.g. https://ca.example:9000/1.0/sign
 	Provisioner    string // the client's provisioner, or ""
+	// Purpose is what the token is for. For PurposeRevoke, Subject is the certificate's
+	// serial number in decimal and there are no SANs.
+	Purpose Purpose
 }
+
+// Purpose says what a token is for.
+type Purpose int
+
+// Token purposes.
+const (
+	PurposeSign   = Purpose(C.STEPCA_TOKEN_SIGN)
+	PurposeRevoke = Purpose(C.STEPCA_TOKEN_REVOKE)
+)
 
 // TokenProvider returns a one-time token for claims. It is called once per Sign, on the
 // calling goroutine; on a shared Client it may run on several goroutines at once.
@@ -55,6 +70,8 @@ type clientConfig struct {
 	allowHTTP          bool
 	insecureSkipVerify bool
 	proxy              string
+	fingerprint        string
+	jwk                *JWKProvisioner
 }
 
 // Option configures a Client.
@@ -71,6 +88,17 @@ func WithRootFile(path string) Option { return func(c *clientConfig) { c.rootFil
 func WithTimeouts(connect, call time.Duration) Option {
 	return func(c *clientConfig) { c.connectTimeout, c.callTimeout = connect, call }
 }
+
+// WithRootFingerprint bootstraps trust: NewClient fetches the CA's root by its SHA-256
+// fingerprint (hex; ':' and '-' allowed), checks it, and then trusts only that root.
+// A CA without such a root gives ErrFingerprint.
+func WithRootFingerprint(fingerprint string) Option {
+	return func(c *clientConfig) { c.fingerprint = fingerprint }
+}
+
+// WithJWKProvisioner mints tokens in process with p (see FetchJWKProvisioner) when no
+// TokenProvider is set.
+func WithJWKProvisioner(p *JWKProvisioner) Option { return func(c *clientConfig) { c.jwk = p } }
 
 // WithProvisioner names the provisioner; the token provider is told it.
 func WithProvisioner(name string) Option { return func(c *clientConfig) { c.provisioner = name } }
@@ -132,6 +160,26 @@ func NewClient(caURL string, opts ...Option) (*Client, error) {
 			p, free := cString(cfg.rootFile)
 			defer free()
 			return C.stepca_client_builder_set_root_file(b, p, e)
+		})
+	}
+	if cfg.fingerprint != "" {
+		steps = append(steps, func(e **C.stepca_error) C.stepca_status {
+			p, free := cString(cfg.fingerprint)
+			defer free()
+			return C.stepca_client_builder_set_root_fingerprint(b, p, e)
+		})
+	}
+	if cfg.jwk != nil {
+		steps = append(steps, func(e **C.stepca_error) C.stepca_status {
+			var st C.stepca_status
+			err := cfg.jwk.use(func(p *C.stepca_jwk_provisioner) error {
+				st = C.stepca_client_builder_set_jwk_provisioner(b, p, e)
+				return nil
+			})
+			if err != nil {
+				return C.STEPCA_ERR_INVALID_ARGUMENT
+			}
+			return st
 		})
 	}
 	if cfg.connectTimeout > 0 || cfg.callTimeout > 0 {

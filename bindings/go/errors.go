@@ -33,6 +33,7 @@ const (
 	CodeCARejected        = Code(C.STEPCA_ERR_CA_REJECTED)
 	CodeMalformedResponse = Code(C.STEPCA_ERR_MALFORMED_RESPONSE)
 	CodeChainInvalid      = Code(C.STEPCA_ERR_CHAIN_INVALID)
+	CodeFingerprint       = Code(C.STEPCA_ERR_FINGERPRINT)
 )
 
 // String is libstepca's fixed description of the code.
@@ -91,6 +92,7 @@ var (
 	ErrCARejected        = &Error{Code: CodeCARejected}
 	ErrMalformedResponse = &Error{Code: CodeMalformedResponse}
 	ErrChainInvalid      = &Error{Code: CodeChainInvalid}
+	ErrFingerprint       = &Error{Code: CodeFingerprint}
 )
 
 // ErrClosed is returned by methods of a Client or Key after Close.
