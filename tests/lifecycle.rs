@@ -457,3 +457,51 @@ fn renewal_timing_has_jitter_and_never_loops() {
         seen.len()
     );
 }
+
+#[test]
+fn jwk_files_written_by_step_load_and_sign_verifiable_tokens() {
+    let dir = TempDir::new("jwkfile");
+    let pw = dir.path("pw");
+    std::fs::write(&pw, "a-long-password\n").unwrap();
+    let (pubf, privf) = (dir.path("pub.json"), dir.path("priv.json"));
+    run(
+        "step",
+        &[
+            "crypto",
+            "jwk",
+            "create",
+            pubf.to_str().unwrap(),
+            privf.to_str().unwrap(),
+            "--password-file",
+            pw.to_str().unwrap(),
+        ],
+    );
+    let data = std::fs::read(&privf).unwrap();
+    let prov = JwkProvisioner::from_json(Some("adhoc"), &data, b"a-long-password").unwrap();
+    let token = prov
+        .sign_token("x.example.com", &[], "https://ca.example/1.0/sign")
+        .unwrap();
+    let (ok, out) = common::run_stdin(
+        "step",
+        &[
+            "crypto",
+            "jwt",
+            "verify",
+            "--key",
+            pubf.to_str().unwrap(),
+            "--iss",
+            "adhoc",
+            "--aud",
+            "https://ca.example/1.0/sign",
+        ],
+        token.expose().as_bytes(),
+    );
+    assert!(ok, "{out}");
+    assert!(out.contains("\"sans\""), "{out}");
+    let e = JwkProvisioner::from_json(Some("adhoc"), &data, b"wrong").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::KeyPassphrase);
+    assert!(
+        JwkProvisioner::from_json(None, &data, b"a-long-password").is_err(),
+        "a name is required"
+    );
+}
