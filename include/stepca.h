@@ -394,6 +394,13 @@ stepca_status stepca_client_builder_dangerous_disable_tls_verification(stepca_cl
 // (default 30000 ms). 0 keeps the current value.
 stepca_status stepca_client_builder_set_timeouts(stepca_client_builder *builder, uint64_t connect_timeout_ms, uint64_t call_timeout_ms, stepca_error **error);
 
+// Sets how failed requests are retried: `max_attempts` in all (1 = never retry; default
+// 3), waiting `initial_backoff_ms` (default 200) doubling up to `max_backoff_ms` (default
+// 2000), with jitter. A request is retried only when it never reached the CA (no token
+// spent; a retried sign or revoke asks the provider again) or, for GETs, after a
+// transport failure or a 5xx. All attempts stay within the call timeout.
+stepca_status stepca_client_builder_set_retries(stepca_client_builder *builder, uint32_t max_attempts, uint64_t initial_backoff_ms, uint64_t max_backoff_ms, stepca_error **error);
+
 // Sets the provisioner name handed to the token provider.
 stepca_status stepca_client_builder_set_provisioner(stepca_client_builder *builder, const char *name, stepca_error **error);
 

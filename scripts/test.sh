@@ -47,7 +47,7 @@ check "gofmt" sh -c 'test -z "$(gofmt -l bindings/go examples/go)" || { gofmt -l
 check "go vet" sh -c 'cd bindings/go && go vet ./... && cd ../../examples/go && go vet ./...'
 check "ASan really linked" sh -c 'nm build/tests/asan-test_api | grep -q __asan_init && ! nm build/tests/test_api | grep -q __asan_init'
 suite "rust unit tests" cargo test --quiet --lib
-suite "rust key and CSR tests" cargo test --quiet --test keys --test csr
+suite "rust key, CSR and fault-server tests" cargo test --quiet --test keys --test csr --test faults
 
 env_file=$(scripts/ca-start.sh) || { echo "could not start step-ca"; exit 1; }
 # shellcheck disable=SC1090

@@ -43,7 +43,15 @@ pub(crate) fn fetch_root(cfg: &TransportConfig, base: &str, fp: &str) -> Result<
     let mut insecure = cfg.clone();
     insecure.trust = Trust::Disabled;
     let agent = http::agent(&insecure)?;
-    let resp = http::get(&agent, "bootstrap", &format!("{base}/root/{fp}"))?;
+    let deadline = std::time::Instant::now() + cfg.timeout;
+    let url = format!("{base}/root/{fp}");
+    let resp = cfg.retry.run(true, deadline, || {
+        let resp = http::get(&agent, "bootstrap", &url, deadline)?;
+        if resp.status >= 500 {
+            return Err(http::status_error("bootstrap", &resp));
+        }
+        Ok(resp)
+    })?;
     if resp.status == 404 {
         return Err(Error::new(
             ErrorKind::Fingerprint,

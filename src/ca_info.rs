@@ -32,12 +32,17 @@ fn malformed(what: &str) -> Error {
 }
 
 impl Client {
+    /// A GET, retried after transport failures and 5xx answers (it is idempotent).
     fn get_ok(&self, what: &str, path: &str) -> Result<Vec<u8>> {
-        let resp = http::get(&self.inner.agent, what, &self.endpoint(path))?;
-        if !(200..300).contains(&resp.status) {
-            return Err(http::status_error(what, &resp));
-        }
-        Ok(resp.body)
+        let deadline = self.deadline();
+        let url = self.endpoint(path);
+        self.inner.transport.retry.run(true, deadline, || {
+            let resp = http::get(&self.inner.agent, what, &url, deadline)?;
+            if !(200..300).contains(&resp.status) {
+                return Err(http::status_error(what, &resp));
+            }
+            Ok(resp.body)
+        })
     }
 
     /// `GET /health`: Ok when step-ca answers `{"status":"ok"}`.

@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 use crate::chain::{CertificateChain, certs_from_pem};
 use crate::csr::{Csr, CsrInfo};
 use crate::error::{Error, ErrorKind, Result};
-use crate::http::{self, TransportConfig, Trust};
+use crate::http::{self, RetryPolicy, TransportConfig, Trust};
 use crate::token::{Token, TokenClaims, TokenProvider, TokenPurpose};
 
 /// Default time allowed to establish a TCP connection.
@@ -36,6 +36,7 @@ pub struct ClientBuilder {
     token_provider: Option<Arc<dyn TokenProvider>>,
     proxy: Option<String>,
     root_fingerprint: Option<String>,
+    retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -60,7 +61,23 @@ impl ClientBuilder {
             token_provider: None,
             proxy: None,
             root_fingerprint: None,
+            retry: RetryPolicy::default(),
         }
+    }
+
+    /// How failed requests are retried (see [`RetryPolicy`]).
+    pub fn retry_policy(&mut self, policy: RetryPolicy) -> Result<&mut Self> {
+        if policy.max_attempts == 0 {
+            return Err(Error::invalid("max_attempts", "must be at least 1"));
+        }
+        if policy.max_backoff < policy.initial_backoff {
+            return Err(Error::invalid(
+                "max_backoff",
+                "must not be less than initial_backoff",
+            ));
+        }
+        self.retry = policy;
+        Ok(self)
     }
 
     /// Bootstraps trust: when the client is built, fetches the CA's root by its SHA-256
@@ -151,6 +168,7 @@ impl ClientBuilder {
             connect_timeout: self.connect_timeout,
             timeout: self.timeout,
             proxy: self.proxy.clone(),
+            retry: self.retry,
         };
         if let Some(fp) = &self.root_fingerprint {
             let root = crate::bootstrap::fetch_root(&transport, &url.base, fp)?;
@@ -374,6 +392,11 @@ impl Client {
         &self.inner.roots
     }
 
+    /// When a call starting now must be over.
+    pub(crate) fn deadline(&self) -> std::time::Instant {
+        std::time::Instant::now() + self.inner.transport.timeout
+    }
+
     pub(crate) fn endpoint(&self, path: &str) -> String {
         format!("{}{path}", self.inner.url.base)
     }
@@ -472,17 +495,16 @@ impl Client {
     /// The token comes from `opts.token`, else from `opts.token_provider`, else from the
     /// client's provider (called once).
     /// The returned chain's leaf carries the CSR's key and its signatures verify up to the
-    /// configured root. A sign request is never retried: step-ca burns a token on first use.
+    /// configured root. A sign request is retried only when it never reached step-ca
+    /// (which burns a token on first use), and each attempt asks the provider again.
     pub fn sign(&self, csr: &[u8], opts: &SignOptions) -> Result<CertificateChain> {
+        let deadline = self.deadline();
         let (csr, info) = Csr::from_pem_or_der(csr)?;
-        let body = self.sign_body(&csr, &info, opts)?;
-        let resp = http::post_json(
-            &self.inner.agent,
-            "sign",
-            &self.endpoint("/1.0/sign"),
-            &body,
-        )?;
-        drop(body);
+        let url = self.endpoint("/1.0/sign");
+        let resp = self.inner.transport.retry.run(false, deadline, || {
+            let body = self.sign_body(&csr, &info, opts)?;
+            http::post_json(&self.inner.agent, "sign", &url, &body, deadline)
+        })?;
         if !(200..300).contains(&resp.status) {
             return Err(http::status_error("sign", &resp));
         }

@@ -50,6 +50,9 @@ pub struct Error {
     http_status: Option<u16>,
     ca_message: Option<String>,
     received: Option<String>,
+    /// The request provably never reached the server (refused, no route, DNS, connect
+    /// timeout): retrying it cannot spend a token twice.
+    pub(crate) unsent: bool,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
@@ -65,6 +68,7 @@ impl Error {
             http_status: None,
             ca_message: None,
             received: None,
+            unsent: false,
             source: None,
         }
     }

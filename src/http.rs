@@ -3,7 +3,7 @@
 //! environment, no redirects, bounded bodies, and error mapping to [`ErrorKind`]s.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use once_cell::sync::OnceCell;
 use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
@@ -34,6 +34,79 @@ pub(crate) struct TransportConfig {
     pub(crate) connect_timeout: Duration,
     pub(crate) timeout: Duration,
     pub(crate) proxy: Option<String>,
+    pub(crate) retry: RetryPolicy,
+}
+
+/// How failed requests are retried. A request is retried only when it provably never
+/// reached the server (so no token was spent), or, for idempotent GETs, after a transport
+/// failure or a 5xx. Every retried sign or revoke asks the token provider again. All
+/// attempts together stay within the call's timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, at least 1 (1 = never retry). Default 3.
+    pub max_attempts: u32,
+    /// Wait before the first retry; doubles each time, with jitter. Default 200 ms.
+    pub initial_backoff: Duration,
+    /// Upper bound on one wait. Default 2 s.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(2),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Whether `e` may be retried.
+    pub(crate) fn retryable(e: &Error, idempotent: bool) -> bool {
+        e.unsent
+            || (idempotent
+                && (matches!(e.kind(), ErrorKind::Transport | ErrorKind::Timeout)
+                    || (e.kind() == ErrorKind::CaRejected
+                        && e.http_status().is_some_and(|s| s >= 500))))
+    }
+
+    /// The wait before retry number `retry` (1-based): exponential, full jitter.
+    pub(crate) fn backoff(&self, retry: u32) -> Duration {
+        let base = self
+            .initial_backoff
+            .saturating_mul(1u32 << (retry - 1).min(16))
+            .min(self.max_backoff);
+        let mut r = [0u8; 4];
+        let _ = aws_lc_rs::rand::SecureRandom::fill(&aws_lc_rs::rand::SystemRandom::new(), &mut r);
+        // Between half and all of the base, so retries from many threads spread out.
+        base / 2 + base.mul_f64(f64::from(u32::from_le_bytes(r)) / f64::from(u32::MAX) / 2.0)
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, runs out of attempts, or the next
+    /// wait would pass `deadline`.
+    pub(crate) fn run<T>(
+        &self,
+        idempotent: bool,
+        deadline: Instant,
+        mut attempt: impl FnMut() -> Result<T>,
+    ) -> Result<T> {
+        let mut n = 1;
+        loop {
+            match attempt() {
+                Ok(v) => return Ok(v),
+                Err(e) if n < self.max_attempts && Self::retryable(&e, idempotent) => {
+                    let wait = self.backoff(n);
+                    if Instant::now() + wait >= deadline {
+                        return Err(e);
+                    }
+                    std::thread::sleep(wait);
+                    n += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
 }
 
 /// An HTTP answer: status and body.
@@ -140,9 +213,26 @@ fn read_body(what: &str, body: &mut Body) -> Result<Vec<u8>> {
         .map_err(|e| map_ureq_error(what, e))
 }
 
-/// POSTs a JSON body; `what` names the operation in errors.
-pub(crate) fn post_json(agent: &Agent, what: &str, url: &str, body: &[u8]) -> Result<Response> {
-    post_json_auth(agent, what, url, body, None)
+/// POSTs a JSON body; `what` names the operation in errors. The request must complete
+/// before `deadline`.
+pub(crate) fn post_json(
+    agent: &Agent,
+    what: &str,
+    url: &str,
+    body: &[u8],
+    deadline: Instant,
+) -> Result<Response> {
+    post_json_auth(agent, what, url, body, None, deadline)
+}
+
+fn remaining(what: &str, deadline: Instant) -> Result<Duration> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        let mut e = Error::new(ErrorKind::Timeout, format!("{what}: timed out"));
+        e.unsent = true;
+        return Err(e);
+    }
+    Ok(left)
 }
 
 /// POSTs a JSON body with an optional `Authorization: Bearer` token.
@@ -152,8 +242,15 @@ pub(crate) fn post_json_auth(
     url: &str,
     body: &[u8],
     bearer: Option<&str>,
+    deadline: Instant,
 ) -> Result<Response> {
-    let mut req = agent.post(url).header("Content-Type", "application/json");
+    let left = remaining(what, deadline)?;
+    let mut req = agent
+        .post(url)
+        .config()
+        .timeout_global(Some(left))
+        .build()
+        .header("Content-Type", "application/json");
     let auth;
     if let Some(token) = bearer {
         auth = Zeroizing::new(format!("Bearer {token}"));
@@ -166,8 +263,15 @@ pub(crate) fn post_json_auth(
 }
 
 /// GETs a resource; `what` names the operation in errors.
-pub(crate) fn get(agent: &Agent, what: &str, url: &str) -> Result<Response> {
-    let mut resp = agent.get(url).call().map_err(|e| map_ureq_error(what, e))?;
+pub(crate) fn get(agent: &Agent, what: &str, url: &str, deadline: Instant) -> Result<Response> {
+    let left = remaining(what, deadline)?;
+    let mut resp = agent
+        .get(url)
+        .config()
+        .timeout_global(Some(left))
+        .build()
+        .call()
+        .map_err(|e| map_ureq_error(what, e))?;
     let status = resp.status().as_u16();
     let body = read_body(what, resp.body_mut())?;
     Ok(Response { status, body })
@@ -232,7 +336,26 @@ pub(crate) fn map_ureq_error(what: &str, e: ureq::Error) -> Error {
         ),
         other => (ErrorKind::Transport, other.to_string()),
     };
-    Error::new(kind, format!("{what}: {detail}")).with_source(e)
+    let mut err = Error::new(kind, format!("{what}: {detail}"));
+    err.unsent = is_unsent(&e);
+    err.with_source(e)
+}
+
+/// Whether the failure happened before any byte of the request could reach the server.
+fn is_unsent(e: &ureq::Error) -> bool {
+    use ureq::Timeout;
+    match e {
+        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => true,
+        ureq::Error::Timeout(Timeout::Connect | Timeout::Resolve) => true,
+        ureq::Error::Io(io) => matches!(
+            io.kind(),
+            std::io::ErrorKind::ConnectionRefused
+                | std::io::ErrorKind::HostUnreachable
+                | std::io::ErrorKind::NetworkUnreachable
+                | std::io::ErrorKind::AddrNotAvailable
+        ),
+        _ => false,
+    }
 }
 
 /// The error for a non-success HTTP status, carrying step-ca's `message` when present

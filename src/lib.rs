@@ -48,6 +48,7 @@ pub use client::{
 };
 pub use csr::{BasicConstraints, Csr, CsrInfo, CsrRequest, ExtKeyUsage, Format, KeyUsage};
 pub use error::{Error, ErrorKind, Result};
+pub use http::RetryPolicy;
 pub use key::{KeyAlgorithm, KeyType, PrivateKey, SignatureAlgorithm};
 pub use name::{Attribute, Oid, San, SanKind};
 pub use provisioner::{DEFAULT_TOKEN_LIFETIME, JwkProvisioner};

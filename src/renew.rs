@@ -101,13 +101,28 @@ impl Client {
             RenewAuth::MutualTls => false,
             RenewAuth::Token => true,
         };
+        let deadline = self.deadline();
         let url = self.endpoint("/1.0/renew");
+        let retry = &self.inner.transport.retry;
         let resp = if use_token {
-            let token = self.renew_token(chain, key)?;
-            http::post_json_auth(&self.inner.agent, "renew", &url, b"", Some(&token))?
+            retry.run(false, deadline, || {
+                // A fresh token per attempt: step-ca accepts each renew token once.
+                let token = self.renew_token(chain, key)?;
+                http::post_json_auth(
+                    &self.inner.agent,
+                    "renew",
+                    &url,
+                    b"",
+                    Some(&token),
+                    deadline,
+                )
+            })?
         } else {
             // A new connection carries the client certificate; pooled ones do not.
-            http::post_json(&self.identity_agent(chain, key)?, "renew", &url, b"")?
+            let agent = self.identity_agent(chain, key)?;
+            retry.run(false, deadline, || {
+                http::post_json(&agent, "renew", &url, b"", deadline)
+            })?
         };
         if !(200..300).contains(&resp.status) {
             return Err(http::status_error("renew", &resp));
@@ -130,12 +145,12 @@ impl Client {
         let (csr, info) = Csr::from_pem_or_der(new_csr)?;
         let body = serde_json::to_vec(&json!({"csr": csr.to_pem()}))
             .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
-        let resp = http::post_json(
-            &self.identity_agent(chain, key)?,
-            "rekey",
-            &self.endpoint("/1.0/rekey"),
-            &body,
-        )?;
+        let deadline = self.deadline();
+        let agent = self.identity_agent(chain, key)?;
+        let url = self.endpoint("/1.0/rekey");
+        let resp = self.inner.transport.retry.run(false, deadline, || {
+            http::post_json(&agent, "rekey", &url, &body, deadline)
+        })?;
         if !(200..300).contains(&resp.status) {
             return Err(http::status_error("rekey", &resp));
         }

@@ -66,6 +66,7 @@ impl Client {
         serial: &str,
         ott: Option<&str>,
         opts: &RevokeOptions,
+        deadline: std::time::Instant,
     ) -> Result<()> {
         if opts.reason_code > 10 {
             return Err(Error::invalid("reason_code", "must be 0 to 10"));
@@ -80,7 +81,13 @@ impl Client {
             })
             .map_err(|e| Error::new(crate::error::ErrorKind::Internal, e.to_string()))?,
         );
-        let resp = http::post_json(agent, "revoke", &self.endpoint("/1.0/revoke"), &body)?;
+        let resp = http::post_json(
+            agent,
+            "revoke",
+            &self.endpoint("/1.0/revoke"),
+            &body,
+            deadline,
+        )?;
         if !(200..300).contains(&resp.status) {
             return Err(http::status_error("revoke", &resp));
         }
@@ -89,27 +96,31 @@ impl Client {
 
     /// Revokes the certificate with `serial` (decimal, `0x` hex, or `aa:bb` hex) with a
     /// revoke token: `opts.token`, else one from the per-call or client provider (asked
-    /// with [`TokenPurpose::Revoke`]). Never retried: the token is spent on first use.
+    /// with [`TokenPurpose::Revoke`], once per attempt). Retried only when the request
+    /// never reached step-ca, which spends a token on first use.
     pub fn revoke(&self, serial: &str, opts: &RevokeOptions) -> Result<()> {
+        let deadline = self.deadline();
         let serial = normalize_serial(serial)?;
         if opts.reason_code > 10 {
             return Err(Error::invalid("reason_code", "must be 0 to 10"));
         }
-        let (token, field) = match &opts.token {
-            Some(t) => (t.clone(), "token"),
-            None => (
-                self.provider_token(
-                    serial.clone(),
-                    Vec::new(),
-                    TokenPurpose::Revoke,
-                    opts.token_provider.as_ref(),
-                )?,
-                "token_provider",
-            ),
-        };
-        let token = token.expose().trim();
-        check_token(field, token)?;
-        self.post_revoke(&self.inner.agent, &serial, Some(token), opts)
+        self.inner.transport.retry.run(false, deadline, || {
+            let (token, field) = match &opts.token {
+                Some(t) => (t.clone(), "token"),
+                None => (
+                    self.provider_token(
+                        serial.clone(),
+                        Vec::new(),
+                        TokenPurpose::Revoke,
+                        opts.token_provider.as_ref(),
+                    )?,
+                    "token_provider",
+                ),
+            };
+            let token = token.expose().trim();
+            check_token(field, token)?;
+            self.post_revoke(&self.inner.agent, &serial, Some(token), opts, deadline)
+        })
     }
 
     /// Revokes `chain`'s leaf, authenticating over mutual TLS with it and `key`.
@@ -132,7 +143,10 @@ impl Client {
                 pkcs8_pem: &key.to_pkcs8_pem(),
             }),
         )?;
-        self.post_revoke(&agent, &chain.serial(), None, opts)
+        let deadline = self.deadline();
+        self.inner.transport.retry.run(false, deadline, || {
+            self.post_revoke(&agent, &chain.serial(), None, opts, deadline)
+        })
     }
 }
 

@@ -72,6 +72,7 @@ type clientConfig struct {
 	proxy              string
 	fingerprint        string
 	jwk                *JWKProvisioner
+	retries            *[3]time.Duration // attempts (as a count), initial and max backoff
 }
 
 // Option configures a Client.
@@ -99,6 +100,14 @@ func WithRootFingerprint(fingerprint string) Option {
 // WithJWKProvisioner mints tokens in process with p (see FetchJWKProvisioner) when no
 // TokenProvider is set.
 func WithJWKProvisioner(p *JWKProvisioner) Option { return func(c *clientConfig) { c.jwk = p } }
+
+// WithRetries sets how failed requests are retried: maxAttempts in all (1 = never),
+// waiting initial, doubling up to max, with jitter (defaults 3, 200 ms, 2 s). Only
+// requests that never reached the CA are retried (no token is spent twice), and GETs
+// after transport failures or 5xx; all attempts stay within the call timeout.
+func WithRetries(maxAttempts int, initial, max time.Duration) Option {
+	return func(c *clientConfig) { c.retries = &[3]time.Duration{time.Duration(maxAttempts), initial, max} }
+}
 
 // WithProvisioner names the provisioner; the token provider is told it.
 func WithProvisioner(name string) Option { return func(c *clientConfig) { c.provisioner = name } }
@@ -160,6 +169,11 @@ func NewClient(caURL string, opts ...Option) (*Client, error) {
 			p, free := cString(cfg.rootFile)
 			defer free()
 			return C.stepca_client_builder_set_root_file(b, p, e)
+		})
+	}
+	if r := cfg.retries; r != nil {
+		steps = append(steps, func(e **C.stepca_error) C.stepca_status {
+			return C.stepca_client_builder_set_retries(b, C.uint32_t(r[0]), C.uint64_t(r[1].Milliseconds()), C.uint64_t(r[2].Milliseconds()), e)
 		})
 	}
 	if cfg.fingerprint != "" {

@@ -156,6 +156,29 @@ pub unsafe extern "C" fn stepca_client_builder_set_timeouts(
     })
 }
 
+/// Sets how failed requests are retried: `max_attempts` in all (1 = never retry; default
+/// 3), waiting `initial_backoff_ms` (default 200) doubling up to `max_backoff_ms` (default
+/// 2000), with jitter. A request is retried only when it never reached the CA (no token
+/// spent; a retried sign or revoke asks the provider again) or, for GETs, after a
+/// transport failure or a 5xx. All attempts stay within the call timeout.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_client_builder_set_retries(
+    builder: *mut stepca_client_builder,
+    max_attempts: u32,
+    initial_backoff_ms: u64,
+    max_backoff_ms: u64,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    with_builder(builder, error, |b| {
+        b.retry_policy(crate::http::RetryPolicy {
+            max_attempts,
+            initial_backoff: Duration::from_millis(initial_backoff_ms),
+            max_backoff: Duration::from_millis(max_backoff_ms),
+        })?;
+        Ok(())
+    })
+}
+
 /// Sets the provisioner name handed to the token provider.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn stepca_client_builder_set_provisioner(
