@@ -47,6 +47,7 @@ check "gofmt" sh -c 'test -z "$(gofmt -l bindings/go examples/go)" || { gofmt -l
 check "go vet" sh -c 'cd bindings/go && go vet ./... && cd ../../examples/go && go vet ./...'
 check "ASan really linked" sh -c 'nm build/tests/asan-test_api | grep -q __asan_init && ! nm build/tests/test_api | grep -q __asan_init'
 suite "rust unit tests" cargo test --quiet --lib
+suite "fuzz regressions" cargo test --quiet --features fuzzing --test fuzz_regressions
 suite "rust key, CSR and fault-server tests" cargo test --quiet --test keys --test csr --test faults
 
 env_file=$(scripts/ca-start.sh) || { echo "could not start step-ca"; exit 1; }
@@ -64,6 +65,7 @@ suite "Go tests, static library (-race)" sh -c 'cd bindings/go && go test -race 
 check "static Go test binary needs no libstepca.so" sh -c 'cd bindings/go && go test -c -tags stepca_static -o "$0/static.test" . && ! ldd "$0/static.test" | grep -q libstepca' "$logdir"
 scripts/ca-stop.sh "$env_file"; env_file=
 check "demo (scripts/demo.sh)" scripts/demo.sh
+suite "fuzzing, ${FUZZ_SECONDS:-30} s per target" scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 check "Go example (scripts/demo.sh --go)" scripts/demo.sh --go
 
 echo

@@ -361,23 +361,34 @@ fn is_unsent(e: &ureq::Error) -> bool {
 /// The error for a non-success HTTP status, carrying step-ca's `message` when present
 /// (either error shape: `{status,message}` or `{type,detail,message}`).
 pub(crate) fn status_error(what: &str, resp: &Response) -> Error {
+    // Bounded: an error body is the peer's to choose, and may be huge or binary.
+    const MAX_DETAIL: usize = 300;
+    const MAX_CA_MESSAGE: usize = 4096;
+    let clean = |text: &str, max: usize| -> String {
+        let mut out: String = text
+            .trim()
+            .chars()
+            .take(max)
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        if text.trim().chars().nth(max).is_some() {
+            out.push('…');
+        }
+        out
+    };
     let ca_message = serde_json::from_slice::<serde_json::Value>(&resp.body)
         .ok()
         .and_then(|v| {
-            ["message", "detail"]
-                .iter()
-                .find_map(|k| v.get(k).and_then(|m| m.as_str()).map(str::to_string))
+            ["message", "detail"].iter().find_map(|k| {
+                v.get(k)
+                    .and_then(|m| m.as_str())
+                    .map(|m| clean(m, MAX_CA_MESSAGE))
+            })
         });
     let detail = match &ca_message {
-        Some(m) => m.clone(),
+        Some(m) => clean(m, MAX_DETAIL),
         None => {
-            let text = String::from_utf8_lossy(&resp.body);
-            let text: String = text
-                .trim()
-                .chars()
-                .take(200)
-                .map(|c| if c.is_control() { ' ' } else { c })
-                .collect();
+            let text = clean(&String::from_utf8_lossy(&resp.body), MAX_DETAIL);
             if text.is_empty() {
                 "no message".to_string()
             } else {

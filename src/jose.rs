@@ -204,6 +204,15 @@ struct JweHeader {
 
 /// Decrypts a compact JWE made with a password (PBES2-HS256+A128KW, A128GCM or A256GCM).
 pub(crate) fn decrypt_pbes2(jwe: &str, password: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    decrypt_pbes2_capped(jwe, password, MAX_P2C)
+}
+
+/// [`decrypt_pbes2`] with the iteration count bounded by `max_p2c`.
+pub(crate) fn decrypt_pbes2_capped(
+    jwe: &str,
+    password: &[u8],
+    max_p2c: u64,
+) -> Result<Zeroizing<Vec<u8>>> {
     let bad = |why: &str| Error::new(ErrorKind::Key, format!("provisioner key: {why}"));
     let parts: Vec<&str> = jwe.trim().split('.').collect();
     let [h64, ek64, iv64, ct64, tag64] = parts[..] else {
@@ -219,9 +228,9 @@ pub(crate) fn decrypt_pbes2(jwe: &str, password: &[u8]) -> Result<Zeroizing<Vec<
         "A256GCM" => (&AES_256_GCM, 32),
         other => return Err(bad(&format!("unsupported JWE enc {other}"))),
     };
-    if !(MIN_P2C..=MAX_P2C).contains(&header.p2c) {
+    if !(MIN_P2C..=max_p2c).contains(&header.p2c) {
         return Err(bad(&format!(
-            "PBES2 iteration count {} is outside {MIN_P2C}..={MAX_P2C}",
+            "PBES2 iteration count {} is outside {MIN_P2C}..={max_p2c}",
             header.p2c
         )));
     }

@@ -42,6 +42,39 @@ mod token;
 pub mod version;
 
 pub use bootstrap::fingerprint;
+
+/// Internals exposed to the fuzz targets (`fuzz/`), behind the `fuzzing` feature. Not a
+/// stable API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Parses a sign/renew/rekey answer body.
+    pub fn parse_sign_response(body: &[u8]) -> crate::Result<crate::CertificateChain> {
+        crate::client::parse_sign_response(body)
+    }
+
+    /// Builds the error for an HTTP error answer.
+    pub fn status_error(status: u16, body: &[u8]) -> crate::Error {
+        crate::http::status_error(
+            "fuzz",
+            &crate::http::Response {
+                status,
+                body: body.to_vec(),
+            },
+        )
+    }
+
+    /// Parses a private JWK.
+    pub fn parse_private_jwk(json: &[u8]) -> bool {
+        crate::jose::parse_private_jwk(json).is_ok()
+    }
+
+    /// Decrypts a JWE with the iteration count capped low, so that the fuzzer explores
+    /// the parser rather than PBKDF2.
+    pub fn decrypt_jwe_cheap(jwe: &str, password: &[u8]) -> bool {
+        crate::jose::decrypt_pbes2_capped(jwe, password, 2000).is_ok()
+    }
+}
 pub use chain::CertificateChain;
 pub use client::{
     Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, MAX_TOKEN_LEN, SignOptions,
