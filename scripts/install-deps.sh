@@ -35,4 +35,14 @@ if ! cbindgen --version 2>/dev/null | grep -q "0.29.4"; then
   say "cargo install cbindgen 0.29.4"
   cargo install --quiet cbindgen@0.29.4 --locked
 fi
+# Nightly with miri and rust-src (Miri tests) is best effort: rustup's servers are not a
+# package registry and may be out of reach; the tests say so when Miri is missing.
+if cargo +nightly --version >/dev/null 2>&1 && ! cargo +nightly miri --version >/dev/null 2>&1; then
+  say "rustup component add miri rust-src (nightly; best effort)"
+  timeout 300 rustup component add --toolchain nightly miri rust-src >/dev/null 2>&1 || say "miri unavailable"
+fi
+if cargo +nightly --version >/dev/null 2>&1 && ! cargo fuzz --version >/dev/null 2>&1; then
+  say "cargo install cargo-fuzz 0.13.2"
+  cargo install --quiet cargo-fuzz@0.13.2 --locked
+fi
 say "done"

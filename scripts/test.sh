@@ -45,6 +45,11 @@ check "header up to date" scripts/gen-header.sh --check
 check "build library, example and C tests" make -s all c-tests
 check "gofmt" sh -c 'test -z "$(gofmt -l bindings/go examples/go)" || { gofmt -l bindings/go examples/go; exit 1; }'
 check "go vet" sh -c 'cd bindings/go && go vet ./... && cd ../../examples/go && go vet ./...'
+if cargo +nightly miri --version >/dev/null 2>&1; then
+  suite "Miri on the FFI plumbing" cargo +nightly miri test --quiet --lib ffi::tests
+else
+  echo "=== Miri: SKIPPED (the nightly miri component could not be installed here)"
+fi
 check "ASan really linked" sh -c 'nm build/tests/asan-test_api | grep -q __asan_init && ! nm build/tests/test_api | grep -q __asan_init'
 suite "rust unit tests" cargo test --quiet --lib
 suite "fuzz regressions" cargo test --quiet --features fuzzing --test fuzz_regressions
@@ -54,6 +59,10 @@ env_file=$(scripts/ca-start.sh) || { echo "could not start step-ca"; exit 1; }
 # shellcheck disable=SC1090
 . "$env_file"
 suite "rust enrollment and lifecycle tests (step-ca)" cargo test --quiet --test enroll --test lifecycle
+suite "C 16 threads x 500 enrollments" build/tests/test_threads
+suite "C 16 threads x 500 enrollments (ASan+UBSan)" build/tests/asan-test_threads
+suite "C 4 threads x 10 enrollments (valgrind)" env STEPCA_THREADS=4 STEPCA_PER_THREAD=10 \
+  valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect -q build/tests/test_threads
 for t in test_api test_enroll test_lifecycle; do
   suite "C $t" "build/tests/$t"
   suite "C $t (ASan+UBSan)" "build/tests/asan-$t"

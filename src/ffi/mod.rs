@@ -29,6 +29,9 @@ pub mod revoke;
 pub mod token;
 pub mod version;
 
+#[cfg(test)]
+mod tests;
+
 use self::error::{FfiError, stepca_error, stepca_status};
 
 pub(crate) type FfiResult<T> = std::result::Result<T, FfiError>;
