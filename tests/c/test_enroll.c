@@ -289,6 +289,27 @@ static int silent_provider(void *ud, const stepca_token_claims *c, stepca_token_
   return 0;
 }
 
+static int empty_token_provider(void *ud, const stepca_token_claims *c, stepca_token_sink *sink) {
+  (void)ud;
+  (void)c;
+  stepca_error *e = NULL;
+  /* An empty token is refused by the sink itself. */
+  int rc = stepca_token_sink_set(sink, "", 0, &e) == STEPCA_ERR_INVALID_ARGUMENT ? 0 : 9;
+  stepca_error_free(e);
+  return rc;
+}
+
+static int huge_token_provider(void *ud, const stepca_token_claims *c, stepca_token_sink *sink) {
+  (void)ud;
+  (void)c;
+  size_t n = 200 * 1024;
+  char *big = malloc(n);
+  memset(big, 'A', n);
+  stepca_status st = stepca_token_sink_set(sink, big, n, NULL);
+  free(big);
+  return st == STEPCA_OK ? 0 : 1;
+}
+
 /* Calls back into the library from inside the callback, then mints. */
 static int reentrant_provider(void *ud, const stepca_token_claims *c, stepca_token_sink *sink) {
   stepca_key *k = NULL;
@@ -343,6 +364,18 @@ static void test_callbacks(void) {
   stepca_error_free(e);
   e = NULL;
   stepca_client_free(c3);
+
+  stepca_client *c5 = new_client(ca_root, empty_token_provider, NULL);
+  CHECK_STATUS(stepca_sign_cert(c5, csr, len, NULL, &chain, &e), e, STEPCA_ERR_TOKEN_PROVIDER);
+  stepca_error_free(e);
+  e = NULL;
+  stepca_client_free(c5);
+  stepca_client *c6 = new_client(ca_root, huge_token_provider, NULL);
+  CHECK_STATUS(stepca_sign_cert(c6, csr, len, NULL, &chain, &e), e, STEPCA_ERR_TOKEN_PROVIDER);
+  CHECK(e && strstr(stepca_error_message(e), "204800 bytes") != NULL);
+  stepca_error_free(e);
+  e = NULL;
+  stepca_client_free(c6);
 
   int calls = 0;
   stepca_client *c4 = new_client(ca_root, reentrant_provider, &calls);
