@@ -119,7 +119,7 @@ impl CertificateChain {
         for (i, pair) in parsed.windows(2).enumerate() {
             let (child, issuer) = (&pair[0], &pair[1]);
             if child.issuer().as_raw() != issuer.subject().as_raw()
-                || child.verify_signature(Some(issuer.public_key())).is_err()
+                || !signed_by(&self.certs[i], child, &self.certs[i + 1], issuer, i > 0)
             {
                 return Err(Error::new(
                     ErrorKind::ChainInvalid,
@@ -131,10 +131,11 @@ impl CertificateChain {
             return Ok(());
         }
         let top = parsed.last().unwrap_or(&parsed[0]);
+        let top_der = &self.certs[self.certs.len() - 1];
         let anchored = roots.iter().any(|root_der| {
             X509Certificate::from_der(root_der).is_ok_and(|(_, root)| {
                 root.subject().as_raw() == top.issuer().as_raw()
-                    && top.verify_signature(Some(root.public_key())).is_ok()
+                    && signed_by(top_der, top, root_der, &root, true)
             })
         });
         if anchored {
@@ -146,6 +147,43 @@ impl CertificateChain {
             ))
         }
     }
+}
+
+/// Whether `child` is signed by `issuer`. With `remember`, pairs that verified before are
+/// remembered (by the hash of both DER encodings): the intermediate and root are the same
+/// for every enrollment, so only the new leaf's signature costs anything after the first.
+fn signed_by(
+    child_der: &[u8],
+    child: &X509Certificate<'_>,
+    issuer_der: &[u8],
+    issuer: &X509Certificate<'_>,
+    remember: bool,
+) -> bool {
+    if !remember {
+        // A new leaf every time: nothing to gain from remembering it.
+        return child.verify_signature(Some(issuer.public_key())).is_ok();
+    }
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static VERIFIED: once_cell::sync::Lazy<Mutex<HashSet<[u8; 32]>>> =
+        once_cell::sync::Lazy::new(|| Mutex::new(HashSet::new()));
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    ctx.update(&(child_der.len() as u64).to_le_bytes());
+    ctx.update(child_der);
+    ctx.update(issuer_der);
+    let mut key = [0u8; 32];
+    key.copy_from_slice(ctx.finish().as_ref());
+    if VERIFIED.lock().is_ok_and(|v| v.contains(&key)) {
+        return true;
+    }
+    let ok = child.verify_signature(Some(issuer.public_key())).is_ok();
+    if ok && let Ok(mut v) = VERIFIED.lock() {
+        if v.len() >= 256 {
+            v.clear();
+        }
+        v.insert(key);
+    }
+    ok
 }
 
 fn parse_cert(der: &[u8], index: usize) -> Result<X509Certificate<'_>> {

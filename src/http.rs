@@ -187,7 +187,7 @@ pub(crate) fn agent_with_identity(
             Some(ureq::Proxy::new(p).map_err(|e| Error::invalid("proxy", format!("{p:?}: {e}")))?)
         }
     };
-    let config = Agent::config_builder()
+    let builder = Agent::config_builder()
         .tls_config(tls)
         .https_only(!cfg.allow_http)
         .http_status_as_error(false)
@@ -201,9 +201,67 @@ pub(crate) fn agent_with_identity(
         .max_idle_connections_per_host(128)
         // step-ca closes idle connections after 15 s; never reuse one it may be closing.
         .max_idle_age(Duration::from_secs(10))
-        .user_agent(concat!("libstepca/", env!("CARGO_PKG_VERSION")))
-        .build();
-    Ok(config.new_agent())
+        .user_agent(concat!("libstepca/", env!("CARGO_PKG_VERSION")));
+    Ok(Agent::with_parts(
+        builder.build(),
+        ureq::unversioned::transport::DefaultConnector::default(),
+        CachingResolver::default(),
+    ))
+}
+
+/// How long a resolved host name is reused.
+const DNS_TTL: Duration = Duration::from_secs(30);
+
+/// ureq resolves the host before every request, on a new thread when a timeout is set
+/// (measured: one thread spawn per enrollment). IP literals need no lookup at all, and
+/// names are kept for [`DNS_TTL`].
+#[derive(Debug, Default)]
+struct CachingResolver {
+    inner: ureq::unversioned::resolver::DefaultResolver,
+    cache: std::sync::Mutex<
+        std::collections::HashMap<
+            String,
+            (Instant, ureq::unversioned::resolver::ResolvedSocketAddrs),
+        >,
+    >,
+}
+
+impl ureq::unversioned::resolver::Resolver for CachingResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> std::result::Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        if let Some(auth) = uri.authority() {
+            let port = auth
+                .port_u16()
+                .unwrap_or(if uri.scheme_str() == Some("http") {
+                    80
+                } else {
+                    443
+                });
+            let host = auth.host().trim_start_matches('[').trim_end_matches(']');
+            if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+                let mut addrs = self.empty();
+                addrs.push(std::net::SocketAddr::new(ip, port));
+                return Ok(addrs);
+            }
+            let key = auth.as_str().to_string();
+            if let Ok(cache) = self.cache.lock()
+                && let Some((at, addrs)) = cache.get(&key)
+                && at.elapsed() < DNS_TTL
+            {
+                return Ok(addrs.clone());
+            }
+            let addrs = self.inner.resolve(uri, config, timeout)?;
+            if let Ok(mut cache) = self.cache.lock() {
+                cache.insert(key, (Instant::now(), addrs.clone()));
+            }
+            return Ok(addrs);
+        }
+        self.inner.resolve(uri, config, timeout)
+    }
 }
 
 fn read_body(what: &str, body: &mut Body) -> Result<Vec<u8>> {

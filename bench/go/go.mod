@@ -1,0 +1,3 @@
+module github.com/libstepca/libstepca/bench/go
+
+go 1.24
