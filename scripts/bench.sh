@@ -61,11 +61,8 @@ for inflight in 1 8 32; do
 done
 
 echo "== One enrollment as a whole process"
-oneshot() { # NAME CMD...: wall seconds and peak RSS (KiB) of one run, appended as JSON
-  local name=$1; shift
-  /usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>"$work/err" || { cat "$work/err"; return 1; }
-  read -r wall rss <"$work/time"
-  echo "{\"op\":\"oneshot\",\"client\":\"$name\",\"wall_s\":$wall,\"rss_kib\":$rss}" | tee -a "$results"
+oneshot() { # NAME CMD...: wall time and peak RSS of one run, appended as JSON
+  python3 bench/oneshot.py "$@" | tee -a "$results"
 }
 tok() { build/bench mint 1 bench.example.com "$work/one.tok"; cat "$work/one.tok"; }
 for _ in $(seq "$oneshots"); do
