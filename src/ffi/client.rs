@@ -9,7 +9,7 @@ use super::error::{FfiError, stepca_error, stepca_status};
 use super::provisioner::stepca_jwk_provisioner;
 use super::token::{CTokenProvider, stepca_token_provider_fn};
 use super::{
-    FfiResult, bytes, call, free_handle, guard, handle, handle_mut, into_handle, out, string,
+    FfiResult, bytes, call, free_handle, guard, handle, into_handle, out, string, with_mut,
 };
 use crate::client::{Client, ClientBuilder, SignOptions};
 use crate::token::Token;
@@ -54,11 +54,7 @@ fn with_builder(
     error: *mut *mut stepca_error,
     f: impl FnOnce(&mut ClientBuilder) -> FfiResult<()>,
 ) -> stepca_status {
-    call(error, || {
-        // SAFETY: NULL or a live builder used by one thread, by contract.
-        let b = unsafe { handle_mut(builder, "builder")? };
-        f(&mut b.builder)
-    })
+    with_mut(builder, "builder", error, |b| f(&mut b.builder))
 }
 
 /// Trusts only the root certificates in this PEM bundle (copied).
@@ -295,11 +291,7 @@ fn with_options(
     error: *mut *mut stepca_error,
     f: impl FnOnce(&mut SignOptions) -> FfiResult<()>,
 ) -> stepca_status {
-    call(error, || {
-        // SAFETY: NULL or live options used by one thread, by contract.
-        let o = unsafe { handle_mut(options, "options")? };
-        f(&mut o.opts)
-    })
+    with_mut(options, "options", error, |o| f(&mut o.opts))
 }
 
 /// Uses this token (copied, wiped on free) instead of calling the token provider.

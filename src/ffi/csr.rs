@@ -6,8 +6,8 @@ use super::buffer::hand_out;
 use super::error::{FfiError, stepca_error, stepca_status};
 use super::key::stepca_key;
 use super::{
-    FfiResult, bytes, call, format, free_handle, handle, handle_mut, into_handle, out, out_len,
-    stepca_format, string,
+    FfiResult, bytes, call, format, free_handle, handle, into_handle, out, out_len, stepca_format,
+    string,
 };
 use crate::csr::{CsrRequest, KeyUsage};
 use crate::key::SignatureAlgorithm;
@@ -87,11 +87,7 @@ fn with_request(
     error: *mut *mut stepca_error,
     f: impl FnOnce(&mut stepca_csr_request) -> FfiResult<()>,
 ) -> stepca_status {
-    call(error, || {
-        // SAFETY: NULL or a live request used by one thread, by contract.
-        let r = unsafe { handle_mut(request, "request")? };
-        f(r)
-    })
+    super::with_mut(request, "request", error, f)
 }
 
 /// Appends a subject attribute. `name` is `CN`, `C`, `ST`, `L`, `O`, `OU`,

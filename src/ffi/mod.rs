@@ -98,6 +98,21 @@ pub(crate) unsafe fn handle_mut<'a, T>(ptr: *mut T, name: &str) -> FfiResult<&'a
     unsafe { ptr.as_mut() }.ok_or_else(|| FfiError::null(name))
 }
 
+/// Runs `f` on a mutable handle behind the panic boundary and its NULL check: the shape of
+/// every setter on builders, requests and options.
+pub(crate) fn with_mut<T>(
+    ptr: *mut T,
+    name: &str,
+    error: *mut *mut stepca_error,
+    f: impl FnOnce(&mut T) -> FfiResult<()>,
+) -> stepca_status {
+    call(error, || {
+        // SAFETY: NULL or a live handle used by one thread, by contract.
+        let h = unsafe { handle_mut(ptr, name)? };
+        f(h)
+    })
+}
+
 /// A required NUL-terminated UTF-8 string.
 pub(crate) unsafe fn string<'a>(ptr: *const c_char, name: &str) -> FfiResult<&'a str> {
     if ptr.is_null() {

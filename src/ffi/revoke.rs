@@ -9,9 +9,7 @@ use super::error::{FfiError, stepca_error, stepca_status};
 use super::key::stepca_key;
 use super::provisioner::stepca_jwk_provisioner;
 use super::token::{CTokenProvider, stepca_token_provider_fn};
-use super::{
-    FfiResult, call, free_handle, guard, handle, handle_mut, into_handle, opt_string, out, string,
-};
+use super::{FfiResult, call, free_handle, guard, handle, into_handle, opt_string, out, string};
 use crate::revoke::RevokeOptions;
 use crate::token::Token;
 
@@ -42,11 +40,7 @@ fn with_options(
     error: *mut *mut stepca_error,
     f: impl FnOnce(&mut RevokeOptions) -> FfiResult<()>,
 ) -> stepca_status {
-    call(error, || {
-        // SAFETY: NULL or live options used by one thread, by contract.
-        let o = unsafe { handle_mut(options, "options")? };
-        f(&mut o.opts)
-    })
+    super::with_mut(options, "options", error, |o| f(&mut o.opts))
 }
 
 /// Sets the RFC 5280 reason code (0 to 10) and an optional free-text reason (may be NULL).

@@ -15,7 +15,7 @@ pub extern "C" fn stepca_version() -> *const c_char {
 /// `STEPCA_VERSION_NUMBER` from the header to catch a header/library mismatch.
 #[unsafe(no_mangle)]
 pub extern "C" fn stepca_version_number() -> u32 {
-    crate::version::STEPCA_VERSION_NUMBER
+    guard(0, || crate::version::STEPCA_VERSION_NUMBER)
 }
 
 /// What this build supports, as a static JSON document:
