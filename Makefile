@@ -18,7 +18,7 @@ SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 
 C_TESTS  := $(patsubst tests/c/%.c,%,$(filter-out tests/c/harness.c,$(wildcard tests/c/test_*.c)))
 
-.PHONY: all lib example c-tests clean FORCE
+.PHONY: all lib example c-tests cpp-tests clean FORCE
 
 all: lib example
 
@@ -50,6 +50,19 @@ $(BUILD)/tests/%: tests/c/%.c tests/c/harness.c tests/c/harness.h include/stepca
 $(BUILD)/tests/asan-%: tests/c/%.c tests/c/harness.c tests/c/harness.h include/stepca.h lib
 	mkdir -p $(BUILD)/tests
 	$(CC) $(CWARN) $(CFLAGS) $(SANITIZE) -D_POSIX_C_SOURCE=200809L -Iinclude -Itests/c $< tests/c/harness.c $(LINK) -lpthread -o $@
+
+# The C++ wrapper's GoogleTest tests, plain and with ASan+UBSan.
+cpp-tests: $(BUILD)/tests/test_cpp $(BUILD)/tests/asan-test_cpp
+
+CXXWARN := -std=c++17 -Wall -Wextra -Wpedantic -Werror
+
+$(BUILD)/tests/test_cpp: tests/cpp/test_cpp.cpp bindings/cpp/stepca.hpp include/stepca.h lib
+	mkdir -p $(BUILD)/tests
+	$(CXX) $(CXXWARN) $(CFLAGS) -Iinclude -Ibindings/cpp $< -lgtest -lgtest_main $(LINK) -lpthread -o $@
+
+$(BUILD)/tests/asan-test_cpp: tests/cpp/test_cpp.cpp bindings/cpp/stepca.hpp include/stepca.h lib
+	mkdir -p $(BUILD)/tests
+	$(CXX) $(CXXWARN) $(CFLAGS) $(SANITIZE) -Iinclude -Ibindings/cpp $< -lgtest -lgtest_main $(LINK) -lpthread -o $@
 
 clean:
 	rm -rf $(BUILD)

@@ -11,10 +11,12 @@ export PATH="$HOME/go/bin:$HOME/.cargo/bin:$PATH"
 GOBIN=$(go env GOPATH)/bin
 
 need_apt=()
-for pkg in openssl:openssl curl:curl valgrind:valgrind pkg-config:pkg-config; do
+for pkg in openssl:openssl curl:curl valgrind:valgrind pkg-config:pkg-config cmake:cmake g++:g++; do
   cmd=${pkg%%:*}; name=${pkg##*:}
   command -v "$cmd" >/dev/null || need_apt+=("$name")
 done
+[ -f /usr/include/gtest/gtest.h ] || need_apt+=(libgtest-dev)
+[ -x /usr/bin/time ] || need_apt+=(time)
 if [ ${#need_apt[@]} -gt 0 ]; then
   say "apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

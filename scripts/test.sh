@@ -26,6 +26,8 @@ suite() {
   p=$(grep -Eo '([0-9]+) passed' "$log" | awk '{s+=$1} END {print s+0}')
   f=$(grep -Eo '([0-9]+) failed' "$log" | awk '{s+=$1} END {print s+0}')
   p=$((p + $(grep -Ec '^ *--- PASS' "$log"))); f=$((f + $(grep -Ec '^ *--- FAIL' "$log")))
+  # GoogleTest: "[       OK ] Suite.Test (1 ms)" / "[  FAILED  ] Suite.Test (1 ms)".
+  p=$((p + $(grep -Ec '^\[       OK \]' "$log"))); f=$((f + $(grep -Ec '^\[  FAILED  \] .*\([0-9]+ ms\)$' "$log")))
   passed=$((passed + p)); failed=$((failed + f))
   if [ "$rc" -ne 0 ]; then
     broken+=("$name")
@@ -42,7 +44,7 @@ check() { # a check that is one test: passes or fails as a whole
 check "cargo fmt" cargo fmt --all -- --check
 check "cargo clippy" cargo clippy --quiet --all-targets -- -D warnings
 check "header up to date" scripts/gen-header.sh --check
-check "build library, example and C tests" make -s all c-tests
+check "build library, example, C and C++ tests" make -s all c-tests cpp-tests
 check "gofmt" sh -c 'test -z "$(gofmt -l bindings/go examples/go)" || { gofmt -l bindings/go examples/go; exit 1; }'
 check "go vet" sh -c 'cd bindings/go && go vet ./... && cd ../../examples/go && go vet ./...'
 if cargo +nightly miri --version >/dev/null 2>&1; then
@@ -64,6 +66,10 @@ suite "C 16 threads x 500 enrollments" build/tests/test_threads
 suite "C 16 threads x 500 enrollments (ASan+UBSan)" build/tests/asan-test_threads
 suite "C 4 threads x 10 enrollments (valgrind)" env STEPCA_THREADS=4 STEPCA_PER_THREAD=10 \
   valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect -q build/tests/test_threads
+suite "C++ wrapper (GoogleTest)" build/tests/test_cpp
+suite "C++ wrapper (GoogleTest, ASan+UBSan)" build/tests/asan-test_cpp
+suite "C++ wrapper (GoogleTest, valgrind)" valgrind --error-exitcode=1 --leak-check=full \
+  --errors-for-leak-kinds=definite,indirect -q build/tests/test_cpp
 for t in test_api test_enroll test_lifecycle; do
   suite "C $t" "build/tests/$t"
   suite "C $t (ASan+UBSan)" "build/tests/asan-$t"

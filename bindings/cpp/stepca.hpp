@@ -1,0 +1,367 @@
+// stepca.hpp: a header-only C++17 wrapper over libstepca's C API.
+//
+// Owners free exactly once (move-only RAII), failures throw stepca::Error carrying the
+// code, HTTP status, step-ca's message and what the CA sent, and a token provider is a
+// std::function. Link with -lstepca (pkg-config: stepca; CMake: stepca::stepca).
+#ifndef STEPCA_HPP
+#define STEPCA_HPP
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "stepca.h"
+
+namespace stepca {
+
+// A libstepca failure.
+class Error : public std::runtime_error {
+ public:
+  Error(stepca_status code, std::string message, int http_status, std::string ca_message, std::string received)
+      : std::runtime_error(message), code_(code), http_status_(http_status), ca_message_(std::move(ca_message)),
+        received_(std::move(received)) {}
+  // The status code (STEPCA_ERR_*).
+  stepca_status code() const noexcept { return code_; }
+  // The HTTP status step-ca answered with, or 0.
+  int http_status() const noexcept { return http_status_; }
+  // step-ca's own message, or "".
+  const std::string &ca_message() const noexcept { return ca_message_; }
+  // What step-ca sent when its answer failed libstepca's checks, or "".
+  const std::string &received() const noexcept { return received_; }
+
+ private:
+  stepca_status code_;
+  int http_status_;
+  std::string ca_message_, received_;
+};
+
+namespace detail {
+
+// Throws for a failed status, taking (and freeing) the error object.
+inline void check(stepca_status st, stepca_error *err) {
+  if (st == STEPCA_OK) {
+    stepca_error_free(err);
+    return;
+  }
+  std::string msg = err ? stepca_error_message(err) : stepca_status_str(static_cast<int>(st));
+  int http = err ? stepca_error_http_status(err) : 0;
+  std::string ca = err && stepca_error_ca_message(err) ? stepca_error_ca_message(err) : "";
+  std::string rec = err && stepca_error_received(err) ? stepca_error_received(err) : "";
+  stepca_error_free(err);
+  throw Error(st, msg, http, ca, rec);
+}
+
+// Calls a fallible C function whose last argument is `stepca_error **`.
+template <typename F>
+void call(F &&f) {
+  stepca_error *err = nullptr;
+  // Two statements: argument evaluation order would otherwise be unspecified.
+  stepca_status st = f(&err);
+  check(st, err);
+}
+
+// Takes a library buffer into a std::string (binary-safe) and frees it (wiped).
+inline std::string take(uint8_t *p, size_t n) {
+  std::string out(reinterpret_cast<const char *>(p), n);
+  stepca_free(p);
+  return out;
+}
+
+template <typename T, void (*Free)(T *)>
+struct Deleter {
+  void operator()(T *p) const noexcept { Free(p); }
+};
+
+}  // namespace detail
+
+// Key types to generate.
+enum class KeyType : stepca_key_type {
+  Rsa2048 = STEPCA_KEY_RSA_2048,
+  Rsa3072 = STEPCA_KEY_RSA_3072,
+  Rsa4096 = STEPCA_KEY_RSA_4096,
+  EcP256 = STEPCA_KEY_EC_P256,
+  EcP384 = STEPCA_KEY_EC_P384,
+  Ed25519 = STEPCA_KEY_ED25519,
+};
+
+// A private key held by libstepca. Immutable; share it freely between threads.
+class Key {
+ public:
+  static Key load(const std::string &pem_or_der, const char *passphrase = nullptr) {
+    stepca_key *k = nullptr;
+    detail::call([&](stepca_error **e) {
+      return stepca_key_load(reinterpret_cast<const uint8_t *>(pem_or_der.data()), pem_or_der.size(), passphrase, &k, e);
+    });
+    return Key(k);
+  }
+  static Key generate(KeyType type) {
+    stepca_key *k = nullptr;
+    detail::call([&](stepca_error **e) { return stepca_key_generate(static_cast<stepca_key_type>(type), &k, e); });
+    return Key(k);
+  }
+  // PKCS#8 PEM. Wipe it when done.
+  std::string pem() const {
+    uint8_t *p = nullptr;
+    size_t n = 0;
+    detail::call([&](stepca_error **e) { return stepca_key_to_pem(get(), &p, &n, e); });
+    return detail::take(p, n);
+  }
+  stepca_key_alg algorithm() const noexcept { return stepca_key_algorithm(get()); }
+  size_t bits() const noexcept { return stepca_key_bits(get()); }
+  const stepca_key *get() const noexcept { return ptr_.get(); }
+
+ private:
+  explicit Key(stepca_key *k) : ptr_(k) {}
+  std::unique_ptr<stepca_key, detail::Deleter<stepca_key, stepca_key_free>> ptr_;
+};
+
+// What a CSR says; setters return *this for chaining.
+class CsrRequest {
+ public:
+  CsrRequest() {
+    stepca_csr_request *r = nullptr;
+    detail::call([&](stepca_error **e) { return stepca_csr_request_new(&r, e); });
+    ptr_.reset(r);
+  }
+  CsrRequest &subject(const std::string &name, const std::string &value) {
+    detail::call([&](stepca_error **e) { return stepca_csr_request_add_subject(ptr_.get(), name.c_str(), value.c_str(), e); });
+    return *this;
+  }
+  CsrRequest &san(stepca_san_type type, const std::string &value) {
+    detail::call([&](stepca_error **e) { return stepca_csr_request_add_san(ptr_.get(), type, value.c_str(), e); });
+    return *this;
+  }
+  CsrRequest &dns(const std::string &v) { return san(STEPCA_SAN_DNS, v); }
+  CsrRequest &ip(const std::string &v) { return san(STEPCA_SAN_IP, v); }
+  CsrRequest &email(const std::string &v) { return san(STEPCA_SAN_EMAIL, v); }
+  CsrRequest &uri(const std::string &v) { return san(STEPCA_SAN_URI, v); }
+  CsrRequest &ext_key_usage(const std::string &purpose) {
+    detail::call([&](stepca_error **e) { return stepca_csr_request_add_ext_key_usage(ptr_.get(), purpose.c_str(), e); });
+    return *this;
+  }
+  CsrRequest &key_usage(uint32_t bits) {
+    detail::call([&](stepca_error **e) { return stepca_csr_request_set_key_usage(ptr_.get(), bits, e); });
+    return *this;
+  }
+  CsrRequest &basic_constraints(bool ca, int32_t path_len = -1) {
+    detail::call([&](stepca_error **e) { return stepca_csr_request_set_basic_constraints(ptr_.get(), ca, path_len, e); });
+    return *this;
+  }
+  CsrRequest &challenge_password(const std::string &pw) {
+    detail::call([&](stepca_error **e) { return stepca_csr_request_set_challenge_password(ptr_.get(), pw.c_str(), e); });
+    return *this;
+  }
+  CsrRequest &signature_algorithm(stepca_sig_alg alg) {
+    detail::call([&](stepca_error **e) { return stepca_csr_request_set_signature_algorithm(ptr_.get(), alg, e); });
+    return *this;
+  }
+  // Builds and signs the CSR with `key`: PEM (default) or DER bytes.
+  std::string build(const Key &key, stepca_format format = STEPCA_FORMAT_PEM) const {
+    uint8_t *p = nullptr;
+    size_t n = 0;
+    detail::call([&](stepca_error **e) { return stepca_create_csr(key.get(), ptr_.get(), format, &p, &n, e); });
+    return detail::take(p, n);
+  }
+
+ private:
+  std::unique_ptr<stepca_csr_request, detail::Deleter<stepca_csr_request, stepca_csr_request_free>> ptr_;
+};
+
+// An issued certificate and its intermediates.
+class Chain {
+ public:
+  static Chain load(const std::string &pem) {
+    stepca_chain *c = nullptr;
+    detail::call([&](stepca_error **e) {
+      return stepca_chain_load(reinterpret_cast<const uint8_t *>(pem.data()), pem.size(), &c, e);
+    });
+    return Chain(c);
+  }
+  size_t size() const noexcept { return stepca_chain_count(get()); }
+  // Certificate `index` (0 is the leaf) as PEM or DER.
+  std::string certificate(size_t index, stepca_format format = STEPCA_FORMAT_PEM) const {
+    uint8_t *p = nullptr;
+    size_t n = 0;
+    detail::call([&](stepca_error **e) { return stepca_chain_get(get(), index, format, &p, &n, e); });
+    return detail::take(p, n);
+  }
+  // The whole chain as PEM, leaf first.
+  std::string pem() const {
+    uint8_t *p = nullptr;
+    size_t n = 0;
+    detail::call([&](stepca_error **e) { return stepca_chain_pem(get(), &p, &n, e); });
+    return detail::take(p, n);
+  }
+  // The leaf's serial number in decimal.
+  std::string serial() const {
+    uint8_t *p = nullptr;
+    size_t n = 0;
+    detail::call([&](stepca_error **e) { return stepca_chain_serial(get(), &p, &n, e); });
+    return detail::take(p, n);
+  }
+  // When to renew the leaf (UNIX seconds).
+  int64_t renew_after() const {
+    int64_t t = 0;
+    detail::call([&](stepca_error **e) { return stepca_chain_renew_after(get(), &t, e); });
+    return t;
+  }
+  const stepca_chain *get() const noexcept { return ptr_.get(); }
+
+ private:
+  friend class Client;
+  explicit Chain(stepca_chain *c) : ptr_(c) {}
+  std::unique_ptr<stepca_chain, detail::Deleter<stepca_chain, stepca_chain_free>> ptr_;
+};
+
+// What the token provider is told.
+struct Claims {
+  std::string subject, audience, provisioner;
+  std::vector<std::string> sans, dns, ips, emails, uris;
+  stepca_token_purpose purpose = STEPCA_TOKEN_SIGN;
+};
+
+// Returns the one-time token for `claims`; throw to fail the call.
+using TokenProvider = std::function<std::string(const Claims &)>;
+
+namespace detail {
+inline std::vector<std::string> strings(const char *const *p, size_t n) {
+  return std::vector<std::string>(p, p + n);
+}
+
+// The C callback: runs the std::function, never lets an exception cross into C.
+inline int provider_trampoline(void *user_data, const stepca_token_claims *c, stepca_token_sink *sink) {
+  const auto &fn = *static_cast<const TokenProvider *>(user_data);
+  try {
+    Claims claims{c->subject, c->audience, c->provisioner ? c->provisioner : "",
+                  strings(c->sans, c->sans_len), strings(c->dns, c->dns_len), strings(c->ips, c->ips_len),
+                  strings(c->emails, c->emails_len), strings(c->uris, c->uris_len), c->purpose};
+    std::string token = fn(claims);
+    return stepca_token_sink_set(sink, token.data(), token.size(), nullptr) == STEPCA_OK ? 0 : 1;
+  } catch (const std::exception &ex) {
+    stepca_token_sink_set_error(sink, ex.what(), nullptr);
+    return 1;
+  } catch (...) {
+    stepca_token_sink_set_error(sink, "token provider threw", nullptr);
+    return 1;
+  }
+}
+}  // namespace detail
+
+// Options for one sign call.
+struct SignOptions {
+  std::string token;                      // empty: use the provider
+  int64_t not_before = 0, not_after = 0;  // UNIX seconds; 0: step-ca's default
+  std::string template_data;              // JSON; empty: none
+};
+
+// A step-ca client. Thread-safe; keeps its connections alive. Move-only.
+class Client {
+ public:
+  class Builder {
+   public:
+    explicit Builder(const std::string &ca_url) {
+      stepca_client_builder *b = nullptr;
+      detail::call([&](stepca_error **e) { return stepca_client_builder_new(ca_url.c_str(), &b, e); });
+      ptr_.reset(b);
+    }
+    Builder &root_file(const std::string &path) {
+      detail::call([&](stepca_error **e) { return stepca_client_builder_set_root_file(ptr_.get(), path.c_str(), e); });
+      return *this;
+    }
+    Builder &root_pem(const std::string &pem) {
+      detail::call([&](stepca_error **e) {
+        return stepca_client_builder_set_root_pem(ptr_.get(), reinterpret_cast<const uint8_t *>(pem.data()), pem.size(), e);
+      });
+      return *this;
+    }
+    Builder &root_fingerprint(const std::string &fp) {
+      detail::call([&](stepca_error **e) { return stepca_client_builder_set_root_fingerprint(ptr_.get(), fp.c_str(), e); });
+      return *this;
+    }
+    Builder &timeouts(std::chrono::milliseconds connect, std::chrono::milliseconds call) {
+      detail::call([&](stepca_error **e) {
+        return stepca_client_builder_set_timeouts(ptr_.get(), static_cast<uint64_t>(connect.count()),
+                                                  static_cast<uint64_t>(call.count()), e);
+      });
+      return *this;
+    }
+    Builder &provisioner(const std::string &name) {
+      detail::call([&](stepca_error **e) { return stepca_client_builder_set_provisioner(ptr_.get(), name.c_str(), e); });
+      return *this;
+    }
+    Builder &token_provider(TokenProvider fn) {
+      provider_ = std::make_shared<TokenProvider>(std::move(fn));
+      detail::call([&](stepca_error **e) {
+        return stepca_client_builder_set_token_provider(ptr_.get(), detail::provider_trampoline, provider_.get(), e);
+      });
+      return *this;
+    }
+    Client build() const {
+      stepca_client *c = nullptr;
+      detail::call([&](stepca_error **e) { return stepca_client_builder_build(ptr_.get(), &c, e); });
+      return Client(c, provider_);
+    }
+
+   private:
+    std::unique_ptr<stepca_client_builder, detail::Deleter<stepca_client_builder, stepca_client_builder_free>> ptr_;
+    std::shared_ptr<TokenProvider> provider_;
+  };
+
+  // Exchanges a CSR (PEM or DER) for a certificate chain.
+  Chain sign(const std::string &csr, const SignOptions &opts = {}) const {
+    stepca_sign_options *o = nullptr;
+    detail::call([&](stepca_error **e) { return stepca_sign_options_new(&o, e); });
+    std::unique_ptr<stepca_sign_options, detail::Deleter<stepca_sign_options, stepca_sign_options_free>> guard(o);
+    if (!opts.token.empty())
+      detail::call([&](stepca_error **e) { return stepca_sign_options_set_token(o, opts.token.c_str(), e); });
+    if (opts.not_before != 0)
+      detail::call([&](stepca_error **e) { return stepca_sign_options_set_not_before(o, opts.not_before, e); });
+    if (opts.not_after != 0)
+      detail::call([&](stepca_error **e) { return stepca_sign_options_set_not_after(o, opts.not_after, e); });
+    if (!opts.template_data.empty())
+      detail::call([&](stepca_error **e) { return stepca_sign_options_set_template_data(o, opts.template_data.c_str(), e); });
+    stepca_chain *c = nullptr;
+    detail::call([&](stepca_error **e) {
+      return stepca_sign_cert(ptr_.get(), reinterpret_cast<const uint8_t *>(csr.data()), csr.size(), o, &c, e);
+    });
+    return Chain(c);
+  }
+
+  // Renews `chain` held with `key`.
+  Chain renew(const Chain &chain, const Key &key, stepca_renew_auth auth = STEPCA_RENEW_AUTO) const {
+    stepca_chain *c = nullptr;
+    detail::call([&](stepca_error **e) { return stepca_renew(ptr_.get(), chain.get(), key.get(), auth, &c, e); });
+    return Chain(c);
+  }
+
+  // Revokes the certificate with `serial`; the token comes from `token` or the provider.
+  void revoke(const std::string &serial, uint32_t reason_code = 0, const std::string &token = {}) const {
+    stepca_revoke_options *o = nullptr;
+    detail::call([&](stepca_error **e) { return stepca_revoke_options_new(&o, e); });
+    std::unique_ptr<stepca_revoke_options, detail::Deleter<stepca_revoke_options, stepca_revoke_options_free>> guard(o);
+    detail::call([&](stepca_error **e) { return stepca_revoke_options_set_reason(o, reason_code, nullptr, e); });
+    if (!token.empty()) detail::call([&](stepca_error **e) { return stepca_revoke_options_set_token(o, token.c_str(), e); });
+    detail::call([&](stepca_error **e) { return stepca_revoke(ptr_.get(), serial.c_str(), o, e); });
+  }
+
+  void health() const {
+    detail::call([&](stepca_error **e) { return stepca_client_health(ptr_.get(), e); });
+  }
+
+  const stepca_client *get() const noexcept { return ptr_.get(); }
+
+ private:
+  Client(stepca_client *c, std::shared_ptr<TokenProvider> provider) : ptr_(c), provider_(std::move(provider)) {}
+  std::unique_ptr<stepca_client, detail::Deleter<stepca_client, stepca_client_free>> ptr_;
+  // Keeps the provider alive as long as the client: the C side holds a pointer to it.
+  std::shared_ptr<TokenProvider> provider_;
+};
+
+}  // namespace stepca
+
+#endif  // STEPCA_HPP
