@@ -8,17 +8,28 @@ CC       ?= cc
 VERSION  := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 SOMAJOR  := 0
 BUILD    := build
-LIBDIR   := $(BUILD)/lib
+LIBDIR_BUILD := $(BUILD)/lib
 TARGET   := $(or $(CARGO_TARGET_DIR),target)
 RUSTLIB  := $(TARGET)/release/libstepca.so
 CWARN    := -std=c99 -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes
 CFLAGS   ?= -O1 -g
-LINK     := -L$(LIBDIR) -lstepca -Wl,-rpath,$(abspath $(LIBDIR))
+LINK     := -L$(LIBDIR_BUILD) -lstepca -Wl,-rpath,$(abspath $(LIBDIR_BUILD))
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 C_TESTS  := $(patsubst tests/c/%.c,%,$(filter-out tests/c/harness.c,$(wildcard tests/c/test_*.c)))
 
-.PHONY: all lib example c-tests cpp-tests clean FORCE
+.PHONY: all lib example c-tests cpp-tests install clean FORCE
+
+# Installation layout (GNU conventions); DESTDIR stages it.
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MAJOR      := $(word 1,$(subst ., ,$(VERSION)))
+MINOR      := $(word 2,$(subst ., ,$(VERSION)))
+SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+  -e 's|@VERSION@|$(VERSION)|g' -e 's|@SOMAJOR@|$(SOMAJOR)|g' -e 's|@MAJOR@|$(MAJOR)|g' -e 's|@MINOR@|$(MINOR)|g' \
+  -e 's|@LIB_REL@|$(patsubst $(PREFIX)/%,%,$(LIBDIR))|g' -e 's|@INCLUDE_REL@|$(patsubst $(PREFIX)/%,%,$(INCLUDEDIR))|g' \
+  -e 's|@CMAKE_REL_PREFIX@|$(shell echo $(patsubst $(PREFIX)/%,%,$(LIBDIR))/cmake/stepca | sed 's|[^/][^/]*|..|g')|g'
 
 all: lib example
 
@@ -26,14 +37,14 @@ all: lib example
 $(RUSTLIB): FORCE
 	$(CARGO) build --release --lib
 
-lib: $(LIBDIR)/libstepca.so.$(VERSION)
+lib: $(LIBDIR_BUILD)/libstepca.so.$(VERSION)
 
-$(LIBDIR)/libstepca.so.$(VERSION): $(RUSTLIB)
-	mkdir -p $(LIBDIR)
+$(LIBDIR_BUILD)/libstepca.so.$(VERSION): $(RUSTLIB)
+	mkdir -p $(LIBDIR_BUILD)
 	cp $(RUSTLIB) $@
-	ln -sf libstepca.so.$(VERSION) $(LIBDIR)/libstepca.so.$(SOMAJOR)
-	ln -sf libstepca.so.$(SOMAJOR) $(LIBDIR)/libstepca.so
-	cp $(TARGET)/release/libstepca.a $(LIBDIR)/libstepca.a
+	ln -sf libstepca.so.$(VERSION) $(LIBDIR_BUILD)/libstepca.so.$(SOMAJOR)
+	ln -sf libstepca.so.$(SOMAJOR) $(LIBDIR_BUILD)/libstepca.so
+	cp $(TARGET)/release/libstepca.a $(LIBDIR_BUILD)/libstepca.a
 
 example: $(BUILD)/enroll
 
@@ -63,6 +74,19 @@ $(BUILD)/tests/test_cpp: tests/cpp/test_cpp.cpp bindings/cpp/stepca.hpp include/
 $(BUILD)/tests/asan-test_cpp: tests/cpp/test_cpp.cpp bindings/cpp/stepca.hpp include/stepca.h lib
 	mkdir -p $(BUILD)/tests
 	$(CXX) $(CXXWARN) $(CFLAGS) $(SANITIZE) -Iinclude -Ibindings/cpp $< -lgtest -lgtest_main $(LINK) -lpthread -o $@
+
+# The versioned shared library with its SONAME symlinks, the static library, the C and
+# C++ headers, stepca.pc, and a CMake package (find_package(stepca)).
+install: lib
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(LIBDIR)/cmake/stepca $(DESTDIR)$(INCLUDEDIR)
+	install -m 755 $(LIBDIR_BUILD)/libstepca.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf libstepca.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libstepca.so.$(SOMAJOR)
+	ln -sf libstepca.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libstepca.so
+	install -m 644 $(LIBDIR_BUILD)/libstepca.a $(DESTDIR)$(LIBDIR)/
+	install -m 644 include/stepca.h bindings/cpp/stepca.hpp $(DESTDIR)$(INCLUDEDIR)/
+	$(SUBST) packaging/stepca.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/stepca.pc
+	$(SUBST) packaging/stepcaConfig.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/stepca/stepcaConfig.cmake
+	$(SUBST) packaging/stepcaConfigVersion.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/stepca/stepcaConfigVersion.cmake
 
 clean:
 	rm -rf $(BUILD)

@@ -66,6 +66,7 @@ suite "C 16 threads x 500 enrollments" build/tests/test_threads
 suite "C 16 threads x 500 enrollments (ASan+UBSan)" build/tests/asan-test_threads
 suite "C 4 threads x 10 enrollments (valgrind)" env STEPCA_THREADS=4 STEPCA_PER_THREAD=10 \
   valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect -q build/tests/test_threads
+suite "install: pkg-config and CMake consumers from the installed tree" scripts/test-install.sh
 suite "C++ wrapper (GoogleTest)" build/tests/test_cpp
 suite "C++ wrapper (GoogleTest, ASan+UBSan)" build/tests/asan-test_cpp
 suite "C++ wrapper (GoogleTest, valgrind)" valgrind --error-exitcode=1 --leak-check=full \
