@@ -42,7 +42,7 @@ check() { # a check that is one test: passes or fails as a whole
 }
 
 check "cargo fmt" cargo fmt --all -- --check
-check "cargo clippy" cargo clippy --quiet --all-targets -- -D warnings
+check "cargo clippy" cargo clippy --quiet --workspace --all-targets -- -D warnings
 check "header up to date" scripts/gen-header.sh --check
 check "build library, example, C and C++ tests" make -s all c-tests cpp-tests
 check "gofmt" sh -c 'test -z "$(gofmt -l bindings/go examples/go)" || { gofmt -l bindings/go examples/go; exit 1; }'
@@ -67,6 +67,7 @@ suite "C 16 threads x 500 enrollments (ASan+UBSan)" build/tests/asan-test_thread
 suite "C 4 threads x 10 enrollments (valgrind)" env STEPCA_THREADS=4 STEPCA_PER_THREAD=10 \
   valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect -q build/tests/test_threads
 suite "install: pkg-config and CMake consumers from the installed tree" scripts/test-install.sh
+suite "stepca command-line tool (incl. a batch killed and resumed)" cargo test --quiet -p stepca-cli
 suite "C++ wrapper (GoogleTest)" build/tests/test_cpp
 suite "C++ wrapper (GoogleTest, ASan+UBSan)" build/tests/asan-test_cpp
 suite "C++ wrapper (GoogleTest, valgrind)" valgrind --error-exitcode=1 --leak-check=full \

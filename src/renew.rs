@@ -162,8 +162,12 @@ impl Client {
 }
 
 /// When to renew a certificate: about two thirds into its life, minus a random jitter of
-/// up to a twentieth of it, as step does. A time in the past means "now". A certificate
-/// renewed at that time is not due again before 0.6 of its new lifetime has passed.
+/// up to a twentieth of it, as step does. A time in the past means "now".
+///
+/// step-ca back-dates certificates (one minute by default), so a short-lived certificate
+/// can be past two thirds of its life the moment it is issued; step's renew daemon once
+/// looped on exactly that. A certificate issued within the last 90 seconds is therefore
+/// never due before half of its remaining life has passed.
 pub fn renew_after(chain: &CertificateChain) -> Result<SystemTime> {
     let (nb, na) = chain.validity();
     let period = na - nb;
@@ -173,15 +177,24 @@ pub fn renew_after(chain: &CertificateChain) -> Result<SystemTime> {
             "has no positive validity period",
         ));
     }
+    let now = now_secs();
     let mut r = [0u8; 8];
     SystemRandom::new()
         .fill(&mut r)
         .map_err(|_| Error::new(ErrorKind::Internal, "random number generator failed"))?;
     let jitter = (u64::from_le_bytes(r) % ((period as u64 / 20).max(1))) as i64;
-    let at = na - period / 3 - jitter;
+    let mut at = na - period / 3 - jitter;
+    let remaining = na - now;
+    if remaining > 0 && now - nb <= FRESH {
+        at = at.max(now + remaining / 2);
+    }
     Ok(if at <= 0 {
         UNIX_EPOCH
     } else {
         UNIX_EPOCH + Duration::from_secs(at as u64)
     })
 }
+
+/// How long after notBefore a certificate counts as just issued (step-ca's default
+/// back-dating is 60 s).
+const FRESH: i64 = 90;
