@@ -14,6 +14,8 @@ RUSTLIB  := $(TARGET)/release/libstepca.so
 CWARN    := -std=c99 -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes
 CFLAGS   ?= -O1 -g
 LINK     := -L$(LIBDIR_BUILD) -lstepca -Wl,-rpath,$(abspath $(LIBDIR_BUILD))
+# The C tests use OpenSSL too (the external signer test signs with it).
+TESTLINK := $(LINK) -lcrypto
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 C_TESTS  := $(patsubst tests/c/%.c,%,$(filter-out tests/c/harness.c,$(wildcard tests/c/test_*.c)))
@@ -56,11 +58,11 @@ c-tests: $(addprefix $(BUILD)/tests/,$(C_TESTS)) $(addprefix $(BUILD)/tests/asan
 
 $(BUILD)/tests/%: tests/c/%.c tests/c/harness.c tests/c/harness.h include/stepca.h lib
 	mkdir -p $(BUILD)/tests
-	$(CC) $(CWARN) $(CFLAGS) -D_POSIX_C_SOURCE=200809L -Iinclude -Itests/c $< tests/c/harness.c $(LINK) -lpthread -o $@
+	$(CC) $(CWARN) $(CFLAGS) -D_POSIX_C_SOURCE=200809L -Iinclude -Itests/c $< tests/c/harness.c $(TESTLINK) -lpthread -o $@
 
 $(BUILD)/tests/asan-%: tests/c/%.c tests/c/harness.c tests/c/harness.h include/stepca.h lib
 	mkdir -p $(BUILD)/tests
-	$(CC) $(CWARN) $(CFLAGS) $(SANITIZE) -D_POSIX_C_SOURCE=200809L -Iinclude -Itests/c $< tests/c/harness.c $(LINK) -lpthread -o $@
+	$(CC) $(CWARN) $(CFLAGS) $(SANITIZE) -D_POSIX_C_SOURCE=200809L -Iinclude -Itests/c $< tests/c/harness.c $(TESTLINK) -lpthread -o $@
 
 # The C++ wrapper's GoogleTest tests, plain and with ASan+UBSan.
 cpp-tests: $(BUILD)/tests/test_cpp $(BUILD)/tests/asan-test_cpp

@@ -89,6 +89,8 @@ typedef enum {
   STEPCA_ERR_TOKEN_PROVIDER = 30,
   // No token was given and the client has no token provider.
   STEPCA_ERR_NO_TOKEN = 31,
+  // An external signer (callback) failed or returned no signature.
+  STEPCA_ERR_SIGNER = 32,
   // Connecting to the CA failed (refused, reset, host not found...).
   STEPCA_ERR_TRANSPORT = 40,
   // The TLS handshake failed (untrusted or invalid server certificate...).
@@ -123,6 +125,10 @@ typedef struct stepca_csr_request stepca_csr_request;
 // Details of one failed call. Created by the library, freed with `stepca_error_free`.
 typedef struct stepca_error stepca_error;
 
+// A key held elsewhere: its public key, signature algorithm and sign callback.
+// Immutable; the callback must be thread-safe if the key is used from several threads.
+typedef struct stepca_external_key stepca_external_key;
+
 // A JWK provisioner whose key was decrypted once. Immutable once in use; may be shared
 // by clients and threads.
 typedef struct stepca_jwk_provisioner stepca_jwk_provisioner;
@@ -135,6 +141,9 @@ typedef struct stepca_revoke_options stepca_revoke_options;
 
 // Per-call options for `stepca_sign_cert`. Mutable: use from one thread at a time.
 typedef struct stepca_sign_options stepca_sign_options;
+
+// Where a sign callback puts the signature. Valid only during the callback.
+typedef struct stepca_signature_sink stepca_signature_sink;
 
 // Where a token provider puts the token. Valid only during the callback.
 typedef struct stepca_token_sink stepca_token_sink;
@@ -203,6 +212,13 @@ typedef uint32_t stepca_key_alg;
 
 // How `stepca_renew` authenticates.
 typedef uint32_t stepca_renew_auth;
+
+// A sign callback: signs `data` (`len` bytes; the callback hashes it) and hands the
+// signature over with `stepca_signature_sink_set`, returning 0; non-zero fails the call
+// with `STEPCA_ERR_SIGNER`. Formats: a DER `ECDSA-Sig-Value` for ECDSA (what OpenSSL's
+// EVP_DigestSign and Go's crypto.Signer produce), the PKCS#1 v1.5 signature for RSA, the
+// 64 raw bytes for Ed25519. Called synchronously on the calling thread.
+typedef int (*stepca_sign_fn)(void *user_data, const uint8_t *data, size_t len, stepca_signature_sink *sink);
 
 
 
@@ -615,6 +631,29 @@ stepca_status stepca_revoke(const stepca_client *client, const char *serial, con
 
 // Revokes `chain`'s leaf, authenticating over mutual TLS with it and `key` (no token).
 stepca_status stepca_revoke_with_certificate(const stepca_client *client, const stepca_chain *chain, const stepca_key *key, const stepca_revoke_options *options, stepca_error **error);
+
+// Hands the signature to libstepca, which copies it.
+stepca_status stepca_signature_sink_set(stepca_signature_sink *sink, const uint8_t *signature, size_t len, stepca_error **error);
+
+// Records why the signer failed; the text appears in the call's error message.
+stepca_status stepca_signature_sink_set_error(stepca_signature_sink *sink, const char *message, stepca_error **error);
+
+// Creates an external key from its public key (SubjectPublicKeyInfo, DER or PEM
+// `PUBLIC KEY`), the signature algorithm it signs with (`STEPCA_SIG_*`, not DEFAULT) and
+// the sign callback with its `user_data`, which must outlive the key.
+stepca_status stepca_external_key_new(const uint8_t *public_key, size_t public_key_len, stepca_sig_alg alg, stepca_sign_fn sign, void *user_data, stepca_external_key **key_out, stepca_error **error);
+
+// Frees an external key (not its user_data). NULL is a no-op.
+void stepca_external_key_free(stepca_external_key *key);
+
+// Builds a CSR for `request` signed through the external key's callback (libstepca
+// never sees the private key), in `format`, into a new buffer (free with `stepca_free`).
+// The signature is checked against the public key before the CSR is handed out.
+stepca_status stepca_create_csr_external(const stepca_external_key *key, const stepca_csr_request *request, stepca_format format_, uint8_t **csr_out, size_t *csr_len, stepca_error **error);
+
+// Renews `chain` whose key is held by the external key, with a renew token the callback
+// signs. The new chain goes to `*chain_out`.
+stepca_status stepca_renew_external(const stepca_client *client, const stepca_chain *chain, const stepca_external_key *key, stepca_chain **chain_out, stepca_error **error);
 
 // Hands the token to libstepca, which copies it (`len` bytes; no NUL needed). Call it
 // from the token provider; a second call replaces the first token.

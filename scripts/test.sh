@@ -72,7 +72,7 @@ suite "C++ wrapper (GoogleTest)" build/tests/test_cpp
 suite "C++ wrapper (GoogleTest, ASan+UBSan)" build/tests/asan-test_cpp
 suite "C++ wrapper (GoogleTest, valgrind)" valgrind --error-exitcode=1 --leak-check=full \
   --errors-for-leak-kinds=definite,indirect -q build/tests/test_cpp
-for t in test_api test_enroll test_lifecycle; do
+for t in test_api test_enroll test_lifecycle test_signer; do
   suite "C $t" "build/tests/$t"
   suite "C $t (ASan+UBSan)" "build/tests/asan-$t"
   suite "C $t (valgrind)" valgrind --error-exitcode=1 --leak-check=full \

@@ -40,6 +40,8 @@ pub const FEATURES: &[&str] = &[
     "revoke_mtls",
     "jwk_provisioner_tokens",
     "renewal_timing",
+    "external_signer",
+    "renew_external_signer",
 ];
 
 /// The signature algorithm names.

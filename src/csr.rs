@@ -290,7 +290,50 @@ impl CsrRequest {
             .signature_algorithm
             .unwrap_or_else(|| key.default_signature_algorithm());
         key.check_algorithm(alg)?;
+        let (params, attributes) = self.params()?;
+        let signer = CsrSigner { key, alg };
+        let csr = params
+            .serialize_request_with_attributes(&signer, attributes)
+            .map_err(|e| Error::new(ErrorKind::Csr, format!("csr: cannot build the CSR ({e})")))?;
+        let der = csr.der().to_vec();
+        built_here::remember(&der);
+        Ok(Csr { der })
+    }
 
+    /// Builds the CSR with an external signer: libstepca sees only the public key.
+    pub fn build_with_signer(&self, signer: &dyn crate::signer::Signer) -> Result<Csr> {
+        if let Some(alg) = self.signature_algorithm
+            && alg != signer.algorithm()
+        {
+            return Err(Error::invalid(
+                "signature_algorithm",
+                format!(
+                    "the signer uses {}, not {}",
+                    signer.algorithm().name(),
+                    alg.name()
+                ),
+            ));
+        }
+        let key = crate::signer::ExternalKey::new(signer)?;
+        let (params, attributes) = self.params()?;
+        let csr = params
+            .serialize_request_with_attributes(&key, attributes)
+            .map_err(|e| match e {
+                rcgen::Error::RemoteKeyError => key.take_error(),
+                e => Error::new(ErrorKind::Csr, format!("csr: cannot build the CSR ({e})")),
+            })?;
+        // The signer's output is not ours: check the self-signature before anyone trusts it.
+        let (csr, _) = Csr::from_pem_or_der(csr.der()).map_err(|_| {
+            Error::new(
+                ErrorKind::Signer,
+                "signer: the signature does not verify with the public key (wrong format or key?)",
+            )
+        })?;
+        Ok(csr)
+    }
+
+    /// rcgen parameters and attributes for this request.
+    fn params(&self) -> Result<(CertificateParams, Vec<rcgen::Attribute>)> {
         let mut params = CertificateParams::default();
         let mut dn = DistinguishedName::new();
         for (attr, value) in &self.subject {
@@ -358,14 +401,7 @@ impl CsrRequest {
                 values: der_tlv(0x31, &value),
             });
         }
-
-        let signer = CsrSigner { key, alg };
-        let csr = params
-            .serialize_request_with_attributes(&signer, attributes)
-            .map_err(|e| Error::new(ErrorKind::Csr, format!("csr: cannot build the CSR ({e})")))?;
-        let der = csr.der().to_vec();
-        built_here::remember(&der);
-        Ok(Csr { der })
+        Ok((params, attributes))
     }
 }
 

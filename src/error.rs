@@ -23,6 +23,8 @@ pub enum ErrorKind {
     TokenProvider,
     /// Neither a per-call token nor a token provider was available.
     NoToken,
+    /// An external signer failed.
+    Signer,
     /// Connecting or talking to the CA failed below TLS (refused, reset, DNS...).
     Transport,
     /// The TLS handshake failed (untrusted or invalid server certificate, protocol).

@@ -38,6 +38,7 @@ mod name;
 mod provisioner;
 mod renew;
 mod revoke;
+mod signer;
 mod token;
 pub mod version;
 
@@ -87,4 +88,5 @@ pub use name::{Attribute, Oid, San, SanKind};
 pub use provisioner::{DEFAULT_TOKEN_LIFETIME, JwkProvisioner};
 pub use renew::{RenewAuth, renew_after};
 pub use revoke::{RevokeOptions, normalize_serial};
+pub use signer::Signer;
 pub use token::{ProviderError, Token, TokenClaims, TokenProvider, TokenPurpose};

@@ -65,6 +65,18 @@ impl Client {
         key: &PrivateKey,
     ) -> Result<Zeroizing<String>> {
         check_identity(chain, key)?;
+        self.renew_token_with(chain, jose_alg(key.default_signature_algorithm()), &|msg| {
+            key.sign_jws(msg).map(|(_, sig)| sig)
+        })
+    }
+
+    /// The renew token, signed by `sign` (which returns JWS-form signatures) under `alg`.
+    fn renew_token_with(
+        &self,
+        chain: &CertificateChain,
+        alg: &'static str,
+        sign: &dyn Fn(&[u8]) -> Result<Vec<u8>>,
+    ) -> Result<Zeroizing<String>> {
         let t = now_secs();
         let x5c: Vec<String> = chain
             .certificates()
@@ -78,12 +90,46 @@ impl Client {
             "nbf": t, "iat": t, "exp": t + 300,
             "jti": jose::random_hex(32)?,
         });
-        let (alg, _) = key.sign_jws(b"")?;
         let header = json!({"alg": alg, "typ": "JWT", "x5cInsecure": x5c});
-        let signer = |msg: &[u8]| key.sign_jws(msg).map(|(_, sig)| sig);
-        Ok(Zeroizing::new(jose::sign_compact(
-            &signer, &header, &claims,
-        )?))
+        Ok(Zeroizing::new(jose::sign_compact(sign, &header, &claims)?))
+    }
+
+    /// Renews `chain` whose key is held by an external `signer`, with the `x5cInsecure`
+    /// token the signer signs (the private key never reaches libstepca).
+    pub fn renew_with_signer(
+        &self,
+        chain: &CertificateChain,
+        signer: &dyn crate::signer::Signer,
+    ) -> Result<CertificateChain> {
+        let key = crate::signer::ExternalKey::new(signer)?;
+        if chain.leaf_spki() != signer.public_key_spki() {
+            return Err(Error::invalid(
+                "signer",
+                "its public key is not the certificate's",
+            ));
+        }
+        let deadline = self.deadline();
+        let url = self.endpoint("/1.0/renew");
+        let resp = self.inner.transport.retry.run(false, deadline, || {
+            let token = self.renew_token_with(chain, jose_alg(signer.algorithm()), &|msg| {
+                key.sign_jws(msg).map(|(_, sig)| sig)
+            })?;
+            http::post_json_auth(
+                &self.inner.agent,
+                "renew",
+                &url,
+                b"",
+                Some(&token),
+                deadline,
+            )
+        })?;
+        if !(200..300).contains(&resp.status) {
+            return Err(http::status_error("renew", &resp));
+        }
+        let new = parse_sign_response(&resp.body)?;
+        new.verify(signer.public_key_spki(), &self.inner.roots)
+            .map_err(|e| e.with_received(new.to_pem()))?;
+        Ok(new)
     }
 
     /// Renews `chain` (leaf first) held with `key` at `/1.0/renew`. The new certificate has
@@ -158,6 +204,19 @@ impl Client {
         new.verify(&info.spki, &self.inner.roots)
             .map_err(|e| e.with_received(new.to_pem()))?;
         Ok(new)
+    }
+}
+
+/// The JWS `alg` for a signature algorithm.
+fn jose_alg(alg: crate::key::SignatureAlgorithm) -> &'static str {
+    use crate::key::SignatureAlgorithm::*;
+    match alg {
+        RsaPkcs1Sha256 => "RS256",
+        RsaPkcs1Sha384 => "RS384",
+        RsaPkcs1Sha512 => "RS512",
+        EcdsaP256Sha256 => "ES256",
+        EcdsaP384Sha384 => "ES384",
+        Ed25519 => "EdDSA",
     }
 }
 

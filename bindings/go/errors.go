@@ -27,6 +27,7 @@ const (
 	CodeCSR               = Code(C.STEPCA_ERR_CSR)
 	CodeTokenProvider     = Code(C.STEPCA_ERR_TOKEN_PROVIDER)
 	CodeNoToken           = Code(C.STEPCA_ERR_NO_TOKEN)
+	CodeSigner            = Code(C.STEPCA_ERR_SIGNER)
 	CodeTransport         = Code(C.STEPCA_ERR_TRANSPORT)
 	CodeTLS               = Code(C.STEPCA_ERR_TLS)
 	CodeTimeout           = Code(C.STEPCA_ERR_TIMEOUT)
@@ -86,6 +87,7 @@ var (
 	ErrCSR               = &Error{Code: CodeCSR}
 	ErrTokenProvider     = &Error{Code: CodeTokenProvider}
 	ErrNoToken           = &Error{Code: CodeNoToken}
+	ErrSigner            = &Error{Code: CodeSigner}
 	ErrTransport         = &Error{Code: CodeTransport}
 	ErrTLS               = &Error{Code: CodeTLS}
 	ErrTimeout           = &Error{Code: CodeTimeout}

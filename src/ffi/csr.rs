@@ -65,6 +65,12 @@ pub struct stepca_csr_request {
     req: CsrRequest,
 }
 
+impl stepca_csr_request {
+    pub(crate) fn request(&self) -> &CsrRequest {
+        &self.req
+    }
+}
+
 /// Creates an empty CSR request. Free it with `stepca_csr_request_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn stepca_csr_request_new(

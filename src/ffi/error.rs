@@ -31,6 +31,8 @@ pub enum stepca_status {
     STEPCA_ERR_TOKEN_PROVIDER = 30,
     /// No token was given and the client has no token provider.
     STEPCA_ERR_NO_TOKEN = 31,
+    /// An external signer (callback) failed or returned no signature.
+    STEPCA_ERR_SIGNER = 32,
     /// Connecting to the CA failed (refused, reset, host not found...).
     STEPCA_ERR_TRANSPORT = 40,
     /// The TLS handshake failed (untrusted or invalid server certificate...).
@@ -58,6 +60,7 @@ impl stepca_status {
             ErrorKind::Csr => STEPCA_ERR_CSR,
             ErrorKind::TokenProvider => STEPCA_ERR_TOKEN_PROVIDER,
             ErrorKind::NoToken => STEPCA_ERR_NO_TOKEN,
+            ErrorKind::Signer => STEPCA_ERR_SIGNER,
             ErrorKind::Transport => STEPCA_ERR_TRANSPORT,
             ErrorKind::Tls => STEPCA_ERR_TLS,
             ErrorKind::Timeout => STEPCA_ERR_TIMEOUT,
@@ -70,7 +73,7 @@ impl stepca_status {
         }
     }
 
-    const ALL: [stepca_status; 18] = {
+    const ALL: [stepca_status; 19] = {
         use stepca_status::*;
         [
             STEPCA_OK,
@@ -84,6 +87,7 @@ impl stepca_status {
             STEPCA_ERR_CSR,
             STEPCA_ERR_TOKEN_PROVIDER,
             STEPCA_ERR_NO_TOKEN,
+            STEPCA_ERR_SIGNER,
             STEPCA_ERR_TRANSPORT,
             STEPCA_ERR_TLS,
             STEPCA_ERR_TIMEOUT,
@@ -108,6 +112,7 @@ impl stepca_status {
             STEPCA_ERR_CSR => c"invalid certificate signing request",
             STEPCA_ERR_TOKEN_PROVIDER => c"token provider failed",
             STEPCA_ERR_NO_TOKEN => c"no token and no token provider",
+            STEPCA_ERR_SIGNER => c"external signer failed",
             STEPCA_ERR_TRANSPORT => c"connection to the CA failed",
             STEPCA_ERR_TLS => c"TLS failure",
             STEPCA_ERR_TIMEOUT => c"timed out",

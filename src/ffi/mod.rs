@@ -26,6 +26,7 @@ pub mod key;
 pub mod provisioner;
 pub mod renew;
 pub mod revoke;
+pub mod signer;
 pub mod token;
 pub mod version;
 

@@ -1,0 +1,176 @@
+/* Keys that never reach libstepca: CSRs and renewals signed by an OpenSSL-backed sign
+ * callback (EVP_DigestSign), enrolled at a real step-ca (run under scripts/with-ca.sh). */
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+static char *tmp;
+
+struct held_key {
+  EVP_PKEY *pkey;
+  const EVP_MD *md; /* NULL for Ed25519 */
+  int calls, fail, raw_ecdsa;
+};
+
+/* The sign callback: what a secure element's SDK would do. */
+static int openssl_sign(void *ud, const uint8_t *data, size_t len, stepca_signature_sink *sink) {
+  struct held_key *k = ud;
+  k->calls++;
+  if (k->fail) {
+    stepca_signature_sink_set_error(sink, "secure element busy", NULL);
+    return 4;
+  }
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  size_t sig_len = 0;
+  unsigned char *sig = NULL;
+  int ok = EVP_DigestSignInit(ctx, NULL, k->md, NULL, k->pkey) == 1 &&
+           EVP_DigestSign(ctx, NULL, &sig_len, data, len) == 1 && (sig = malloc(sig_len)) != NULL &&
+           EVP_DigestSign(ctx, sig, &sig_len, data, len) == 1;
+  EVP_MD_CTX_free(ctx);
+  if (ok && k->raw_ecdsa) {
+    /* A common mistake: r||s instead of DER. libstepca must catch it. */
+    memmove(sig, sig + 4, 32);
+    sig_len = 64;
+  }
+  int rc = ok && stepca_signature_sink_set(sink, sig, sig_len, NULL) == STEPCA_OK ? 0 : 1;
+  free(sig);
+  return rc;
+}
+
+static EVP_PKEY *generate(const char *type, const char *param) {
+  EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+  EVP_PKEY *k = NULL;
+  EVP_PKEY_keygen_init(c);
+  if (strcmp(type, "EC") == 0) EVP_PKEY_CTX_set_group_name(c, param);
+  if (strcmp(type, "RSA") == 0) EVP_PKEY_CTX_set_rsa_keygen_bits(c, 2048);
+  EVP_PKEY_generate(c, &k);
+  EVP_PKEY_CTX_free(c);
+  return k;
+}
+
+static stepca_external_key *external(struct held_key *k, stepca_sig_alg alg) {
+  unsigned char *spki = NULL;
+  int n = i2d_PUBKEY(k->pkey, &spki);
+  stepca_external_key *ek = NULL;
+  stepca_error *e = NULL;
+  CHECK_STATUS(stepca_external_key_new(spki, (size_t)n, alg, openssl_sign, k, &ek, &e), e, STEPCA_OK);
+  stepca_error_free(e);
+  OPENSSL_free(spki);
+  return ek;
+}
+
+static stepca_client *minting_client(void) {
+  stepca_client_builder *b = NULL;
+  stepca_client *c = NULL;
+  stepca_error *e = NULL;
+  CHECK_STATUS(stepca_client_builder_new(h_env("STEPCA_URL"), &b, &e), e, STEPCA_OK);
+  CHECK_STATUS(stepca_client_builder_set_root_file(b, h_env("STEPCA_ROOT"), &e), e, STEPCA_OK);
+  CHECK_STATUS(stepca_client_builder_set_token_provider(b, h_minting_provider, NULL, &e), e, STEPCA_OK);
+  CHECK_STATUS(stepca_client_builder_build(b, &c, &e), e, STEPCA_OK);
+  stepca_error_free(e);
+  stepca_client_builder_free(b);
+  return c;
+}
+
+static void test_each_algorithm_enrolls_and_renews(void) {
+  struct {
+    const char *type, *param;
+    const EVP_MD *md;
+    stepca_sig_alg alg;
+  } cases[] = {{"EC", "P-256", EVP_sha256(), STEPCA_SIG_ECDSA_P256_SHA256},
+               {"EC", "P-384", EVP_sha384(), STEPCA_SIG_ECDSA_P384_SHA384},
+               {"RSA", NULL, EVP_sha256(), STEPCA_SIG_RSA_PKCS1_SHA256},
+               {"ED25519", NULL, NULL, STEPCA_SIG_ED25519}};
+  stepca_client *client = minting_client();
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    struct held_key k = {generate(cases[i].type, cases[i].param), cases[i].md, 0, 0, 0};
+    stepca_external_key *ek = external(&k, cases[i].alg);
+    char cn[64];
+    snprintf(cn, sizeof cn, "held-%zu.example.com", i);
+    stepca_csr_request *req = NULL;
+    stepca_error *e = NULL;
+    uint8_t *csr = NULL;
+    size_t len = 0;
+    CHECK_STATUS(stepca_csr_request_new(&req, &e), e, STEPCA_OK);
+    CHECK_STATUS(stepca_csr_request_add_subject(req, "CN", cn, &e), e, STEPCA_OK);
+    CHECK_STATUS(stepca_csr_request_add_san(req, STEPCA_SAN_DNS, cn, &e), e, STEPCA_OK);
+    CHECK_STATUS(stepca_create_csr_external(ek, req, STEPCA_FORMAT_PEM, &csr, &len, &e), e, STEPCA_OK);
+    CHECK(k.calls == 1);
+    /* openssl checks the CSR signed by the held key. */
+    char path[512], cmd[1024];
+    snprintf(path, sizeof path, "%s/held.csr", tmp);
+    h_write_file(path, csr, len);
+    snprintf(cmd, sizeof cmd, "openssl req -verify -noout -in %s 2>&1", path);
+    int st = 0;
+    char *out = h_run(cmd, &st);
+    CHECK_MSG(st == 0 && strstr(out, "verify OK"), out);
+    free(out);
+    stepca_chain *chain = NULL, *renewed = NULL;
+    CHECK_STATUS(stepca_sign_cert(client, csr, len, NULL, &chain, &e), e, STEPCA_OK);
+    CHECK_STATUS(stepca_renew_external(client, chain, ek, &renewed, &e), e, STEPCA_OK);
+    CHECK(k.calls == 2); /* the renew token, signed by the held key */
+    CHECK(renewed != NULL && stepca_chain_count(renewed) == 2);
+    stepca_error_free(e);
+    stepca_chain_free(renewed);
+    stepca_chain_free(chain);
+    stepca_free(csr);
+    stepca_csr_request_free(req);
+    stepca_external_key_free(ek);
+    EVP_PKEY_free(k.pkey);
+  }
+  stepca_client_free(client);
+}
+
+static void test_failing_and_wrong_signers(void) {
+  struct held_key k = {generate("EC", "P-256"), EVP_sha256(), 0, 1, 0};
+  stepca_external_key *ek = external(&k, STEPCA_SIG_ECDSA_P256_SHA256);
+  stepca_csr_request *req = NULL;
+  stepca_error *e = NULL;
+  uint8_t *csr = NULL;
+  size_t len = 0;
+  CHECK_STATUS(stepca_csr_request_new(&req, &e), e, STEPCA_OK);
+  CHECK_STATUS(stepca_create_csr_external(ek, req, STEPCA_FORMAT_DER, &csr, &len, &e), e, STEPCA_ERR_SIGNER);
+  CHECK(e && strstr(stepca_error_message(e), "callback returned 4: secure element busy"));
+  stepca_error_free(e);
+  e = NULL;
+  k.fail = 0;
+  k.raw_ecdsa = 1;
+  CHECK_STATUS(stepca_create_csr_external(ek, req, STEPCA_FORMAT_DER, &csr, &len, &e), e, STEPCA_ERR_SIGNER);
+  CHECK(e && strstr(stepca_error_message(e), "does not verify"));
+  CHECK(csr == NULL);
+  stepca_error_free(e);
+  e = NULL;
+  /* An algorithm that does not fit the public key is refused when the key is made. */
+  unsigned char *spki = NULL;
+  int n = i2d_PUBKEY(k.pkey, &spki);
+  stepca_external_key *bad = NULL;
+  CHECK_STATUS(stepca_external_key_new(spki, (size_t)n, STEPCA_SIG_ED25519, openssl_sign, &k, &bad, &e), e,
+               STEPCA_ERR_INVALID_ARGUMENT);
+  stepca_error_free(e);
+  e = NULL;
+  CHECK_STATUS(stepca_external_key_new(spki, (size_t)n, STEPCA_SIG_ECDSA_P256_SHA256, NULL, &k, &bad, &e), e,
+               STEPCA_ERR_NULL_ARGUMENT);
+  stepca_error_free(e);
+  e = NULL;
+  CHECK_STATUS(stepca_external_key_new((const uint8_t *)"junk", 4, STEPCA_SIG_ECDSA_P256_SHA256, openssl_sign, &k, &bad, &e),
+               e, STEPCA_ERR_INVALID_ARGUMENT);
+  stepca_error_free(e);
+  OPENSSL_free(spki);
+  stepca_csr_request_free(req);
+  stepca_external_key_free(ek);
+  stepca_external_key_free(NULL);
+  EVP_PKEY_free(k.pkey);
+}
+
+int main(void) {
+  tmp = h_tempdir();
+  test_failing_and_wrong_signers();
+  test_each_algorithm_enrolls_and_renews();
+  h_rmtree(tmp);
+  free(tmp);
+  return h_finish();
+}
