@@ -11,6 +11,7 @@ import "C"
 
 import (
 	"fmt"
+	"runtime"
 	"runtime/cgo"
 	"unsafe"
 )
@@ -66,5 +67,33 @@ func stepcaGoTokenProvider(handle C.uintptr_t, claims *C.stepca_token_claims, si
 		state.err = fmt.Errorf("stepca: token provider returned an unusable token (%s)", Code(st))
 		return 1
 	}
+	return 0
+}
+
+//export stepcaGoSign
+func stepcaGoSign(handle C.uintptr_t, data *C.uint8_t, n C.size_t, sink *C.stepca_signature_sink) (rc C.int) {
+	state := cgo.Handle(handle).Value().(*signerState)
+	defer func() {
+		if r := recover(); r != nil {
+			state.err = fmt.Errorf("stepca: signer panicked: %v", r)
+			msg, free := cString(state.err.Error())
+			C.stepca_signature_sink_set_error(sink, msg, nil)
+			free()
+			rc = 2
+		}
+	}()
+	sig, err := state.sign(C.GoBytes(unsafe.Pointer(data), C.int(n)))
+	if err != nil {
+		state.err = err
+		msg, free := cString(err.Error())
+		C.stepca_signature_sink_set_error(sink, msg, nil)
+		free()
+		return 1
+	}
+	p, l := bytesPtr(sig)
+	if C.stepca_signature_sink_set(sink, p, l, nil) != C.STEPCA_OK {
+		return 1
+	}
+	runtime.KeepAlive(sig)
 	return 0
 }

@@ -88,13 +88,35 @@ type CSRRequest struct {
 
 // CreateCSR builds and signs a PKCS#10 CSR for req with key, in format.
 func CreateCSR(key *Key, req *CSRRequest, format Format) ([]byte, error) {
+	if key == nil {
+		return nil, invalid("key", "must not be nil")
+	}
+	var out []byte
+	err := withRequest(req, func(rp *C.stepca_csr_request) error {
+		return key.use(func(kp *C.stepca_key) error {
+			var buf *C.uint8_t
+			var n C.size_t
+			if err := callC(func(e **C.stepca_error) C.stepca_status {
+				return C.stepca_create_csr(kp, rp, C.stepca_format(format), &buf, &n, e)
+			}); err != nil {
+				return err
+			}
+			out = takeBuffer(buf, n)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// withRequest runs f with a libstepca CSR request holding req's fields.
+func withRequest(req *CSRRequest, f func(*C.stepca_csr_request) error) error {
 	if req == nil {
 		req = &CSRRequest{}
 	}
 	var rp *C.stepca_csr_request
 	var cerr *C.stepca_error
 	if err := takeError(C.stepca_csr_request_new(&rp, &cerr), cerr); err != nil {
-		return nil, err
+		return err
 	}
 	defer C.stepca_csr_request_free(rp)
 
@@ -111,7 +133,7 @@ func CreateCSR(key *Key, req *CSRRequest, format Format) ([]byte, error) {
 		freeName()
 		freeValue()
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
 	addSAN := func(t C.stepca_san_type, v string) error {
@@ -121,42 +143,42 @@ func CreateCSR(key *Key, req *CSRRequest, format Format) ([]byte, error) {
 	}
 	for _, d := range req.DNSNames {
 		if err := addSAN(C.STEPCA_SAN_DNS, d); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	for _, ip := range req.IPAddresses {
 		if ip == nil {
-			return nil, invalid("san.ip", "nil IP address")
+			return invalid("san.ip", "nil IP address")
 		}
 		if err := addSAN(C.STEPCA_SAN_IP, ip.String()); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	for _, m := range req.EmailAddresses {
 		if err := addSAN(C.STEPCA_SAN_EMAIL, m); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	for _, u := range req.URIs {
 		if u == nil {
-			return nil, invalid("san.uri", "nil URL")
+			return invalid("san.uri", "nil URL")
 		}
 		if err := addSAN(C.STEPCA_SAN_URI, u.String()); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if bc := req.BasicConstraints; bc != nil {
 		if err := call(func(e **C.stepca_error) C.stepca_status {
 			return C.stepca_csr_request_set_basic_constraints(rp, C.bool(bc.CA), C.int32_t(bc.PathLen), e)
 		}); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if req.KeyUsage != 0 {
 		if err := call(func(e **C.stepca_error) C.stepca_status {
 			return C.stepca_csr_request_set_key_usage(rp, C.uint32_t(req.KeyUsage), e)
 		}); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	for _, eku := range req.ExtKeyUsage {
@@ -164,7 +186,7 @@ func CreateCSR(key *Key, req *CSRRequest, format Format) ([]byte, error) {
 		err := call(func(e **C.stepca_error) C.stepca_status { return C.stepca_csr_request_add_ext_key_usage(rp, ce, e) })
 		free()
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
 	for _, x := range req.Extensions {
@@ -176,7 +198,7 @@ func CreateCSR(key *Key, req *CSRRequest, format Format) ([]byte, error) {
 		runtime.KeepAlive(x.Value)
 		free()
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if req.ChallengePassword != "" {
@@ -186,29 +208,14 @@ func CreateCSR(key *Key, req *CSRRequest, format Format) ([]byte, error) {
 		})
 		free()
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := call(func(e **C.stepca_error) C.stepca_status {
 		return C.stepca_csr_request_set_signature_algorithm(rp, C.stepca_sig_alg(req.SignatureAlgorithm), e)
 	}); err != nil {
-		return nil, err
+		return err
 	}
 
-	if key == nil {
-		return nil, invalid("key", "must not be nil")
-	}
-	var out []byte
-	err := key.use(func(kp *C.stepca_key) error {
-		var buf *C.uint8_t
-		var n C.size_t
-		if err := call(func(e **C.stepca_error) C.stepca_status {
-			return C.stepca_create_csr(kp, rp, C.stepca_format(format), &buf, &n, e)
-		}); err != nil {
-			return err
-		}
-		out = takeBuffer(buf, n)
-		return nil
-	})
-	return out, err
+	return f(rp)
 }
