@@ -71,11 +71,11 @@ CXXWARN := -std=c++17 -Wall -Wextra -Wpedantic -Werror
 
 $(BUILD)/tests/test_cpp: tests/cpp/test_cpp.cpp bindings/cpp/stepca.hpp include/stepca.h lib
 	mkdir -p $(BUILD)/tests
-	$(CXX) $(CXXWARN) $(CFLAGS) -Iinclude -Ibindings/cpp $< -lgtest -lgtest_main $(LINK) -lpthread -o $@
+	$(CXX) $(CXXWARN) $(CFLAGS) -Iinclude -Ibindings/cpp $< -lgtest -lgtest_main $(TESTLINK) -lpthread -o $@
 
 $(BUILD)/tests/asan-test_cpp: tests/cpp/test_cpp.cpp bindings/cpp/stepca.hpp include/stepca.h lib
 	mkdir -p $(BUILD)/tests
-	$(CXX) $(CXXWARN) $(CFLAGS) $(SANITIZE) -Iinclude -Ibindings/cpp $< -lgtest -lgtest_main $(LINK) -lpthread -o $@
+	$(CXX) $(CXXWARN) $(CFLAGS) $(SANITIZE) -Iinclude -Ibindings/cpp $< -lgtest -lgtest_main $(TESTLINK) -lpthread -o $@
 
 # The versioned shared library with its SONAME symlinks, the static library, the C and
 # C++ headers, stepca.pc, and a CMake package (find_package(stepca)).

@@ -160,6 +160,8 @@ class CsrRequest {
     detail::call([&](stepca_error **e) { return stepca_csr_request_set_signature_algorithm(ptr_.get(), alg, e); });
     return *this;
   }
+  const stepca_csr_request *get() const noexcept { return ptr_.get(); }
+
   // Builds and signs the CSR with `key`: PEM (default) or DER bytes.
   std::string build(const Key &key, stepca_format format = STEPCA_FORMAT_PEM) const {
     uint8_t *p = nullptr;
@@ -170,6 +172,57 @@ class CsrRequest {
 
  private:
   std::unique_ptr<stepca_csr_request, detail::Deleter<stepca_csr_request, stepca_csr_request_free>> ptr_;
+};
+
+// Signs a message with a key libstepca never sees (HSM, TPM, secure element); returns a
+// DER ECDSA-Sig-Value for ECDSA, the PKCS#1 v1.5 signature for RSA, 64 bytes for Ed25519.
+// Throw to fail the call (STEPCA_ERR_SIGNER).
+using SignFunction = std::function<std::string(const std::string &message)>;
+
+namespace detail {
+inline int sign_trampoline(void *user_data, const uint8_t *data, size_t len, stepca_signature_sink *sink) {
+  const auto &fn = *static_cast<const SignFunction *>(user_data);
+  try {
+    std::string sig = fn(std::string(reinterpret_cast<const char *>(data), len));
+    return stepca_signature_sink_set(sink, reinterpret_cast<const uint8_t *>(sig.data()), sig.size(), nullptr) == STEPCA_OK
+               ? 0
+               : 1;
+  } catch (const std::exception &ex) {
+    stepca_signature_sink_set_error(sink, ex.what(), nullptr);
+    return 1;
+  } catch (...) {
+    stepca_signature_sink_set_error(sink, "signer threw", nullptr);
+    return 1;
+  }
+}
+}  // namespace detail
+
+// A key held elsewhere: its public key (SubjectPublicKeyInfo, DER or PEM), the algorithm it
+// signs with, and the function that signs.
+class ExternalKey {
+ public:
+  ExternalKey(const std::string &public_key, stepca_sig_alg alg, SignFunction sign)
+      : sign_(std::make_unique<SignFunction>(std::move(sign))) {
+    stepca_external_key *k = nullptr;
+    detail::call([&](stepca_error **e) {
+      return stepca_external_key_new(reinterpret_cast<const uint8_t *>(public_key.data()), public_key.size(), alg,
+                                     detail::sign_trampoline, sign_.get(), &k, e);
+    });
+    ptr_.reset(k);
+  }
+  // A CSR for `request`, signed through the sign function.
+  std::string csr(const CsrRequest &request, stepca_format format = STEPCA_FORMAT_PEM) const {
+    uint8_t *p = nullptr;
+    size_t n = 0;
+    detail::call([&](stepca_error **e) { return stepca_create_csr_external(get(), request.get(), format, &p, &n, e); });
+    return detail::take(p, n);
+  }
+  const stepca_external_key *get() const noexcept { return ptr_.get(); }
+
+ private:
+  // Declared first so it outlives the C key that points to it.
+  std::unique_ptr<SignFunction> sign_;
+  std::unique_ptr<stepca_external_key, detail::Deleter<stepca_external_key, stepca_external_key_free>> ptr_;
 };
 
 // An issued certificate and its intermediates.
@@ -336,6 +389,13 @@ class Client {
   Chain renew(const Chain &chain, const Key &key, stepca_renew_auth auth = STEPCA_RENEW_AUTO) const {
     stepca_chain *c = nullptr;
     detail::call([&](stepca_error **e) { return stepca_renew(ptr_.get(), chain.get(), key.get(), auth, &c, e); });
+    return Chain(c);
+  }
+
+  // Renews `chain` whose key is held by `key`, with a renew token it signs.
+  Chain renew(const Chain &chain, const ExternalKey &key) const {
+    stepca_chain *c = nullptr;
+    detail::call([&](stepca_error **e) { return stepca_renew_external(ptr_.get(), chain.get(), key.get(), &c, e); });
     return Chain(c);
   }
 

@@ -2,6 +2,8 @@
 // scripts/with-ca.sh): owners free exactly once, exceptions carry code, HTTP status and
 // messages, and a std::function token provider works (and may throw).
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include <array>
 #include <cstdio>
@@ -157,4 +159,42 @@ TEST(Client, ProviderExceptionsAndCaRejectionsCarryTheirDetail) {
     EXPECT_EQ(e.http_status(), 403);
     EXPECT_NE(e.ca_message().find("DNS names"), std::string::npos) << e.ca_message();
   }
+}
+
+TEST(ExternalKey, AnOpensslHeldKeyEnrollsAndRenews) {
+  EVP_PKEY *pkey = EVP_EC_gen("P-256");
+  ASSERT_NE(pkey, nullptr);
+  unsigned char *spki = nullptr;
+  int n = i2d_PUBKEY(pkey, &spki);
+  std::string public_key(reinterpret_cast<char *>(spki), static_cast<size_t>(n));
+  OPENSSL_free(spki);
+  int signatures = 0;
+  stepca::ExternalKey key(public_key, STEPCA_SIG_ECDSA_P256_SHA256, [&](const std::string &msg) {
+    ++signatures;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    size_t len = 0;
+    EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, pkey);
+    EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char *>(msg.data()), msg.size());
+    std::string sig(len, '\0');
+    EVP_DigestSign(ctx, reinterpret_cast<unsigned char *>(&sig[0]), &len, reinterpret_cast<const unsigned char *>(msg.data()),
+                   msg.size());
+    EVP_MD_CTX_free(ctx);
+    sig.resize(len);
+    return sig;
+  });
+  auto c = client();
+  auto chain = c.sign(key.csr(stepca::CsrRequest().subject("CN", "cpp-held.example.com").dns("cpp-held.example.com")));
+  auto renewed = c.renew(chain, key);
+  EXPECT_NE(renewed.serial(), chain.serial());
+  EXPECT_EQ(signatures, 2);
+  stepca::ExternalKey failing(public_key, STEPCA_SIG_ECDSA_P256_SHA256,
+                              [](const std::string &) -> std::string { throw std::runtime_error("token removed"); });
+  try {
+    failing.csr(stepca::CsrRequest().subject("CN", "x"));
+    FAIL() << "no exception";
+  } catch (const stepca::Error &e) {
+    EXPECT_EQ(e.code(), STEPCA_ERR_SIGNER);
+    EXPECT_NE(std::string(e.what()).find("token removed"), std::string::npos) << e.what();
+  }
+  EVP_PKEY_free(pkey);
 }
