@@ -1,13 +1,12 @@
 //! `stepca_client_builder`, `stepca_client`, `stepca_sign_options` and `stepca_sign_cert`.
 
 use std::ffi::{c_char, c_void};
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::chain::stepca_chain;
 use super::error::{FfiError, stepca_error, stepca_status};
 use super::provisioner::stepca_jwk_provisioner;
-use super::token::{CTokenProvider, stepca_token_provider_fn};
+use super::token::stepca_token_provider_fn;
 use super::{
     FfiResult, bytes, call, free_handle, guard, handle, into_handle, out, string, with_mut,
 };
@@ -215,8 +214,8 @@ pub unsafe extern "C" fn stepca_client_builder_set_token_provider(
     error: *mut *mut stepca_error,
 ) -> stepca_status {
     with_builder(builder, error, |b| {
-        let func = provider.ok_or_else(|| FfiError::null("provider"))?;
-        b.token_provider(Arc::new(CTokenProvider { func, user_data }));
+        let provider = super::token::c_provider(provider, user_data);
+        b.token_provider(provider.ok_or_else(|| FfiError::null("provider"))?);
         Ok(())
     })
 }
@@ -320,9 +319,7 @@ pub unsafe extern "C" fn stepca_sign_options_set_token_provider(
     error: *mut *mut stepca_error,
 ) -> stepca_status {
     with_options(options, error, |o| {
-        o.token_provider = provider.map(|func| {
-            Arc::new(CTokenProvider { func, user_data }) as Arc<dyn crate::token::TokenProvider>
-        });
+        o.token_provider = super::token::c_provider(provider, user_data);
         Ok(())
     })
 }

@@ -1,14 +1,13 @@
 //! `stepca_revoke_options` and revocation through the C ABI.
 
 use std::ffi::{c_char, c_void};
-use std::sync::Arc;
 
 use super::chain::stepca_chain;
 use super::client::stepca_client;
 use super::error::{FfiError, stepca_error, stepca_status};
 use super::key::stepca_key;
 use super::provisioner::stepca_jwk_provisioner;
-use super::token::{CTokenProvider, stepca_token_provider_fn};
+use super::token::stepca_token_provider_fn;
 use super::{FfiResult, call, free_handle, guard, handle, into_handle, opt_string, out, string};
 use crate::revoke::RevokeOptions;
 use crate::token::Token;
@@ -86,9 +85,7 @@ pub unsafe extern "C" fn stepca_revoke_options_set_token_provider(
     error: *mut *mut stepca_error,
 ) -> stepca_status {
     with_options(options, error, |o| {
-        o.token_provider = provider.map(|func| {
-            Arc::new(CTokenProvider { func, user_data }) as Arc<dyn crate::token::TokenProvider>
-        });
+        o.token_provider = super::token::c_provider(provider, user_data);
         Ok(())
     })
 }

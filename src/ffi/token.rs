@@ -128,6 +128,16 @@ pub(crate) enum CallbackError {
     Nul(&'static str),
 }
 
+/// The provider for a C callback and its user_data, or None for a NULL callback.
+pub(crate) fn c_provider(
+    provider: stepca_token_provider_fn,
+    user_data: *mut c_void,
+) -> Option<std::sync::Arc<dyn TokenProvider>> {
+    provider.map(|func| {
+        std::sync::Arc::new(CTokenProvider { func, user_data }) as std::sync::Arc<dyn TokenProvider>
+    })
+}
+
 /// A C callback adapted to [`TokenProvider`].
 pub(crate) struct CTokenProvider {
     pub(crate) func: unsafe extern "C" fn(
