@@ -125,8 +125,8 @@ typedef struct stepca_csr_request stepca_csr_request;
 // Details of one failed call. Created by the library, freed with `stepca_error_free`.
 typedef struct stepca_error stepca_error;
 
-// A key held elsewhere: its public key, signature algorithm and sign callback.
-// Immutable; the callback must be thread-safe if the key is used from several threads.
+// A key held elsewhere: a public key with a sign callback, or a key in a PKCS#11 token.
+// Immutable; a callback must be thread-safe if the key is used from several threads.
 typedef struct stepca_external_key stepca_external_key;
 
 // A JWK provisioner whose key was decrypted once. Immutable once in use; may be shared
@@ -654,6 +654,20 @@ stepca_status stepca_create_csr_external(const stepca_external_key *key, const s
 // Renews `chain` whose key is held by the external key, with a renew token the callback
 // signs. The new chain goes to `*chain_out`.
 stepca_status stepca_renew_external(const stepca_client *client, const stepca_chain *chain, const stepca_external_key *key, stepca_chain **chain_out, stepca_error **error);
+
+// Opens the key pair labelled `key_label` in the PKCS#11 token labelled `token_label` of
+// `module` (a path to the module, e.g. libsofthsm2.so), logging in with `pin` (wrong PIN:
+// `STEPCA_ERR_KEY_PASSPHRASE`; no such key: `STEPCA_ERR_KEY`). Use it with
+// `stepca_create_csr_external` and `stepca_renew_external`; the private key never leaves
+// the token. Free with `stepca_external_key_free`.
+stepca_status stepca_pkcs11_key_open(const char *module, const char *token_label, const char *pin, const char *key_label, stepca_external_key **key_out, stepca_error **error);
+
+// Generates a key pair of `type` (`STEPCA_KEY_EC_P256`, `_EC_P384`, `_RSA_2048/3072/4096`)
+// labelled `key_label` inside the PKCS#11 token; the private key is not extractable.
+stepca_status stepca_pkcs11_key_generate(const char *module, const char *token_label, const char *pin, const char *key_label, stepca_key_type type, stepca_external_key **key_out, stepca_error **error);
+
+// Writes the external key's public key (DER SubjectPublicKeyInfo) into a new buffer.
+stepca_status stepca_external_key_public_key(const stepca_external_key *key, uint8_t **spki_out, size_t *spki_len, stepca_error **error);
 
 // Hands the token to libstepca, which copies it (`len` bytes; no NUL needed). Call it
 // from the token provider; a second call replaces the first token.

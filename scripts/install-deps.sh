@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need, skipping what is already there:
 # step-ca v0.30.2 and step v0.30.6 (go install, CGO off), cbindgen 0.29.4, and Debian
-# packages (openssl, curl, valgrind, pkg-config). Safe to run repeatedly.
+# packages (openssl, curl, valgrind, pkg-config, cmake, GoogleTest, GNU time, SoftHSM2).
+# Safe to run repeatedly.
 set -euo pipefail
 quiet=0
 [ "${1:-}" = "--quiet" ] && quiet=1
@@ -17,6 +18,7 @@ for pkg in openssl:openssl curl:curl valgrind:valgrind pkg-config:pkg-config cma
 done
 [ -f /usr/include/gtest/gtest.h ] || need_apt+=(libgtest-dev)
 [ -x /usr/bin/time ] || need_apt+=(time)
+[ -f /usr/lib/softhsm/libsofthsm2.so ] || need_apt+=(softhsm2)
 if [ ${#need_apt[@]} -gt 0 ]; then
   say "apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

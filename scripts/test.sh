@@ -61,7 +61,7 @@ suite "rust key, CSR and fault-server tests" cargo test --quiet --test keys --te
 env_file=$(scripts/ca-start.sh) || { echo "could not start step-ca"; exit 1; }
 # shellcheck disable=SC1090
 . "$env_file"
-suite "rust enrollment and lifecycle tests (step-ca)" cargo test --quiet --test enroll --test lifecycle --test secrets
+suite "rust enrollment and lifecycle tests (step-ca)" cargo test --quiet --test enroll --test lifecycle --test secrets --test pkcs11
 suite "C 16 threads x 500 enrollments" build/tests/test_threads
 suite "C 16 threads x 500 enrollments (ASan+UBSan)" build/tests/asan-test_threads
 suite "C 4 threads x 10 enrollments (valgrind)" env STEPCA_THREADS=4 STEPCA_PER_THREAD=10 \
@@ -72,7 +72,7 @@ suite "C++ wrapper (GoogleTest)" build/tests/test_cpp
 suite "C++ wrapper (GoogleTest, ASan+UBSan)" build/tests/asan-test_cpp
 suite "C++ wrapper (GoogleTest, valgrind)" valgrind --error-exitcode=1 --leak-check=full \
   --errors-for-leak-kinds=definite,indirect -q build/tests/test_cpp
-for t in test_api test_enroll test_lifecycle test_signer; do
+for t in test_api test_enroll test_lifecycle test_signer test_pkcs11; do
   suite "C $t" "build/tests/$t"
   suite "C $t (ASan+UBSan)" "build/tests/asan-$t"
   suite "C $t (valgrind)" valgrind --error-exitcode=1 --leak-check=full \

@@ -42,6 +42,7 @@ pub const FEATURES: &[&str] = &[
     "renewal_timing",
     "external_signer",
     "renew_external_signer",
+    "pkcs11",
 ];
 
 /// The signature algorithm names.

@@ -36,9 +36,14 @@ pub type stepca_sign_fn = Option<
     ) -> c_int,
 >;
 
-/// A key held elsewhere: its public key, signature algorithm and sign callback.
-/// Immutable; the callback must be thread-safe if the key is used from several threads.
+/// A key held elsewhere: a public key with a sign callback, or a key in a PKCS#11 token.
+/// Immutable; a callback must be thread-safe if the key is used from several threads.
 pub struct stepca_external_key {
+    inner: Box<dyn Signer>,
+}
+
+/// A sign callback as a [`Signer`].
+struct CallbackSigner {
     spki: Vec<u8>,
     alg: SignatureAlgorithm,
     func: unsafe extern "C" fn(*mut c_void, *const u8, usize, *mut stepca_signature_sink) -> c_int,
@@ -47,9 +52,23 @@ pub struct stepca_external_key {
 
 // SAFETY: documented: the callback and its user_data must be usable from any thread the
 // key is used on; libstepca only passes user_data back.
-unsafe impl Send for stepca_external_key {}
+unsafe impl Send for CallbackSigner {}
 // SAFETY: as above.
-unsafe impl Sync for stepca_external_key {}
+unsafe impl Sync for CallbackSigner {}
+
+impl Signer for stepca_external_key {
+    fn public_key_spki(&self) -> &[u8] {
+        self.inner.public_key_spki()
+    }
+
+    fn algorithm(&self) -> SignatureAlgorithm {
+        self.inner.algorithm()
+    }
+
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, ProviderError> {
+        self.inner.sign(msg)
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 enum SignError {
@@ -62,7 +81,7 @@ enum SignError {
     NoSignature,
 }
 
-impl Signer for stepca_external_key {
+impl Signer for CallbackSigner {
     fn public_key_spki(&self) -> &[u8] {
         &self.spki
     }
@@ -173,15 +192,17 @@ pub unsafe extern "C" fn stepca_external_key_new(
         } else {
             data.to_vec()
         };
-        let key = stepca_external_key {
+        let signer = CallbackSigner {
             spki,
             alg: sig_alg(alg)?,
             func,
             user_data,
         };
         // Checks the public key parses and fits the algorithm, now rather than at first use.
-        crate::signer::ExternalKey::new(&key)?;
-        *slot = into_handle(key);
+        crate::signer::ExternalKey::new(&signer)?;
+        *slot = into_handle(stepca_external_key {
+            inner: Box::new(signer),
+        });
         Ok(())
     })
 }
@@ -244,5 +265,117 @@ pub unsafe extern "C" fn stepca_renew_external(
         let new = client.client.renew_with_signer(&chain.chain, key)?;
         *slot = into_handle(stepca_chain { chain: new });
         Ok(())
+    })
+}
+
+/// Opens the key pair labelled `key_label` in the PKCS#11 token labelled `token_label` of
+/// `module` (a path to the module, e.g. libsofthsm2.so), logging in with `pin` (wrong PIN:
+/// `STEPCA_ERR_KEY_PASSPHRASE`; no such key: `STEPCA_ERR_KEY`). Use it with
+/// `stepca_create_csr_external` and `stepca_renew_external`; the private key never leaves
+/// the token. Free with `stepca_external_key_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_pkcs11_key_open(
+    module: *const c_char,
+    token_label: *const c_char,
+    pin: *const c_char,
+    key_label: *const c_char,
+    key_out: *mut *mut stepca_external_key,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    call(error, || {
+        // SAFETY: pointer contracts forwarded from the caller.
+        let (slot, module, token, pin, label) = unsafe {
+            (
+                out(key_out, "key_out")?,
+                string(module, "module")?,
+                string(token_label, "token_label")?,
+                string(pin, "pin")?,
+                string(key_label, "key_label")?,
+            )
+        };
+        let pin = zeroize::Zeroizing::new(pin.to_string());
+        let key = crate::pkcs11::Pkcs11Key::open(
+            std::path::Path::new(module),
+            token,
+            &pin,
+            &crate::pkcs11::Pkcs11KeyRef::Label(label.to_string()),
+        )?;
+        *slot = into_handle(stepca_external_key {
+            inner: Box::new(key),
+        });
+        Ok(())
+    })
+}
+
+/// Generates a key pair of `type` (`STEPCA_KEY_EC_P256`, `_EC_P384`, `_RSA_2048/3072/4096`)
+/// labelled `key_label` inside the PKCS#11 token; the private key is not extractable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_pkcs11_key_generate(
+    module: *const c_char,
+    token_label: *const c_char,
+    pin: *const c_char,
+    key_label: *const c_char,
+    r#type: super::key::stepca_key_type,
+    key_out: *mut *mut stepca_external_key,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    call(error, || {
+        // SAFETY: pointer contracts forwarded from the caller.
+        let (slot, module, token, pin, label) = unsafe {
+            (
+                out(key_out, "key_out")?,
+                string(module, "module")?,
+                string(token_label, "token_label")?,
+                string(pin, "pin")?,
+                string(key_label, "key_label")?,
+            )
+        };
+        use super::key::*;
+        let kt = match r#type {
+            STEPCA_KEY_EC_P256 => crate::key::KeyType::EcP256,
+            STEPCA_KEY_EC_P384 => crate::key::KeyType::EcP384,
+            STEPCA_KEY_RSA_2048 => crate::key::KeyType::Rsa2048,
+            STEPCA_KEY_RSA_3072 => crate::key::KeyType::Rsa3072,
+            STEPCA_KEY_RSA_4096 => crate::key::KeyType::Rsa4096,
+            other => {
+                return Err(FfiError::invalid(
+                    "type",
+                    &format!("{other} is not a key type a token can generate here"),
+                ));
+            }
+        };
+        let pin = zeroize::Zeroizing::new(pin.to_string());
+        let key = crate::pkcs11::Pkcs11Key::generate(
+            std::path::Path::new(module),
+            token,
+            &pin,
+            label,
+            kt,
+        )?;
+        *slot = into_handle(stepca_external_key {
+            inner: Box::new(key),
+        });
+        Ok(())
+    })
+}
+
+/// Writes the external key's public key (DER SubjectPublicKeyInfo) into a new buffer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_external_key_public_key(
+    key: *const stepca_external_key,
+    spki_out: *mut *mut u8,
+    spki_len: *mut usize,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    call(error, || {
+        // SAFETY: pointer contracts forwarded from the caller.
+        let (slot, len, key) = unsafe {
+            (
+                out(spki_out, "spki_out")?,
+                out_len(spki_len, "spki_len")?,
+                handle(key, "key")?,
+            )
+        };
+        hand_out(key.public_key_spki(), slot, len)
     })
 }

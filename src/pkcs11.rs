@@ -1,0 +1,419 @@
+//! Keys inside a PKCS#11 token (an HSM, a smart card, SoftHSM2): find or generate a key
+//! pair in the token and sign CSRs and renew tokens there. The private key never leaves
+//! the token; libstepca only reads the public key.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeType, KeyType as CkKeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::types::AuthPin;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::key::{KeyType, SignatureAlgorithm};
+use crate::signer::Signer;
+use crate::token::ProviderError;
+
+/// Which key in the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pkcs11KeyRef {
+    /// By CKA_LABEL.
+    Label(String),
+    /// By CKA_ID.
+    Id(Vec<u8>),
+}
+
+/// A key pair held in a PKCS#11 token, used as a [`Signer`]. One logged-in session,
+/// serialised by a mutex (PKCS#11 sessions must not be used by two threads at once).
+pub struct Pkcs11Key {
+    session: Mutex<Session>,
+    key: ObjectHandle,
+    spki: Vec<u8>,
+    alg: SignatureAlgorithm,
+}
+
+impl std::fmt::Debug for Pkcs11Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pkcs11Key")
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
+}
+
+fn ck(what: &str, e: CkError) -> Error {
+    match e {
+        CkError::Pkcs11(RvError::PinIncorrect | RvError::PinInvalid | RvError::PinLenRange, _) => {
+            Error::new(ErrorKind::KeyPassphrase, "pin: the token rejected the PIN")
+        }
+        CkError::Pkcs11(RvError::PinLocked, _) => {
+            Error::new(ErrorKind::KeyPassphrase, "pin: the token's PIN is locked")
+        }
+        e => Error::new(ErrorKind::Key, format!("pkcs11: {what}: {e}")),
+    }
+}
+
+fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+fn der_uint(bytes: &[u8]) -> Vec<u8> {
+    let trimmed = &bytes[bytes
+        .iter()
+        .take_while(|b| **b == 0)
+        .count()
+        .min(bytes.len().saturating_sub(1))..];
+    let mut v = Vec::new();
+    if trimmed.first().is_some_and(|b| b & 0x80 != 0) {
+        v.push(0);
+    }
+    v.extend_from_slice(trimmed);
+    der(0x02, &v)
+}
+
+const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+const P384: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
+const EC_PUBLIC_KEY: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+const RSA_ENCRYPTION: &[u8] = &[
+    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+];
+
+fn open_session(module: &Path, token_label: &str, pin: &str) -> Result<(Pkcs11, Session)> {
+    let ctx = Pkcs11::new(module).map_err(|e| {
+        Error::invalid(
+            "module",
+            format!("cannot load PKCS#11 module {}: {e}", module.display()),
+        )
+    })?;
+    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+        Err(e) => return Err(ck("initialize", e)),
+    }
+    let slot = ctx
+        .get_slots_with_token()
+        .map_err(|e| ck("slots", e))?
+        .into_iter()
+        .find(|s| {
+            ctx.get_token_info(*s)
+                .is_ok_and(|t| t.label().trim_end() == token_label)
+        })
+        .ok_or_else(|| Error::invalid("token", format!("no token labelled {token_label:?}")))?;
+    let session = ctx
+        .open_rw_session(slot)
+        .map_err(|e| ck("open session", e))?;
+    let pin_hash = pin_digest(module, token_label, pin);
+    let auth = AuthPin::new(pin.into());
+    match session.login(UserType::User, Some(&auth)) {
+        Ok(()) => remember_login(pin_hash),
+        // A login is per application, not per session: another open session already logged
+        // in, so the token never sees this PIN. Check it against the one that worked, or a
+        // wrong PIN would pass whenever a key happens to be open.
+        Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {
+            if !logged_in_with(&pin_hash) {
+                return Err(Error::new(
+                    ErrorKind::KeyPassphrase,
+                    "pin: the token rejected the PIN",
+                ));
+            }
+        }
+        Err(e) => return Err(ck("login", e)),
+    }
+    Ok((ctx, session))
+}
+
+/// SHA-256 over module, token and PIN: all that is remembered of a successful login.
+fn pin_digest(module: &Path, token: &str, pin: &str) -> [u8; 32] {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    for part in [
+        module.as_os_str().as_encoded_bytes(),
+        token.as_bytes(),
+        pin.as_bytes(),
+    ] {
+        ctx.update(&(part.len() as u64).to_le_bytes());
+        ctx.update(part);
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
+static LOGINS: Mutex<Vec<[u8; 32]>> = Mutex::new(Vec::new());
+
+fn remember_login(digest: [u8; 32]) {
+    if let Ok(mut l) = LOGINS.lock()
+        && !l.contains(&digest)
+    {
+        l.push(digest);
+    }
+}
+
+fn logged_in_with(digest: &[u8; 32]) -> bool {
+    LOGINS.lock().is_ok_and(|l| {
+        l.iter()
+            .any(|d| aws_lc_rs::constant_time::verify_slices_are_equal(d, digest).is_ok())
+    })
+}
+
+fn find(session: &Session, class: ObjectClass, key: &Pkcs11KeyRef) -> Result<Option<ObjectHandle>> {
+    let id = match key {
+        Pkcs11KeyRef::Label(l) => Attribute::Label(l.as_bytes().to_vec()),
+        Pkcs11KeyRef::Id(i) => Attribute::Id(i.clone()),
+    };
+    let found = session
+        .find_objects(&[Attribute::Class(class), id])
+        .map_err(|e| ck("find", e))?;
+    match found[..] {
+        [] => Ok(None),
+        [one] => Ok(Some(one)),
+        _ => Err(Error::invalid(
+            "key",
+            "several keys match in the token; use a unique label or id",
+        )),
+    }
+}
+
+impl Pkcs11Key {
+    /// Opens the key pair `key` in the token labelled `token_label` of `module`, logging in
+    /// with `pin`.
+    pub fn open(
+        module: &Path,
+        token_label: &str,
+        pin: &str,
+        key: &Pkcs11KeyRef,
+    ) -> Result<Pkcs11Key> {
+        let (_ctx, session) = open_session(module, token_label, pin)?;
+        let private = find(&session, ObjectClass::PRIVATE_KEY, key)?.ok_or_else(|| {
+            Error::new(
+                ErrorKind::Key,
+                format!("key: no private key {key:?} in the token"),
+            )
+        })?;
+        let public = find(&session, ObjectClass::PUBLIC_KEY, key)?.ok_or_else(|| {
+            Error::new(
+                ErrorKind::Key,
+                format!("key: no public key {key:?} in the token"),
+            )
+        })?;
+        Self::from_handles(session, private, public)
+    }
+
+    /// Generates a key pair of `key_type` (EC P-256/P-384, RSA 2048/3072/4096) labelled
+    /// `label` inside the token; the private key is sensitive and not extractable.
+    pub fn generate(
+        module: &Path,
+        token_label: &str,
+        pin: &str,
+        label: &str,
+        key_type: KeyType,
+    ) -> Result<Pkcs11Key> {
+        let (_ctx, session) = open_session(module, token_label, pin)?;
+        if find(
+            &session,
+            ObjectClass::PRIVATE_KEY,
+            &Pkcs11KeyRef::Label(label.to_string()),
+        )?
+        .is_some()
+        {
+            return Err(Error::invalid(
+                "label",
+                format!("the token already holds a key labelled {label:?}"),
+            ));
+        }
+        let common = |private: bool| {
+            vec![
+                Attribute::Token(true),
+                Attribute::Label(label.as_bytes().to_vec()),
+                Attribute::Id(label.as_bytes().to_vec()),
+                if private {
+                    Attribute::Sign(true)
+                } else {
+                    Attribute::Verify(true)
+                },
+            ]
+        };
+        let mut public = common(false);
+        let mut private = common(true);
+        private.extend([
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+        ]);
+        let mech = match key_type {
+            KeyType::EcP256 | KeyType::EcP384 => {
+                public.push(Attribute::EcParams(
+                    if key_type == KeyType::EcP256 {
+                        P256
+                    } else {
+                        P384
+                    }
+                    .to_vec(),
+                ));
+                Mechanism::EccKeyPairGen
+            }
+            KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => {
+                let bits: u64 = match key_type {
+                    KeyType::Rsa2048 => 2048,
+                    KeyType::Rsa3072 => 3072,
+                    _ => 4096,
+                };
+                public.push(Attribute::ModulusBits(bits.into()));
+                public.push(Attribute::PublicExponent(vec![1, 0, 1]));
+                Mechanism::RsaPkcsKeyPairGen
+            }
+            KeyType::Ed25519 => {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    "key_type: Ed25519 keys in PKCS#11 tokens are not supported",
+                ));
+            }
+        };
+        let (pubh, privh) = session
+            .generate_key_pair(&mech, &public, &private)
+            .map_err(|e| ck("generate", e))?;
+        Self::from_handles(session, privh, pubh)
+    }
+
+    fn from_handles(
+        session: Session,
+        private: ObjectHandle,
+        public: ObjectHandle,
+    ) -> Result<Pkcs11Key> {
+        let attrs = session
+            .get_attributes(public, &[AttributeType::KeyType])
+            .map_err(|e| ck("key type", e))?;
+        let kt = attrs.iter().find_map(|a| match a {
+            Attribute::KeyType(k) => Some(*k),
+            _ => None,
+        });
+        let (spki, alg) = if kt == Some(CkKeyType::EC) {
+            let a = session
+                .get_attributes(public, &[AttributeType::EcParams, AttributeType::EcPoint])
+                .map_err(|e| ck("public key", e))?;
+            let (mut params, mut point) = (Vec::new(), Vec::new());
+            for x in a {
+                match x {
+                    Attribute::EcParams(p) => params = p,
+                    Attribute::EcPoint(p) => point = p,
+                    _ => {}
+                }
+            }
+            // CKA_EC_POINT is a DER OCTET STRING around the uncompressed point.
+            let point = match point.as_slice() {
+                [0x04, len, rest @ ..]
+                    if *len as usize == rest.len() && rest.first() == Some(&0x04) =>
+                {
+                    rest.to_vec()
+                }
+                [0x04, 0x81, len, rest @ ..] if *len as usize == rest.len() => rest.to_vec(),
+                p if p.first() == Some(&0x04) => p.to_vec(),
+                _ => {
+                    return Err(Error::new(
+                        ErrorKind::Key,
+                        "pkcs11: unexpected EC point encoding",
+                    ));
+                }
+            };
+            let alg = if params == P256 {
+                SignatureAlgorithm::EcdsaP256Sha256
+            } else if params == P384 {
+                SignatureAlgorithm::EcdsaP384Sha384
+            } else {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    "key: only P-256 and P-384 EC keys are supported",
+                ));
+            };
+            let mut algid = EC_PUBLIC_KEY.to_vec();
+            algid.extend_from_slice(&params);
+            let mut bits = vec![0u8];
+            bits.extend_from_slice(&point);
+            let mut body = der(0x30, &algid);
+            body.extend(der(0x03, &bits));
+            (der(0x30, &body), alg)
+        } else if kt == Some(CkKeyType::RSA) {
+            let a = session
+                .get_attributes(
+                    public,
+                    &[AttributeType::Modulus, AttributeType::PublicExponent],
+                )
+                .map_err(|e| ck("public key", e))?;
+            let (mut n, mut e) = (Vec::new(), Vec::new());
+            for x in a {
+                match x {
+                    Attribute::Modulus(m) => n = m,
+                    Attribute::PublicExponent(p) => e = p,
+                    _ => {}
+                }
+            }
+            let mut rsa = der_uint(&n);
+            rsa.extend(der_uint(&e));
+            let mut bits = vec![0u8];
+            bits.extend(der(0x30, &rsa));
+            let mut body = der(0x30, RSA_ENCRYPTION);
+            body.extend(der(0x03, &bits));
+            (der(0x30, &body), SignatureAlgorithm::RsaPkcs1Sha256)
+        } else {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "key: only EC and RSA keys in tokens are supported",
+            ));
+        };
+        Ok(Pkcs11Key {
+            session: Mutex::new(session),
+            key: private,
+            spki,
+            alg,
+        })
+    }
+}
+
+impl Signer for Pkcs11Key {
+    fn public_key_spki(&self) -> &[u8] {
+        &self.spki
+    }
+
+    fn algorithm(&self) -> SignatureAlgorithm {
+        self.alg
+    }
+
+    fn sign(&self, msg: &[u8]) -> std::result::Result<Vec<u8>, ProviderError> {
+        let session = self
+            .session
+            .lock()
+            .map_err(|_| "pkcs11 session lock poisoned")?;
+        match self.alg {
+            SignatureAlgorithm::EcdsaP256Sha256 | SignatureAlgorithm::EcdsaP384Sha384 => {
+                let (digest_alg, size) = if self.alg == SignatureAlgorithm::EcdsaP256Sha256 {
+                    (&aws_lc_rs::digest::SHA256, 32)
+                } else {
+                    (&aws_lc_rs::digest::SHA384, 48)
+                };
+                let digest = aws_lc_rs::digest::digest(digest_alg, msg);
+                // CKM_ECDSA signs a digest and returns r||s; X.509 wants DER.
+                let raw = session.sign(&Mechanism::Ecdsa, self.key, digest.as_ref())?;
+                if raw.len() != 2 * size {
+                    return Err(
+                        format!("token returned a {}-byte ECDSA signature", raw.len()).into(),
+                    );
+                }
+                let mut seq = der_uint(&raw[..size]);
+                seq.extend(der_uint(&raw[size..]));
+                Ok(der(0x30, &seq))
+            }
+            _ => Ok(session.sign(&Mechanism::Sha256RsaPkcs, self.key, msg)?),
+        }
+    }
+}

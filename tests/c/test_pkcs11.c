@@ -1,0 +1,95 @@
+/* Keys generated inside a SoftHSM2 token through the C API: CSR signed in the token and
+ * checked by openssl, enrolled and renewed at a real step-ca (run under
+ * scripts/with-ca.sh), and the token's errors. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define MODULE "/usr/lib/softhsm/libsofthsm2.so"
+
+int main(void) {
+  char *dir = h_tempdir();
+  char conf[512], cmd[2048];
+  snprintf(conf, sizeof conf, "%s/softhsm2.conf", dir);
+  snprintf(cmd, sizeof cmd,
+           "mkdir -p %s/tokens && printf 'directories.tokendir = %s/tokens\\nobjectstore.backend = file\\n' > %s && "
+           "SOFTHSM2_CONF=%s softhsm2-util --init-token --free --label c-token --pin 4321 --so-pin 8765 >/dev/null",
+           dir, dir, conf, conf);
+  int st = 0;
+  free(h_run(cmd, &st));
+  CHECK(st == 0);
+  setenv("SOFTHSM2_CONF", conf, 1);
+
+  stepca_error *e = NULL;
+  stepca_client_builder *b = NULL;
+  stepca_client *client = NULL;
+  CHECK_STATUS(stepca_client_builder_new(h_env("STEPCA_URL"), &b, &e), e, STEPCA_OK);
+  CHECK_STATUS(stepca_client_builder_set_root_file(b, h_env("STEPCA_ROOT"), &e), e, STEPCA_OK);
+  CHECK_STATUS(stepca_client_builder_set_token_provider(b, h_minting_provider, NULL, &e), e, STEPCA_OK);
+  CHECK_STATUS(stepca_client_builder_build(b, &client, &e), e, STEPCA_OK);
+
+  stepca_external_key *key = NULL;
+  CHECK_STATUS(stepca_pkcs11_key_generate(MODULE, "c-token", "4321", "dev-key", STEPCA_KEY_EC_P256, &key, &e), e, STEPCA_OK);
+  stepca_csr_request *req = NULL;
+  uint8_t *csr = NULL, *spki = NULL;
+  size_t csr_len = 0, spki_len = 0;
+  CHECK_STATUS(stepca_csr_request_new(&req, &e), e, STEPCA_OK);
+  CHECK_STATUS(stepca_csr_request_add_subject(req, "CN", "c-hsm.example.com", &e), e, STEPCA_OK);
+  CHECK_STATUS(stepca_csr_request_add_san(req, STEPCA_SAN_DNS, "c-hsm.example.com", &e), e, STEPCA_OK);
+  CHECK_STATUS(stepca_create_csr_external(key, req, STEPCA_FORMAT_PEM, &csr, &csr_len, &e), e, STEPCA_OK);
+  char path[600];
+  snprintf(path, sizeof path, "%s/hsm.csr", dir);
+  h_write_file(path, csr, csr_len);
+  snprintf(cmd, sizeof cmd, "openssl req -verify -noout -in %s 2>&1", path);
+  char *out = h_run(cmd, &st);
+  CHECK_MSG(st == 0 && strstr(out, "verify OK"), out);
+  free(out);
+  stepca_chain *chain = NULL, *renewed = NULL;
+  CHECK_STATUS(stepca_sign_cert(client, csr, csr_len, NULL, &chain, &e), e, STEPCA_OK);
+  CHECK_STATUS(stepca_renew_external(client, chain, key, &renewed, &e), e, STEPCA_OK);
+  CHECK(renewed != NULL && stepca_chain_count(renewed) == 2);
+
+  /* Opened again by label: the same public key. */
+  stepca_external_key *again = NULL;
+  uint8_t *spki2 = NULL;
+  size_t spki2_len = 0;
+  CHECK_STATUS(stepca_pkcs11_key_open(MODULE, "c-token", "4321", "dev-key", &again, &e), e, STEPCA_OK);
+  CHECK_STATUS(stepca_external_key_public_key(key, &spki, &spki_len, &e), e, STEPCA_OK);
+  CHECK_STATUS(stepca_external_key_public_key(again, &spki2, &spki2_len, &e), e, STEPCA_OK);
+  CHECK(spki_len == spki2_len && spki_len > 0 && memcmp(spki, spki2, spki_len) == 0);
+
+  /* Each failure has its own code and message. */
+  stepca_external_key *bad = NULL;
+  CHECK_STATUS(stepca_pkcs11_key_open(MODULE, "c-token", "0000", "dev-key", &bad, &e), e, STEPCA_ERR_KEY_PASSPHRASE);
+  CHECK(e && strstr(stepca_error_message(e), "0000") == NULL);
+  stepca_error_free(e);
+  e = NULL;
+  CHECK_STATUS(stepca_pkcs11_key_open(MODULE, "c-token", "4321", "missing", &bad, &e), e, STEPCA_ERR_KEY);
+  stepca_error_free(e);
+  e = NULL;
+  CHECK_STATUS(stepca_pkcs11_key_open("/nonexistent/module.so", "c-token", "4321", "dev-key", &bad, &e), e,
+               STEPCA_ERR_INVALID_ARGUMENT);
+  CHECK(e && strncmp(stepca_error_message(e), "module:", 7) == 0);
+  stepca_error_free(e);
+  e = NULL;
+  CHECK_STATUS(stepca_pkcs11_key_generate(MODULE, "c-token", "4321", "ed", STEPCA_KEY_ED25519, &bad, &e), e,
+               STEPCA_ERR_INVALID_ARGUMENT);
+  stepca_error_free(e);
+  CHECK(bad == NULL);
+
+  stepca_free(spki);
+  stepca_free(spki2);
+  stepca_external_key_free(again);
+  stepca_chain_free(renewed);
+  stepca_chain_free(chain);
+  stepca_free(csr);
+  stepca_csr_request_free(req);
+  stepca_external_key_free(key);
+  stepca_client_free(client);
+  stepca_client_builder_free(b);
+  h_rmtree(dir);
+  free(dir);
+  return h_finish();
+}
