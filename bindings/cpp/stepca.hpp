@@ -210,6 +210,32 @@ class ExternalKey {
     });
     ptr_.reset(k);
   }
+  // The key pair labelled `label` in a PKCS#11 token (the private key stays there).
+  static ExternalKey pkcs11_open(const std::string &module, const std::string &token, const std::string &pin,
+                                 const std::string &label) {
+    stepca_external_key *k = nullptr;
+    detail::call([&](stepca_error **e) {
+      return stepca_pkcs11_key_open(module.c_str(), token.c_str(), pin.c_str(), label.c_str(), &k, e);
+    });
+    return ExternalKey(k);
+  }
+  // A new non-extractable key pair generated inside the token.
+  static ExternalKey pkcs11_generate(const std::string &module, const std::string &token, const std::string &pin,
+                                     const std::string &label, KeyType type) {
+    stepca_external_key *k = nullptr;
+    detail::call([&](stepca_error **e) {
+      return stepca_pkcs11_key_generate(module.c_str(), token.c_str(), pin.c_str(), label.c_str(),
+                                        static_cast<stepca_key_type>(type), &k, e);
+    });
+    return ExternalKey(k);
+  }
+  // The public key (DER SubjectPublicKeyInfo).
+  std::string public_key() const {
+    uint8_t *p = nullptr;
+    size_t n = 0;
+    detail::call([&](stepca_error **e) { return stepca_external_key_public_key(get(), &p, &n, e); });
+    return detail::take(p, n);
+  }
   // A CSR for `request`, signed through the sign function.
   std::string csr(const CsrRequest &request, stepca_format format = STEPCA_FORMAT_PEM) const {
     uint8_t *p = nullptr;
@@ -220,6 +246,7 @@ class ExternalKey {
   const stepca_external_key *get() const noexcept { return ptr_.get(); }
 
  private:
+  explicit ExternalKey(stepca_external_key *k) : ptr_(k) {}
   // Declared first so it outlives the C key that points to it.
   std::unique_ptr<SignFunction> sign_;
   std::unique_ptr<stepca_external_key, detail::Deleter<stepca_external_key, stepca_external_key_free>> ptr_;

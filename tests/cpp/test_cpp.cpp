@@ -198,3 +198,28 @@ TEST(ExternalKey, AnOpensslHeldKeyEnrollsAndRenews) {
   }
   EVP_PKEY_free(pkey);
 }
+
+TEST(ExternalKey, Pkcs11KeysGeneratedInSoftHsm) {
+  char dir[] = "/tmp/stepca-cpp-hsm.XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string conf = std::string(dir) + "/softhsm2.conf";
+  run("mkdir -p " + std::string(dir) + "/tokens && printf 'directories.tokendir = " + dir +
+      "/tokens\\nobjectstore.backend = file\\n' > " + conf);
+  setenv("SOFTHSM2_CONF", conf.c_str(), 1);
+  run("softhsm2-util --init-token --free --label cpp-token --pin 1111 --so-pin 2222 >/dev/null");
+  const std::string module = "/usr/lib/softhsm/libsofthsm2.so";
+  auto key = stepca::ExternalKey::pkcs11_generate(module, "cpp-token", "1111", "k", stepca::KeyType::EcP384);
+  auto c = client();
+  auto chain = c.sign(key.csr(stepca::CsrRequest().subject("CN", "cpp-hsm.example.com").dns("cpp-hsm.example.com")));
+  auto renewed = c.renew(chain, key);
+  EXPECT_NE(renewed.serial(), chain.serial());
+  auto again = stepca::ExternalKey::pkcs11_open(module, "cpp-token", "1111", "k");
+  EXPECT_EQ(again.public_key(), key.public_key());
+  try {
+    stepca::ExternalKey::pkcs11_open(module, "cpp-token", "9999", "k");
+    FAIL() << "a wrong PIN was accepted";
+  } catch (const stepca::Error &e) {
+    EXPECT_EQ(e.code(), STEPCA_ERR_KEY_PASSPHRASE);
+  }
+  run(std::string("rm -rf ") + dir);
+}
