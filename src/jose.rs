@@ -90,6 +90,29 @@ pub(crate) fn sign_with(key: &JwsKey) -> impl Fn(&[u8]) -> Result<Vec<u8>> + '_ 
     move |msg| key.sign(msg)
 }
 
+/// The JWS `alg` for a signature algorithm.
+pub(crate) fn jws_alg(alg: crate::key::SignatureAlgorithm) -> &'static str {
+    use crate::key::SignatureAlgorithm::*;
+    match alg {
+        RsaPkcs1Sha256 => "RS256",
+        RsaPkcs1Sha384 => "RS384",
+        RsaPkcs1Sha512 => "RS512",
+        EcdsaP256Sha256 => "ES256",
+        EcdsaP384Sha384 => "ES384",
+        Ed25519 => "EdDSA",
+    }
+}
+
+/// An X.509-form signature (DER for ECDSA) in the form JWS wants (r||s for ECDSA).
+pub(crate) fn jws_signature(alg: crate::key::SignatureAlgorithm, sig: Vec<u8>) -> Result<Vec<u8>> {
+    use crate::key::SignatureAlgorithm::*;
+    match alg {
+        EcdsaP256Sha256 => ecdsa_der_to_fixed(&sig, 32),
+        EcdsaP384Sha384 => ecdsa_der_to_fixed(&sig, 48),
+        _ => Ok(sig),
+    }
+}
+
 /// Converts a DER ECDSA signature to the fixed r||s form JWS wants.
 pub(crate) fn ecdsa_der_to_fixed(der: &[u8], size: usize) -> Result<Vec<u8>> {
     let bad = || Error::new(ErrorKind::Internal, "malformed ECDSA signature");

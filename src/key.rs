@@ -393,16 +393,10 @@ impl PrivateKey {
         .subject_public_key_info()
     }
 
-    /// Signs a JWS with this key: returns (alg, signature in JWS form).
-    pub(crate) fn sign_jws(&self, msg: &[u8]) -> Result<(&'static str, Vec<u8>)> {
+    /// A JWS signature of `msg` under the key's default algorithm.
+    pub(crate) fn sign_jws(&self, msg: &[u8]) -> Result<Vec<u8>> {
         let alg = self.default_signature_algorithm();
-        let sig = self.sign(alg, msg)?;
-        Ok(match self.algorithm {
-            KeyAlgorithm::Rsa => ("RS256", sig),
-            KeyAlgorithm::EcP256 => ("ES256", crate::jose::ecdsa_der_to_fixed(&sig, 32)?),
-            KeyAlgorithm::EcP384 => ("ES384", crate::jose::ecdsa_der_to_fixed(&sig, 48)?),
-            KeyAlgorithm::Ed25519 => ("EdDSA", sig),
-        })
+        crate::jose::jws_signature(alg, self.sign(alg, msg)?)
     }
 
     /// Signs `msg` with `alg`; ECDSA signatures are DER, as X.509 wants.

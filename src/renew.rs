@@ -65,9 +65,11 @@ impl Client {
         key: &PrivateKey,
     ) -> Result<Zeroizing<String>> {
         check_identity(chain, key)?;
-        self.renew_token_with(chain, jose_alg(key.default_signature_algorithm()), &|msg| {
-            key.sign_jws(msg).map(|(_, sig)| sig)
-        })
+        self.renew_token_with(
+            chain,
+            jose::jws_alg(key.default_signature_algorithm()),
+            &|msg| key.sign_jws(msg),
+        )
     }
 
     /// The renew token, signed by `sign` (which returns JWS-form signatures) under `alg`.
@@ -111,9 +113,10 @@ impl Client {
         let deadline = self.deadline();
         let url = self.endpoint("/1.0/renew");
         let resp = self.inner.transport.retry.run(false, deadline, || {
-            let token = self.renew_token_with(chain, jose_alg(signer.algorithm()), &|msg| {
-                key.sign_jws(msg).map(|(_, sig)| sig)
-            })?;
+            let token =
+                self.renew_token_with(chain, jose::jws_alg(signer.algorithm()), &|msg| {
+                    key.sign_jws(msg)
+                })?;
             http::post_json_auth(
                 &self.inner.agent,
                 "renew",
@@ -204,19 +207,6 @@ impl Client {
         new.verify(&info.spki, &self.inner.roots)
             .map_err(|e| e.with_received(new.to_pem()))?;
         Ok(new)
-    }
-}
-
-/// The JWS `alg` for a signature algorithm.
-fn jose_alg(alg: crate::key::SignatureAlgorithm) -> &'static str {
-    use crate::key::SignatureAlgorithm::*;
-    match alg {
-        RsaPkcs1Sha256 => "RS256",
-        RsaPkcs1Sha384 => "RS384",
-        RsaPkcs1Sha512 => "RS512",
-        EcdsaP256Sha256 => "ES256",
-        EcdsaP384Sha384 => "ES384",
-        Ed25519 => "EdDSA",
     }
 }
 

@@ -86,21 +86,9 @@ impl<'a> ExternalKey<'a> {
         })
     }
 
-    /// A JWS signature: (alg, signature in JWS form).
-    pub(crate) fn sign_jws(&self, msg: &[u8]) -> Result<(&'static str, Vec<u8>)> {
-        let sig = self.sign(msg)?;
-        Ok(match self.signer.algorithm() {
-            SignatureAlgorithm::RsaPkcs1Sha256 => ("RS256", sig),
-            SignatureAlgorithm::RsaPkcs1Sha384 => ("RS384", sig),
-            SignatureAlgorithm::RsaPkcs1Sha512 => ("RS512", sig),
-            SignatureAlgorithm::EcdsaP256Sha256 => {
-                ("ES256", crate::jose::ecdsa_der_to_fixed(&sig, 32)?)
-            }
-            SignatureAlgorithm::EcdsaP384Sha384 => {
-                ("ES384", crate::jose::ecdsa_der_to_fixed(&sig, 48)?)
-            }
-            SignatureAlgorithm::Ed25519 => ("EdDSA", sig),
-        })
+    /// A JWS signature of `msg`.
+    pub(crate) fn sign_jws(&self, msg: &[u8]) -> Result<Vec<u8>> {
+        crate::jose::jws_signature(self.signer.algorithm(), self.sign(msg)?)
     }
 }
 
