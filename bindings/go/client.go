@@ -27,7 +27,6 @@ import (
 	"encoding/pem"
 	"runtime"
 	"runtime/cgo"
-	"sync"
 	"time"
 )
 
@@ -128,8 +127,7 @@ func WithProxy(url string) Option { return func(c *clientConfig) { c.proxy = url
 
 // Client talks to one step-ca. It is safe for concurrent use by many goroutines.
 type Client struct {
-	mu       sync.RWMutex
-	ptr      *C.stepca_client
+	h        handle[*C.stepca_client]
 	provider TokenProvider
 	provName string
 }
@@ -151,10 +149,6 @@ func NewClient(caURL string, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	defer C.stepca_client_builder_free(b)
-	call := func(f func(**C.stepca_error) C.stepca_status) error {
-		var e *C.stepca_error
-		return takeError(f(&e), e)
-	}
 	steps := []func(**C.stepca_error) C.stepca_status{}
 	if cfg.rootPEM != nil {
 		steps = append(steps, func(e **C.stepca_error) C.stepca_status {
@@ -226,28 +220,23 @@ func NewClient(caURL string, opts ...Option) (*Client, error) {
 		})
 	}
 	for _, s := range steps {
-		if err := call(s); err != nil {
+		if err := callC(s); err != nil {
 			return nil, err
 		}
 	}
 	var ptr *C.stepca_client
-	if err := call(func(e **C.stepca_error) C.stepca_status { return C.stepca_client_builder_build(b, &ptr, e) }); err != nil {
+	if err := callC(func(e **C.stepca_error) C.stepca_status { return C.stepca_client_builder_build(b, &ptr, e) }); err != nil {
 		return nil, err
 	}
-	c := &Client{ptr: ptr, provider: cfg.provider, provName: cfg.provisioner}
+	c := &Client{h: handle[*C.stepca_client]{ptr: ptr}, provider: cfg.provider, provName: cfg.provisioner}
 	runtime.SetFinalizer(c, (*Client).Close)
 	return c, nil
 }
 
 // Close frees the client, waiting for calls in progress. It is safe to call more than once.
 func (c *Client) Close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ptr != nil {
-		C.stepca_client_free(c.ptr)
-		c.ptr = nil
-		runtime.SetFinalizer(c, nil)
-	}
+	c.h.close(func(p *C.stepca_client) { C.stepca_client_free(p) })
+	runtime.SetFinalizer(c, nil)
 	return nil
 }
 
@@ -323,27 +312,23 @@ func (c *Client) Sign(csr []byte, opts ...SignOption) (*Chain, error) {
 		return nil, err
 	}
 	defer C.stepca_sign_options_free(so)
-	call := func(f func(**C.stepca_error) C.stepca_status) error {
-		var e *C.stepca_error
-		return takeError(f(&e), e)
-	}
 	if sc.hasToken {
 		tok, free := cSecret([]byte(sc.token))
-		err := call(func(e **C.stepca_error) C.stepca_status { return C.stepca_sign_options_set_token(so, tok, e) })
+		err := callC(func(e **C.stepca_error) C.stepca_status { return C.stepca_sign_options_set_token(so, tok, e) })
 		free()
 		if err != nil {
 			return nil, err
 		}
 	}
 	if !sc.notBefore.IsZero() {
-		if err := call(func(e **C.stepca_error) C.stepca_status {
+		if err := callC(func(e **C.stepca_error) C.stepca_status {
 			return C.stepca_sign_options_set_not_before(so, C.int64_t(sc.notBefore.Unix()), e)
 		}); err != nil {
 			return nil, err
 		}
 	}
 	if !sc.notAfter.IsZero() {
-		if err := call(func(e **C.stepca_error) C.stepca_status {
+		if err := callC(func(e **C.stepca_error) C.stepca_status {
 			return C.stepca_sign_options_set_not_after(so, C.int64_t(sc.notAfter.Unix()), e)
 		}); err != nil {
 			return nil, err
@@ -351,7 +336,7 @@ func (c *Client) Sign(csr []byte, opts ...SignOption) (*Chain, error) {
 	}
 	if sc.templateData != nil {
 		td, free := cString(string(sc.templateData))
-		err := call(func(e **C.stepca_error) C.stepca_status { return C.stepca_sign_options_set_template_data(so, td, e) })
+		err := callC(func(e **C.stepca_error) C.stepca_status { return C.stepca_sign_options_set_template_data(so, td, e) })
 		free()
 		if err != nil {
 			return nil, err
@@ -364,31 +349,31 @@ func (c *Client) Sign(csr []byte, opts ...SignOption) (*Chain, error) {
 	if state.provider != nil {
 		h := cgo.NewHandle(state)
 		defer h.Delete()
-		if err := call(func(e **C.stepca_error) C.stepca_status {
+		if err := callC(func(e **C.stepca_error) C.stepca_status {
 			return C.stepca_go_set_provider(so, C.uintptr_t(h), e)
 		}); err != nil {
 			return nil, err
 		}
 	}
 
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if c.ptr == nil {
-		return nil, ErrClosed
-	}
-	d, n := bytesPtr(csr)
-	var chain *C.stepca_chain
-	st := C.stepca_sign_cert(c.ptr, d, n, so, &chain, &cerr)
-	runtime.KeepAlive(csr)
-	runtime.KeepAlive(c)
-	if err := takeError(st, cerr); err != nil {
-		if e, ok := err.(*Error); ok && e.Code == CodeTokenProvider && state.err != nil {
-			e.cause = state.err
+	var out *Chain
+	err := c.live(func(cp *C.stepca_client) error {
+		d, n := bytesPtr(csr)
+		var chain *C.stepca_chain
+		err := callC(func(e **C.stepca_error) C.stepca_status { return C.stepca_sign_cert(cp, d, n, so, &chain, e) })
+		runtime.KeepAlive(csr)
+		if err != nil {
+			if e, ok := err.(*Error); ok && e.Code == CodeTokenProvider && state.err != nil {
+				e.cause = state.err
+			}
+			return err
 		}
-		return nil, err
-	}
-	defer C.stepca_chain_free(chain)
-	return chainFromC(chain)
+		defer C.stepca_chain_free(chain)
+		var cerr error
+		out, cerr = chainFromC(chain)
+		return cerr
+	})
+	return out, err
 }
 
 func chainFromC(chain *C.stepca_chain) (*Chain, error) {

@@ -120,14 +120,10 @@ func withRequest(req *CSRRequest, f func(*C.stepca_csr_request) error) error {
 	}
 	defer C.stepca_csr_request_free(rp)
 
-	call := func(f func(**C.stepca_error) C.stepca_status) error {
-		var e *C.stepca_error
-		return takeError(f(&e), e)
-	}
 	for _, a := range req.Subject {
 		name, freeName := cString(a.Name)
 		value, freeValue := cString(a.Value)
-		err := call(func(e **C.stepca_error) C.stepca_status {
+		err := callC(func(e **C.stepca_error) C.stepca_status {
 			return C.stepca_csr_request_add_subject(rp, name, value, e)
 		})
 		freeName()
@@ -139,7 +135,7 @@ func withRequest(req *CSRRequest, f func(*C.stepca_csr_request) error) error {
 	addSAN := func(t C.stepca_san_type, v string) error {
 		cv, free := cString(v)
 		defer free()
-		return call(func(e **C.stepca_error) C.stepca_status { return C.stepca_csr_request_add_san(rp, t, cv, e) })
+		return callC(func(e **C.stepca_error) C.stepca_status { return C.stepca_csr_request_add_san(rp, t, cv, e) })
 	}
 	for _, d := range req.DNSNames {
 		if err := addSAN(C.STEPCA_SAN_DNS, d); err != nil {
@@ -168,14 +164,14 @@ func withRequest(req *CSRRequest, f func(*C.stepca_csr_request) error) error {
 		}
 	}
 	if bc := req.BasicConstraints; bc != nil {
-		if err := call(func(e **C.stepca_error) C.stepca_status {
+		if err := callC(func(e **C.stepca_error) C.stepca_status {
 			return C.stepca_csr_request_set_basic_constraints(rp, C.bool(bc.CA), C.int32_t(bc.PathLen), e)
 		}); err != nil {
 			return err
 		}
 	}
 	if req.KeyUsage != 0 {
-		if err := call(func(e **C.stepca_error) C.stepca_status {
+		if err := callC(func(e **C.stepca_error) C.stepca_status {
 			return C.stepca_csr_request_set_key_usage(rp, C.uint32_t(req.KeyUsage), e)
 		}); err != nil {
 			return err
@@ -183,7 +179,7 @@ func withRequest(req *CSRRequest, f func(*C.stepca_csr_request) error) error {
 	}
 	for _, eku := range req.ExtKeyUsage {
 		ce, free := cString(eku)
-		err := call(func(e **C.stepca_error) C.stepca_status { return C.stepca_csr_request_add_ext_key_usage(rp, ce, e) })
+		err := callC(func(e **C.stepca_error) C.stepca_status { return C.stepca_csr_request_add_ext_key_usage(rp, ce, e) })
 		free()
 		if err != nil {
 			return err
@@ -192,7 +188,7 @@ func withRequest(req *CSRRequest, f func(*C.stepca_csr_request) error) error {
 	for _, x := range req.Extensions {
 		oid, free := cString(x.OID)
 		v, n := bytesPtr(x.Value)
-		err := call(func(e **C.stepca_error) C.stepca_status {
+		err := callC(func(e **C.stepca_error) C.stepca_status {
 			return C.stepca_csr_request_add_extension(rp, oid, C.bool(x.Critical), v, n, e)
 		})
 		runtime.KeepAlive(x.Value)
@@ -203,7 +199,7 @@ func withRequest(req *CSRRequest, f func(*C.stepca_csr_request) error) error {
 	}
 	if req.ChallengePassword != "" {
 		pw, free := cSecret([]byte(req.ChallengePassword))
-		err := call(func(e **C.stepca_error) C.stepca_status {
+		err := callC(func(e **C.stepca_error) C.stepca_status {
 			return C.stepca_csr_request_set_challenge_password(rp, pw, e)
 		})
 		free()
@@ -211,7 +207,7 @@ func withRequest(req *CSRRequest, f func(*C.stepca_csr_request) error) error {
 			return err
 		}
 	}
-	if err := call(func(e **C.stepca_error) C.stepca_status {
+	if err := callC(func(e **C.stepca_error) C.stepca_status {
 		return C.stepca_csr_request_set_signature_algorithm(rp, C.stepca_sig_alg(req.SignatureAlgorithm), e)
 	}); err != nil {
 		return err

@@ -101,6 +101,12 @@ var (
 var ErrClosed = errors.New("stepca: use of a closed object")
 
 // takeError turns a status and error object into a Go error, freeing the object.
+// callC runs f with a fresh error out-pointer and converts what it reports.
+func callC(f func(**C.stepca_error) C.stepca_status) error {
+	var e *C.stepca_error
+	return takeError(f(&e), e)
+}
+
 func takeError(st C.stepca_status, cerr *C.stepca_error) error {
 	if st == C.STEPCA_OK {
 		C.stepca_error_free(cerr)

@@ -7,7 +7,6 @@ import "C"
 
 import (
 	"runtime"
-	"sync"
 )
 
 // KeyType is a type of key to generate.
@@ -51,12 +50,11 @@ func (a KeyAlgorithm) String() string {
 // Key is a private key held by libstepca, validated when loaded. It is immutable and
 // safe for concurrent use. Close wipes it.
 type Key struct {
-	mu  sync.RWMutex
-	ptr *C.stepca_key
+	h handle[*C.stepca_key]
 }
 
 func newKey(ptr *C.stepca_key) *Key {
-	k := &Key{ptr: ptr}
+	k := &Key{h: handle[*C.stepca_key]{ptr: ptr}}
 	runtime.SetFinalizer(k, (*Key).Close)
 	return k
 }
@@ -92,16 +90,7 @@ func GenerateKey(t KeyType) (*Key, error) {
 }
 
 // use runs f with the live handle, or returns ErrClosed.
-func (k *Key) use(f func(*C.stepca_key) error) error {
-	k.mu.RLock()
-	defer k.mu.RUnlock()
-	if k.ptr == nil {
-		return ErrClosed
-	}
-	err := f(k.ptr)
-	runtime.KeepAlive(k)
-	return err
-}
+func (k *Key) use(f func(*C.stepca_key) error) error { return k.h.use(f) }
 
 // PEM returns the key as unencrypted PKCS#8 PEM. The caller should wipe it when done.
 func (k *Key) PEM() ([]byte, error) {
@@ -135,12 +124,7 @@ func (k *Key) Bits() int {
 
 // Close wipes and frees the key. It is safe to call more than once.
 func (k *Key) Close() error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.ptr != nil {
-		C.stepca_key_free(k.ptr)
-		k.ptr = nil
-		runtime.SetFinalizer(k, nil)
-	}
+	k.h.close(func(p *C.stepca_key) { C.stepca_key_free(p) })
+	runtime.SetFinalizer(k, nil)
 	return nil
 }

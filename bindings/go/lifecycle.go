@@ -15,27 +15,12 @@ import (
 	"encoding/pem"
 	"runtime"
 	"runtime/cgo"
-	"sync"
 	"time"
 	"unsafe"
 )
 
 // live runs f with the client's handle, or returns ErrClosed.
-func (c *Client) live(f func(*C.stepca_client) error) error {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if c.ptr == nil {
-		return ErrClosed
-	}
-	err := f(c.ptr)
-	runtime.KeepAlive(c)
-	return err
-}
-
-func callC(f func(**C.stepca_error) C.stepca_status) error {
-	var e *C.stepca_error
-	return takeError(f(&e), e)
-}
+func (c *Client) live(f func(*C.stepca_client) error) error { return c.h.use(f) }
 
 // fetchBuffer calls a libstepca function that hands out a buffer.
 func (c *Client) fetchBuffer(f func(*C.stepca_client, **C.uint8_t, *C.size_t, **C.stepca_error) C.stepca_status) ([]byte, error) {
@@ -142,26 +127,16 @@ func (c *Client) TrustedRoots() ([]byte, error) {
 // JWKProvisioner mints tokens in process with a JWK provisioner's key, decrypted once.
 // Safe for concurrent use; Close wipes the key.
 type JWKProvisioner struct {
-	mu  sync.RWMutex
-	ptr *C.stepca_jwk_provisioner
+	h handle[*C.stepca_jwk_provisioner]
 }
 
 func newJWK(p *C.stepca_jwk_provisioner) *JWKProvisioner {
-	j := &JWKProvisioner{ptr: p}
+	j := &JWKProvisioner{h: handle[*C.stepca_jwk_provisioner]{ptr: p}}
 	runtime.SetFinalizer(j, (*JWKProvisioner).Close)
 	return j
 }
 
-func (j *JWKProvisioner) use(f func(*C.stepca_jwk_provisioner) error) error {
-	j.mu.RLock()
-	defer j.mu.RUnlock()
-	if j.ptr == nil {
-		return ErrClosed
-	}
-	err := f(j.ptr)
-	runtime.KeepAlive(j)
-	return err
-}
+func (j *JWKProvisioner) use(f func(*C.stepca_jwk_provisioner) error) error { return j.h.use(f) }
 
 // FetchJWKProvisioner fetches the JWK provisioner name (kid may be "" unless several share
 // the name) from the CA and decrypts its key with password (wrong: ErrKeyPassphrase).
@@ -214,13 +189,10 @@ func LoadJWKProvisioner(data []byte, name string, password []byte) (*JWKProvisio
 // SetLifetime sets the lifetime of minted tokens (10 s to 1 h; default 5 min). Only
 // before the provisioner is given to a client.
 func (j *JWKProvisioner) SetLifetime(d time.Duration) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.ptr == nil {
-		return ErrClosed
-	}
-	return callC(func(e **C.stepca_error) C.stepca_status {
-		return C.stepca_jwk_provisioner_set_lifetime(j.ptr, C.uint32_t(d/time.Second), e)
+	return j.h.useExclusive(func(p *C.stepca_jwk_provisioner) error {
+		return callC(func(e **C.stepca_error) C.stepca_status {
+			return C.stepca_jwk_provisioner_set_lifetime(p, C.uint32_t(d/time.Second), e)
+		})
 	})
 }
 
@@ -280,13 +252,8 @@ func (j *JWKProvisioner) RevokeToken(serial, audience string) (string, error) {
 // Close wipes and frees the provisioner's key (clients built with it keep their own
 // reference). Safe to call more than once.
 func (j *JWKProvisioner) Close() error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.ptr != nil {
-		C.stepca_jwk_provisioner_free(j.ptr)
-		j.ptr = nil
-		runtime.SetFinalizer(j, nil)
-	}
+	j.h.close(func(p *C.stepca_jwk_provisioner) { C.stepca_jwk_provisioner_free(p) })
+	runtime.SetFinalizer(j, nil)
 	return nil
 }
 

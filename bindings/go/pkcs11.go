@@ -8,19 +8,17 @@ import "C"
 
 import (
 	"runtime"
-	"sync"
 )
 
 // HeldKey is a key pair inside a PKCS#11 token (HSM, smart card, SoftHSM2): CSRs and
 // renew tokens are signed in the token; the private key never leaves it. Safe for
 // concurrent use; Close releases the token session.
 type HeldKey struct {
-	mu  sync.RWMutex
-	ptr *C.stepca_external_key
+	h handle[*C.stepca_external_key]
 }
 
 func newHeldKey(p *C.stepca_external_key) *HeldKey {
-	k := &HeldKey{ptr: p}
+	k := &HeldKey{h: handle[*C.stepca_external_key]{ptr: p}}
 	runtime.SetFinalizer(k, (*HeldKey).Close)
 	return k
 }
@@ -59,16 +57,7 @@ func GeneratePKCS11Key(module, token, pin, label string, kt KeyType) (*HeldKey, 
 	return newHeldKey(out), nil
 }
 
-func (k *HeldKey) use(f func(*C.stepca_external_key) error) error {
-	k.mu.RLock()
-	defer k.mu.RUnlock()
-	if k.ptr == nil {
-		return ErrClosed
-	}
-	err := f(k.ptr)
-	runtime.KeepAlive(k)
-	return err
-}
+func (k *HeldKey) use(f func(*C.stepca_external_key) error) error { return k.h.use(f) }
 
 // PublicKeyDER returns the key's SubjectPublicKeyInfo.
 func (k *HeldKey) PublicKeyDER() ([]byte, error) {
@@ -126,12 +115,7 @@ func (c *Client) RenewWithHeldKey(ch *Chain, k *HeldKey) (*Chain, error) {
 
 // Close releases the key's token session. Safe to call more than once.
 func (k *HeldKey) Close() error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.ptr != nil {
-		C.stepca_external_key_free(k.ptr)
-		k.ptr = nil
-		runtime.SetFinalizer(k, nil)
-	}
+	k.h.close(func(p *C.stepca_external_key) { C.stepca_external_key_free(p) })
+	runtime.SetFinalizer(k, nil)
 	return nil
 }
