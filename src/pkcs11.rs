@@ -12,6 +12,7 @@ use cryptoki::object::{Attribute, AttributeType, KeyType as CkKeyType, ObjectCla
 use cryptoki::session::{Session, UserType};
 use cryptoki::types::AuthPin;
 
+use crate::csr::der_tlv;
 use crate::error::{Error, ErrorKind, Result};
 use crate::key::{KeyType, SignatureAlgorithm};
 use crate::signer::Signer;
@@ -55,21 +56,6 @@ fn ck(what: &str, e: CkError) -> Error {
     }
 }
 
-fn der(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes.iter().take_while(|b| **b == 0).count();
-        out.push(0x80 | (bytes.len() - skip) as u8);
-        out.extend_from_slice(&bytes[skip..]);
-    }
-    out.extend_from_slice(content);
-    out
-}
-
 fn der_uint(bytes: &[u8]) -> Vec<u8> {
     let trimmed = &bytes[bytes
         .iter()
@@ -81,7 +67,7 @@ fn der_uint(bytes: &[u8]) -> Vec<u8> {
         v.push(0);
     }
     v.extend_from_slice(trimmed);
-    der(0x02, &v)
+    der_tlv(0x02, &v)
 }
 
 const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
@@ -340,9 +326,9 @@ impl Pkcs11Key {
             algid.extend_from_slice(&params);
             let mut bits = vec![0u8];
             bits.extend_from_slice(&point);
-            let mut body = der(0x30, &algid);
-            body.extend(der(0x03, &bits));
-            (der(0x30, &body), alg)
+            let mut body = der_tlv(0x30, &algid);
+            body.extend(der_tlv(0x03, &bits));
+            (der_tlv(0x30, &body), alg)
         } else if kt == Some(CkKeyType::RSA) {
             let a = session
                 .get_attributes(
@@ -361,10 +347,10 @@ impl Pkcs11Key {
             let mut rsa = der_uint(&n);
             rsa.extend(der_uint(&e));
             let mut bits = vec![0u8];
-            bits.extend(der(0x30, &rsa));
-            let mut body = der(0x30, RSA_ENCRYPTION);
-            body.extend(der(0x03, &bits));
-            (der(0x30, &body), SignatureAlgorithm::RsaPkcs1Sha256)
+            bits.extend(der_tlv(0x30, &rsa));
+            let mut body = der_tlv(0x30, RSA_ENCRYPTION);
+            body.extend(der_tlv(0x03, &bits));
+            (der_tlv(0x30, &body), SignatureAlgorithm::RsaPkcs1Sha256)
         } else {
             return Err(Error::new(
                 ErrorKind::Unsupported,
@@ -411,7 +397,7 @@ impl Signer for Pkcs11Key {
                 }
                 let mut seq = der_uint(&raw[..size]);
                 seq.extend(der_uint(&raw[size..]));
-                Ok(der(0x30, &seq))
+                Ok(der_tlv(0x30, &seq))
             }
             _ => Ok(session.sign(&Mechanism::Sha256RsaPkcs, self.key, msg)?),
         }
