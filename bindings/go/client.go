@@ -359,34 +359,40 @@ func (c *Client) Sign(csr []byte, opts ...SignOption) (*Chain, error) {
 	var out *Chain
 	err := c.live(func(cp *C.stepca_client) error {
 		d, n := bytesPtr(csr)
-		var chain *C.stepca_chain
-		err := callC(func(e **C.stepca_error) C.stepca_status { return C.stepca_sign_cert(cp, d, n, so, &chain, e) })
+		var err error
+		out, err = callChain(func(chain **C.stepca_chain, e **C.stepca_error) C.stepca_status {
+			return C.stepca_sign_cert(cp, d, n, so, chain, e)
+		})
 		runtime.KeepAlive(csr)
-		if err != nil {
-			if e, ok := err.(*Error); ok && e.Code == CodeTokenProvider && state.err != nil {
-				e.cause = state.err
-			}
-			return err
+		if e, ok := err.(*Error); ok && e.Code == CodeTokenProvider && state.err != nil {
+			e.cause = state.err
 		}
-		defer C.stepca_chain_free(chain)
-		var cerr error
-		out, cerr = chainFromC(chain)
-		return cerr
+		return err
 	})
 	return out, err
+}
+
+// callChain runs f, which hands out a new chain, and converts it into Go certificates.
+func callChain(f func(**C.stepca_chain, **C.stepca_error) C.stepca_status) (*Chain, error) {
+	var chain *C.stepca_chain
+	if err := callC(func(e **C.stepca_error) C.stepca_status { return f(&chain, e) }); err != nil {
+		return nil, err
+	}
+	defer C.stepca_chain_free(chain)
+	return chainFromC(chain)
 }
 
 func chainFromC(chain *C.stepca_chain) (*Chain, error) {
 	count := int(C.stepca_chain_count(chain))
 	out := &Chain{}
 	for i := 0; i < count; i++ {
-		var buf *C.uint8_t
-		var n C.size_t
-		var cerr *C.stepca_error
-		if err := takeError(C.stepca_chain_get(chain, C.size_t(i), C.STEPCA_FORMAT_DER, &buf, &n, &cerr), cerr); err != nil {
+		der, err := callBuffer(func(buf **C.uint8_t, n *C.size_t, e **C.stepca_error) C.stepca_status {
+			return C.stepca_chain_get(chain, C.size_t(i), C.STEPCA_FORMAT_DER, buf, n, e)
+		})
+		if err != nil {
 			return nil, err
 		}
-		cert, err := x509.ParseCertificate(takeBuffer(buf, n))
+		cert, err := x509.ParseCertificate(der)
 		if err != nil {
 			return nil, &Error{Code: CodeMalformedResponse, Message: "certificate: " + err.Error()}
 		}

@@ -38,6 +38,16 @@ func bytesPtr(b []byte) (*C.uint8_t, C.size_t) {
 	return (*C.uint8_t)(unsafe.Pointer(&b[0])), C.size_t(len(b))
 }
 
+// callBuffer runs f, which hands out a new buffer, and copies the buffer into Go memory.
+func callBuffer(f func(**C.uint8_t, *C.size_t, **C.stepca_error) C.stepca_status) ([]byte, error) {
+	var buf *C.uint8_t
+	var n C.size_t
+	if err := callC(func(e **C.stepca_error) C.stepca_status { return f(&buf, &n, e) }); err != nil {
+		return nil, err
+	}
+	return takeBuffer(buf, n), nil
+}
+
 // takeBuffer copies a libstepca buffer into Go memory and frees (wipes) the original.
 func takeBuffer(p *C.uint8_t, n C.size_t) []byte {
 	if p == nil {

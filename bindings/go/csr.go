@@ -94,15 +94,11 @@ func CreateCSR(key *Key, req *CSRRequest, format Format) ([]byte, error) {
 	var out []byte
 	err := withRequest(req, func(rp *C.stepca_csr_request) error {
 		return key.use(func(kp *C.stepca_key) error {
-			var buf *C.uint8_t
-			var n C.size_t
-			if err := callC(func(e **C.stepca_error) C.stepca_status {
-				return C.stepca_create_csr(kp, rp, C.stepca_format(format), &buf, &n, e)
-			}); err != nil {
-				return err
-			}
-			out = takeBuffer(buf, n)
-			return nil
+			b, err := callBuffer(func(buf **C.uint8_t, n *C.size_t, e **C.stepca_error) C.stepca_status {
+				return C.stepca_create_csr(kp, rp, C.stepca_format(format), buf, n, e)
+			})
+			out = b
+			return err
 		})
 	})
 	return out, err

@@ -96,14 +96,11 @@ func (k *Key) use(f func(*C.stepca_key) error) error { return k.h.use(f) }
 func (k *Key) PEM() ([]byte, error) {
 	var out []byte
 	err := k.use(func(p *C.stepca_key) error {
-		var buf *C.uint8_t
-		var n C.size_t
-		var cerr *C.stepca_error
-		if err := takeError(C.stepca_key_to_pem(p, &buf, &n, &cerr), cerr); err != nil {
-			return err
-		}
-		out = takeBuffer(buf, n)
-		return nil
+		var err error
+		out, err = callBuffer(func(buf **C.uint8_t, n *C.size_t, e **C.stepca_error) C.stepca_status {
+			return C.stepca_key_to_pem(p, buf, n, e)
+		})
+		return err
 	})
 	return out, err
 }

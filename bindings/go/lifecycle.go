@@ -26,13 +26,9 @@ func (c *Client) live(f func(*C.stepca_client) error) error { return c.h.use(f) 
 func (c *Client) fetchBuffer(f func(*C.stepca_client, **C.uint8_t, *C.size_t, **C.stepca_error) C.stepca_status) ([]byte, error) {
 	var out []byte
 	err := c.live(func(p *C.stepca_client) error {
-		var buf *C.uint8_t
-		var n C.size_t
-		if err := callC(func(e **C.stepca_error) C.stepca_status { return f(p, &buf, &n, e) }); err != nil {
-			return err
-		}
-		out = takeBuffer(buf, n)
-		return nil
+		b, err := callBuffer(func(buf **C.uint8_t, n *C.size_t, e **C.stepca_error) C.stepca_status { return f(p, buf, n, e) })
+		out = b
+		return err
 	})
 	return out, err
 }
@@ -215,15 +211,11 @@ func (j *JWKProvisioner) SignToken(subject string, sans []string, audience strin
 	copy(unsafe.Slice(arr, len(list)+1), list)
 	var tok string
 	err := j.use(func(p *C.stepca_jwk_provisioner) error {
-		var buf *C.uint8_t
-		var n C.size_t
-		if err := callC(func(e **C.stepca_error) C.stepca_status {
-			return C.stepca_jwk_provisioner_sign_token(p, cs, arr, C.size_t(len(list)), ca, &buf, &n, e)
-		}); err != nil {
-			return err
-		}
-		tok = string(takeBuffer(buf, n))
-		return nil
+		b, err := callBuffer(func(buf **C.uint8_t, n *C.size_t, e **C.stepca_error) C.stepca_status {
+			return C.stepca_jwk_provisioner_sign_token(p, cs, arr, C.size_t(len(list)), ca, buf, n, e)
+		})
+		tok = string(b)
+		return err
 	})
 	return tok, err
 }
@@ -236,15 +228,11 @@ func (j *JWKProvisioner) RevokeToken(serial, audience string) (string, error) {
 	defer f2()
 	var tok string
 	err := j.use(func(p *C.stepca_jwk_provisioner) error {
-		var buf *C.uint8_t
-		var n C.size_t
-		if err := callC(func(e **C.stepca_error) C.stepca_status {
-			return C.stepca_jwk_provisioner_revoke_token(p, cs, ca, &buf, &n, e)
-		}); err != nil {
-			return err
-		}
-		tok = string(takeBuffer(buf, n))
-		return nil
+		b, err := callBuffer(func(buf **C.uint8_t, n *C.size_t, e **C.stepca_error) C.stepca_status {
+			return C.stepca_jwk_provisioner_revoke_token(p, cs, ca, buf, n, e)
+		})
+		tok = string(b)
+		return err
 	})
 	return tok, err
 }
@@ -303,15 +291,10 @@ func (c *Client) Renew(ch *Chain, key *Key, auth RenewAuth) (*Chain, error) {
 	err := c.live(func(cp *C.stepca_client) error {
 		return key.use(func(kp *C.stepca_key) error {
 			return withCChain(ch, func(cc *C.stepca_chain) error {
-				var nc *C.stepca_chain
-				if err := callC(func(e **C.stepca_error) C.stepca_status {
-					return C.stepca_renew(cp, cc, kp, C.stepca_renew_auth(auth), &nc, e)
-				}); err != nil {
-					return err
-				}
-				defer C.stepca_chain_free(nc)
 				var err error
-				out, err = chainFromC(nc)
+				out, err = callChain(func(nc **C.stepca_chain, e **C.stepca_error) C.stepca_status {
+					return C.stepca_renew(cp, cc, kp, C.stepca_renew_auth(auth), nc, e)
+				})
 				return err
 			})
 		})
@@ -327,16 +310,11 @@ func (c *Client) Rekey(ch *Chain, key *Key, newCSR []byte) (*Chain, error) {
 		return key.use(func(kp *C.stepca_key) error {
 			return withCChain(ch, func(cc *C.stepca_chain) error {
 				d, n := bytesPtr(newCSR)
-				var nc *C.stepca_chain
-				err := callC(func(e **C.stepca_error) C.stepca_status {
-					return C.stepca_rekey(cp, cc, kp, d, n, &nc, e)
+				var err error
+				out, err = callChain(func(nc **C.stepca_chain, e **C.stepca_error) C.stepca_status {
+					return C.stepca_rekey(cp, cc, kp, d, n, nc, e)
 				})
 				runtime.KeepAlive(newCSR)
-				if err != nil {
-					return err
-				}
-				defer C.stepca_chain_free(nc)
-				out, err = chainFromC(nc)
 				return err
 			})
 		})

@@ -63,13 +63,11 @@ func (k *HeldKey) use(f func(*C.stepca_external_key) error) error { return k.h.u
 func (k *HeldKey) PublicKeyDER() ([]byte, error) {
 	var out []byte
 	err := k.use(func(p *C.stepca_external_key) error {
-		var buf *C.uint8_t
-		var n C.size_t
-		if err := callC(func(e **C.stepca_error) C.stepca_status { return C.stepca_external_key_public_key(p, &buf, &n, e) }); err != nil {
-			return err
-		}
-		out = takeBuffer(buf, n)
-		return nil
+		b, err := callBuffer(func(buf **C.uint8_t, n *C.size_t, e **C.stepca_error) C.stepca_status {
+			return C.stepca_external_key_public_key(p, buf, n, e)
+		})
+		out = b
+		return err
 	})
 	return out, err
 }
@@ -79,15 +77,11 @@ func (k *HeldKey) CreateCSR(req *CSRRequest, format Format) ([]byte, error) {
 	var out []byte
 	err := k.use(func(p *C.stepca_external_key) error {
 		return withRequest(req, func(rp *C.stepca_csr_request) error {
-			var buf *C.uint8_t
-			var n C.size_t
-			if err := callC(func(e **C.stepca_error) C.stepca_status {
-				return C.stepca_create_csr_external(p, rp, C.stepca_format(format), &buf, &n, e)
-			}); err != nil {
-				return err
-			}
-			out = takeBuffer(buf, n)
-			return nil
+			b, err := callBuffer(func(buf **C.uint8_t, n *C.size_t, e **C.stepca_error) C.stepca_status {
+				return C.stepca_create_csr_external(p, rp, C.stepca_format(format), buf, n, e)
+			})
+			out = b
+			return err
 		})
 	})
 	return out, err
@@ -99,13 +93,10 @@ func (c *Client) RenewWithHeldKey(ch *Chain, k *HeldKey) (*Chain, error) {
 	err := k.use(func(kp *C.stepca_external_key) error {
 		return c.live(func(cp *C.stepca_client) error {
 			return withCChain(ch, func(cc *C.stepca_chain) error {
-				var nc *C.stepca_chain
-				if err := callC(func(e **C.stepca_error) C.stepca_status { return C.stepca_renew_external(cp, cc, kp, &nc, e) }); err != nil {
-					return err
-				}
-				defer C.stepca_chain_free(nc)
 				var err error
-				out, err = chainFromC(nc)
+				out, err = callChain(func(nc **C.stepca_chain, e **C.stepca_error) C.stepca_status {
+					return C.stepca_renew_external(cp, cc, kp, nc, e)
+				})
 				return err
 			})
 		})

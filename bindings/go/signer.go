@@ -89,15 +89,11 @@ func CreateCSRWithSigner(signer crypto.Signer, req *CSRRequest, format Format) (
 	var out []byte
 	err := externalKey(signer, func(ek *C.stepca_external_key, _ *signerState) error {
 		return withRequest(req, func(rp *C.stepca_csr_request) error {
-			var buf *C.uint8_t
-			var n C.size_t
-			if err := callC(func(e **C.stepca_error) C.stepca_status {
-				return C.stepca_create_csr_external(ek, rp, C.stepca_format(format), &buf, &n, e)
-			}); err != nil {
-				return err
-			}
-			out = takeBuffer(buf, n)
-			return nil
+			b, err := callBuffer(func(buf **C.uint8_t, n *C.size_t, e **C.stepca_error) C.stepca_status {
+				return C.stepca_create_csr_external(ek, rp, C.stepca_format(format), buf, n, e)
+			})
+			out = b
+			return err
 		})
 	})
 	return out, err
@@ -109,13 +105,10 @@ func (c *Client) RenewWithSigner(ch *Chain, signer crypto.Signer) (*Chain, error
 	err := externalKey(signer, func(ek *C.stepca_external_key, _ *signerState) error {
 		return c.live(func(cp *C.stepca_client) error {
 			return withCChain(ch, func(cc *C.stepca_chain) error {
-				var nc *C.stepca_chain
-				if err := callC(func(e **C.stepca_error) C.stepca_status { return C.stepca_renew_external(cp, cc, ek, &nc, e) }); err != nil {
-					return err
-				}
-				defer C.stepca_chain_free(nc)
 				var err error
-				out, err = chainFromC(nc)
+				out, err = callChain(func(nc **C.stepca_chain, e **C.stepca_error) C.stepca_status {
+					return C.stepca_renew_external(cp, cc, ek, nc, e)
+				})
 				return err
 			})
 		})
