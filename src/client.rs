@@ -505,12 +505,24 @@ impl Client {
             let body = self.sign_body(&csr, &info, opts)?;
             http::post_json(&self.inner.agent, "sign", &url, &body, deadline)
         })?;
+        self.issued_chain("sign", &resp, &info.spki)
+    }
+
+    /// Reads the chain step-ca answered to a sign, renew or rekey request, and checks that
+    /// its leaf carries `spki` and that it verifies up to the configured roots. A chain that
+    /// fails the check is attached to the error, so an issued certificate is never lost.
+    pub(crate) fn issued_chain(
+        &self,
+        what: &str,
+        resp: &http::Response,
+        spki: &[u8],
+    ) -> Result<CertificateChain> {
         if !(200..300).contains(&resp.status) {
-            return Err(http::status_error("sign", &resp));
+            return Err(http::status_error(what, resp));
         }
         let chain = parse_sign_response(&resp.body)?;
         chain
-            .verify(&info.spki, &self.inner.roots)
+            .verify(spki, &self.inner.roots)
             .map_err(|e| e.with_received(chain.to_pem()))?;
         Ok(chain)
     }

@@ -11,7 +11,7 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::chain::CertificateChain;
-use crate::client::{Client, parse_sign_response};
+use crate::client::Client;
 use crate::csr::Csr;
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::{self, ClientIdentity};
@@ -110,29 +110,32 @@ impl Client {
                 "its public key is not the certificate's",
             ));
         }
+        let resp = self.renew_with_token(&|| {
+            self.renew_token_with(chain, jose::jws_alg(signer.algorithm()), &|msg| {
+                key.sign_jws(msg)
+            })
+        })?;
+        self.issued_chain("renew", &resp, signer.public_key_spki())
+    }
+
+    /// Posts to `/1.0/renew` with a bearer token from `token`, asked again for each
+    /// attempt: step-ca accepts each renew token once.
+    fn renew_with_token(
+        &self,
+        token: &dyn Fn() -> Result<Zeroizing<String>>,
+    ) -> Result<http::Response> {
         let deadline = self.deadline();
         let url = self.endpoint("/1.0/renew");
-        let resp = self.inner.transport.retry.run(false, deadline, || {
-            let token =
-                self.renew_token_with(chain, jose::jws_alg(signer.algorithm()), &|msg| {
-                    key.sign_jws(msg)
-                })?;
+        self.inner.transport.retry.run(false, deadline, || {
             http::post_json_auth(
                 &self.inner.agent,
                 "renew",
                 &url,
                 b"",
-                Some(&token),
+                Some(&token()?),
                 deadline,
             )
-        })?;
-        if !(200..300).contains(&resp.status) {
-            return Err(http::status_error("renew", &resp));
-        }
-        let new = parse_sign_response(&resp.body)?;
-        new.verify(signer.public_key_spki(), &self.inner.roots)
-            .map_err(|e| e.with_received(new.to_pem()))?;
-        Ok(new)
+        })
     }
 
     /// Renews `chain` (leaf first) held with `key` at `/1.0/renew`. The new certificate has
@@ -150,36 +153,18 @@ impl Client {
             RenewAuth::MutualTls => false,
             RenewAuth::Token => true,
         };
-        let deadline = self.deadline();
-        let url = self.endpoint("/1.0/renew");
-        let retry = &self.inner.transport.retry;
         let resp = if use_token {
-            retry.run(false, deadline, || {
-                // A fresh token per attempt: step-ca accepts each renew token once.
-                let token = self.renew_token(chain, key)?;
-                http::post_json_auth(
-                    &self.inner.agent,
-                    "renew",
-                    &url,
-                    b"",
-                    Some(&token),
-                    deadline,
-                )
-            })?
+            self.renew_with_token(&|| self.renew_token(chain, key))?
         } else {
+            let deadline = self.deadline();
+            let url = self.endpoint("/1.0/renew");
             // A new connection carries the client certificate; pooled ones do not.
             let agent = self.identity_agent(chain, key)?;
-            retry.run(false, deadline, || {
+            self.inner.transport.retry.run(false, deadline, || {
                 http::post_json(&agent, "renew", &url, b"", deadline)
             })?
         };
-        if !(200..300).contains(&resp.status) {
-            return Err(http::status_error("renew", &resp));
-        }
-        let new = parse_sign_response(&resp.body)?;
-        new.verify(&key.spki_der(), &self.inner.roots)
-            .map_err(|e| e.with_received(new.to_pem()))?;
-        Ok(new)
+        self.issued_chain("renew", &resp, &key.spki_der())
     }
 
     /// Rekeys: authenticates over mutual TLS with `chain` and `key`, and gets a certificate
@@ -200,13 +185,7 @@ impl Client {
         let resp = self.inner.transport.retry.run(false, deadline, || {
             http::post_json(&agent, "rekey", &url, &body, deadline)
         })?;
-        if !(200..300).contains(&resp.status) {
-            return Err(http::status_error("rekey", &resp));
-        }
-        let new = parse_sign_response(&resp.body)?;
-        new.verify(&info.spki, &self.inner.roots)
-            .map_err(|e| e.with_received(new.to_pem()))?;
-        Ok(new)
+        self.issued_chain("rekey", &resp, &info.spki)
     }
 }
 
