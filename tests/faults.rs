@@ -310,13 +310,18 @@ fn sign_against(fault: Fault, timeout: Duration) -> (stepca::Error, usize, usize
     )
 }
 
-#[test]
-fn refused_connections_are_retried_with_a_fresh_token_each_time() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+/// A free port (bound, then released): connections are refused until a test listens on it.
+fn unused_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
+        .port()
+}
+
+#[test]
+fn refused_connections_are_retried_with_a_fresh_token_each_time() {
+    let port = unused_port();
     let ca = TestCa::new("Refused");
     let calls = Arc::new(AtomicUsize::new(0));
     let client = client_for(
@@ -589,11 +594,7 @@ fn tls_1_0_only_servers_are_refused() {
         pem(&ca.leaf(&key, &["127.0.0.1"], false)) + &pem(&ca.inter_der),
     )
     .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = unused_port();
     let mut server = std::process::Command::new("openssl")
         .args([
             "s_server",
@@ -636,11 +637,7 @@ fn tls_1_0_only_servers_are_refused() {
 #[test]
 fn a_per_call_token_is_reused_only_when_it_never_left() {
     // Refused: the token never reached anyone, so the same per-call token is tried again.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = unused_port();
     let ca = TestCa::new("PerCall");
     let calls = Arc::new(AtomicUsize::new(0));
     let client = client_for(

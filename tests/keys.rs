@@ -457,24 +457,7 @@ fn bad_keys_give_clear_errors() {
 fn passphrases_never_appear_in_errors() {
     let key = PrivateKey::generate(KeyType::EcP256).unwrap();
     let dir = TempDir::new("passleak");
-    let plain = dir.path("k.pem");
-    std::fs::write(&plain, key.to_pkcs8_pem().as_bytes()).unwrap();
-    let enc = dir.path("k.enc");
-    run(
-        "openssl",
-        &[
-            "pkcs8",
-            "-topk8",
-            "-v2",
-            "aes-256-cbc",
-            "-in",
-            plain.to_str().unwrap(),
-            "-passout",
-            "pass:right-one",
-            "-out",
-            enc.to_str().unwrap(),
-        ],
-    );
+    let enc = common::openssl_encrypt_pkcs8(&dir, &key.to_pkcs8_pem(), "right-one");
     let secret = "hunter2-super-secret";
     let e = PrivateKey::load(&std::fs::read(&enc).unwrap(), Some(secret.as_bytes())).unwrap_err();
     assert!(!e.to_string().contains(secret));

@@ -34,24 +34,10 @@ fn no_secret_in_any_error_or_debug_output() {
 
     // A key encrypted with the passphrase, loaded with a wrong one.
     let dir = common::TempDir::new("secrets");
+    let enc = common::openssl_encrypt_pkcs8(&dir, &key_pem, passphrase);
+    // The plain key also serves the self-signed root of the TLS case below.
     let plain = dir.path("k.pem");
     std::fs::write(&plain, &key_pem).unwrap();
-    let enc = dir.path("k.enc");
-    common::run(
-        "openssl",
-        &[
-            "pkcs8",
-            "-topk8",
-            "-v2",
-            "aes-256-cbc",
-            "-in",
-            plain.to_str().unwrap(),
-            "-passout",
-            &format!("pass:{passphrase}"),
-            "-out",
-            enc.to_str().unwrap(),
-        ],
-    );
     texts.extend(describe(
         PrivateKey::load(&std::fs::read(&enc).unwrap(), Some(b"nope")).unwrap_err(),
     ));

@@ -107,6 +107,30 @@ pub fn run(program: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Writes `key_pem` encrypted by openssl (PKCS#8, PBES2 with AES-256-CBC) under
+/// `passphrase` into `dir`, and returns the encrypted file's path.
+pub fn openssl_encrypt_pkcs8(dir: &TempDir, key_pem: &str, passphrase: &str) -> PathBuf {
+    let plain = dir.path("plain-key.pem");
+    std::fs::write(&plain, key_pem).unwrap();
+    let enc = dir.path("encrypted-key.pem");
+    run(
+        "openssl",
+        &[
+            "pkcs8",
+            "-topk8",
+            "-v2",
+            "aes-256-cbc",
+            "-in",
+            plain.to_str().unwrap(),
+            "-passout",
+            &format!("pass:{passphrase}"),
+            "-out",
+            enc.to_str().unwrap(),
+        ],
+    );
+    enc
+}
+
 /// Runs a command with `input` on stdin; returns (success, stdout+stderr).
 pub fn run_stdin(program: &str, args: &[&str], input: &[u8]) -> (bool, String) {
     let mut child = Command::new(program)
