@@ -145,3 +145,16 @@ int h_minting_provider(void *user_data, const stepca_token_claims *claims, stepc
   free(tok);
   return st == STEPCA_OK ? 0 : 1;
 }
+
+stepca_client *h_minting_client(void) {
+  stepca_client_builder *b = NULL;
+  stepca_client *c = NULL;
+  stepca_error *e = NULL;
+  CHECK_STATUS(stepca_client_builder_new(h_env("STEPCA_URL"), &b, &e), e, STEPCA_OK);
+  CHECK_STATUS(stepca_client_builder_set_root_file(b, h_env("STEPCA_ROOT"), &e), e, STEPCA_OK);
+  CHECK_STATUS(stepca_client_builder_set_token_provider(b, h_minting_provider, NULL, &e), e, STEPCA_OK);
+  CHECK_STATUS(stepca_client_builder_build(b, &c, &e), e, STEPCA_OK);
+  stepca_error_free(e);
+  stepca_client_builder_free(b);
+  return c;
+}

@@ -44,4 +44,7 @@ char *h_mint_token(const char *subject, const char *const *sans, size_t nsans);
  * counter incremented on each call (may be NULL). */
 int h_minting_provider(void *user_data, const stepca_token_claims *claims, stepca_token_sink *sink);
 
+/* A client for the CA under test (STEPCA_URL, STEPCA_ROOT) with h_minting_provider. */
+stepca_client *h_minting_client(void);
+
 #endif

@@ -23,12 +23,7 @@ int main(void) {
   setenv("SOFTHSM2_CONF", conf, 1);
 
   stepca_error *e = NULL;
-  stepca_client_builder *b = NULL;
-  stepca_client *client = NULL;
-  CHECK_STATUS(stepca_client_builder_new(h_env("STEPCA_URL"), &b, &e), e, STEPCA_OK);
-  CHECK_STATUS(stepca_client_builder_set_root_file(b, h_env("STEPCA_ROOT"), &e), e, STEPCA_OK);
-  CHECK_STATUS(stepca_client_builder_set_token_provider(b, h_minting_provider, NULL, &e), e, STEPCA_OK);
-  CHECK_STATUS(stepca_client_builder_build(b, &client, &e), e, STEPCA_OK);
+  stepca_client *client = h_minting_client();
 
   stepca_external_key *key = NULL;
   CHECK_STATUS(stepca_pkcs11_key_generate(MODULE, "c-token", "4321", "dev-key", STEPCA_KEY_EC_P256, &key, &e), e, STEPCA_OK);
@@ -88,7 +83,6 @@ int main(void) {
   stepca_csr_request_free(req);
   stepca_external_key_free(key);
   stepca_client_free(client);
-  stepca_client_builder_free(b);
   h_rmtree(dir);
   free(dir);
   return h_finish();

@@ -63,19 +63,6 @@ static stepca_external_key *external(struct held_key *k, stepca_sig_alg alg) {
   return ek;
 }
 
-static stepca_client *minting_client(void) {
-  stepca_client_builder *b = NULL;
-  stepca_client *c = NULL;
-  stepca_error *e = NULL;
-  CHECK_STATUS(stepca_client_builder_new(h_env("STEPCA_URL"), &b, &e), e, STEPCA_OK);
-  CHECK_STATUS(stepca_client_builder_set_root_file(b, h_env("STEPCA_ROOT"), &e), e, STEPCA_OK);
-  CHECK_STATUS(stepca_client_builder_set_token_provider(b, h_minting_provider, NULL, &e), e, STEPCA_OK);
-  CHECK_STATUS(stepca_client_builder_build(b, &c, &e), e, STEPCA_OK);
-  stepca_error_free(e);
-  stepca_client_builder_free(b);
-  return c;
-}
-
 static void test_each_algorithm_enrolls_and_renews(void) {
   struct {
     const char *type, *param;
@@ -85,7 +72,7 @@ static void test_each_algorithm_enrolls_and_renews(void) {
                {"EC", "P-384", EVP_sha384(), STEPCA_SIG_ECDSA_P384_SHA384},
                {"RSA", NULL, EVP_sha256(), STEPCA_SIG_RSA_PKCS1_SHA256},
                {"ED25519", NULL, NULL, STEPCA_SIG_ED25519}};
-  stepca_client *client = minting_client();
+  stepca_client *client = h_minting_client();
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct held_key k = {generate(cases[i].type, cases[i].param), cases[i].md, 0, 0, 0};
     stepca_external_key *ek = external(&k, cases[i].alg);
