@@ -71,7 +71,7 @@ impl RetryPolicy {
                         && e.http_status().is_some_and(|s| s >= 500))))
     }
 
-    /// The wait before retry number `retry` (1-based): exponential, full jitter.
+    /// The wait before retry number `retry` (1-based): exponential, jittered.
     pub(crate) fn backoff(&self, retry: u32) -> Duration {
         let base = self
             .initial_backoff
