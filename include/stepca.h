@@ -97,6 +97,9 @@ typedef enum {
   STEPCA_ERR_TLS = 41,
   // The call did not complete within its timeout.
   STEPCA_ERR_TIMEOUT = 42,
+  // The client's time (the device's clock, or the time source) is before a configured
+  // root's notBefore: the clock is wrong. Set it, or give the client a time source.
+  STEPCA_ERR_CLOCK = 43,
   // step-ca answered with an HTTP error; see the HTTP status and CA message.
   STEPCA_ERR_CA_REJECTED = 50,
   // step-ca's answer could not be understood.
@@ -151,6 +154,11 @@ typedef struct stepca_token_sink stepca_token_sink;
 // An encoding for certificates and CSRs.
 typedef uint32_t stepca_format;
 
+// A time source callback: returns the current time in UNIX seconds. Called on the thread
+// of whichever libstepca call needs the time, possibly on several threads at once when
+// the client is shared; it must be cheap and must not call back into libstepca.
+typedef int64_t (*stepca_time_source_fn)(void *user_data);
+
 // What a token is for.
 typedef uint32_t stepca_token_purpose;
 
@@ -188,10 +196,14 @@ typedef struct {
   // What the token is for: `STEPCA_TOKEN_SIGN` or `STEPCA_TOKEN_REVOKE` (then `subject`
   // is the certificate's serial number in decimal and there are no SANs).
   stepca_token_purpose purpose;
+  // The client's time in UNIX seconds (its time source, or the CA's clock in CA-time
+  // mode): base a minted token's `iat`, `nbf` and `exp` on it, not on the system clock.
+  int64_t now;
 } stepca_token_claims;
 
 // A token provider callback. It runs synchronously on the thread that called
-// `stepca_sign_cert`, once per attempt. It hands the token over with
+// `stepca_sign_cert`, once per call: a retry of a request that never reached the CA sends
+// the same token again. It hands the token over with
 // `stepca_token_sink_set` and returns 0, or returns non-zero on failure (optionally after
 // `stepca_token_sink_set_error`), which fails the call with `STEPCA_ERR_TOKEN_PROVIDER`.
 // When the client is shared between threads, the callback may run on several at once.
@@ -406,6 +418,19 @@ stepca_status stepca_client_builder_allow_insecure_http(stepca_client_builder *b
 // read tokens and issue certificates of their choosing.
 stepca_status stepca_client_builder_dangerous_disable_tls_verification(stepca_client_builder *builder, stepca_error **error);
 
+// Takes the time from `source` (called with `user_data`) instead of the system clock,
+// everywhere the client needs it: token times, step-ca's TLS certificate, issued chains,
+// expiry. For devices without a trustworthy clock (no RTC, not yet synchronised). NULL
+// goes back to the system clock.
+stepca_status stepca_client_builder_set_time_source(stepca_client_builder *builder, stepca_time_source_fn source, void *user_data, stepca_error **error);
+
+// CA-time mode (`on` true): the client measures the CA's clock from the `Date` of its
+// answers (a `/health` call before the first token is needed) and uses it from then on
+// for token times and checks, so a device whose clock is minutes or hours off still
+// enrolls. The first connection is still verified at the device's time: a clock before
+// the root's notBefore fails with `STEPCA_ERR_CLOCK` unless a time source is set.
+stepca_status stepca_client_builder_set_ca_time(stepca_client_builder *builder, bool on, stepca_error **error);
+
 // Sets the connect timeout (default 10000 ms) and the timeout of a whole call
 // (default 30000 ms). 0 keeps the current value.
 stepca_status stepca_client_builder_set_timeouts(stepca_client_builder *builder, uint64_t connect_timeout_ms, uint64_t call_timeout_ms, stepca_error **error);
@@ -546,6 +571,13 @@ const char *stepca_error_ca_message(const stepca_error *error);
 // (`STEPCA_ERR_CHAIN_INVALID`, `STEPCA_ERR_MALFORMED_RESPONSE`): the issued certificate
 // chain as PEM, or the raw body. NULL otherwise. Valid until `stepca_error_free`.
 const char *stepca_error_received(const stepca_error *error);
+
+// How far the client's clock was from the CA's when the call failed, in seconds
+// (positive: the client is ahead), measured from the `Date` of the CA's answer. Returns
+// true and sets `*skew_seconds` when it was measured; false (and leaves it alone) when the
+// failure came without an answer, or for a NULL argument. Beyond step-ca's 60 s leeway the
+// message says so too.
+bool stepca_error_clock_skew(const stepca_error *error, int64_t *skew_seconds);
 
 // Frees an error object. NULL is a no-op.
 void stepca_error_free(stepca_error *error);

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use x509_parser::prelude::*;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::http::{self, TransportConfig, Trust};
+use crate::http::{self, TransportConfig};
 
 /// Lowercase hex without separators; accepts `:`, `-` and spaces between digits.
 pub(crate) fn normalize_fingerprint(fp: &str) -> Result<String> {
@@ -41,12 +41,18 @@ struct RootResponse {
 /// Fetches and checks the root with fingerprint `fp` (normalised) from `base`.
 pub(crate) fn fetch_root(cfg: &TransportConfig, base: &str, fp: &str) -> Result<Vec<u8>> {
     let mut insecure = cfg.clone();
-    insecure.trust = Trust::Disabled;
-    let agent = http::agent(&insecure)?;
+    insecure.tls_roots = None;
+    let agent = http::agent(&insecure, None)?;
     let deadline = std::time::Instant::now() + cfg.timeout;
     let url = format!("{base}/root/{fp}");
+    let req = http::Request {
+        what: "bootstrap",
+        url: &url,
+        body: None,
+        bearer: None,
+    };
     let resp = cfg.retry.run(true, deadline, || {
-        let resp = http::get(&agent, "bootstrap", &url, deadline)?;
+        let resp = http::send(&agent, &cfg.clock, &req, deadline)?;
         if resp.status >= 500 {
             return Err(http::status_error("bootstrap", &resp));
         }

@@ -4,9 +4,8 @@
 use serde::Deserialize;
 
 use crate::chain::certs_from_pem;
-use crate::client::Client;
+use crate::client::{Call, Client};
 use crate::error::{Error, ErrorKind, Result};
-use crate::http;
 use crate::provisioner::{self, JwkProvisioner, ProvisionerEntry};
 
 /// Largest number of `/provisioners` pages followed (100 per page).
@@ -33,16 +32,13 @@ fn malformed(what: &str) -> Error {
 
 impl Client {
     /// A GET, retried after transport failures and 5xx answers (it is idempotent).
-    fn get_ok(&self, what: &str, path: &str) -> Result<Vec<u8>> {
-        let deadline = self.deadline();
-        let url = self.endpoint(path);
-        self.inner.transport.retry.run(true, deadline, || {
-            let resp = http::get(&self.inner.agent, what, &url, deadline)?;
-            if !(200..300).contains(&resp.status) {
-                return Err(http::status_error(what, &resp));
-            }
-            Ok(resp.body)
-        })
+    fn get_ok(&self, what: &'static str, path: &str) -> Result<Vec<u8>> {
+        let resp = self.request(&Call {
+            what,
+            path,
+            ..Call::default()
+        })?;
+        Ok(resp.body)
     }
 
     /// `GET /health`: Ok when step-ca answers `{"status":"ok"}`.
@@ -68,7 +64,7 @@ impl Client {
             .ok_or_else(|| malformed("version"))
     }
 
-    fn cert_list(&self, what: &str, path: &str) -> Result<Vec<Vec<u8>>> {
+    fn cert_list(&self, what: &'static str, path: &str) -> Result<Vec<Vec<u8>>> {
         let certs: Certs =
             serde_json::from_slice(&self.get_ok(what, path)?).map_err(|_| malformed(what))?;
         certs

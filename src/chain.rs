@@ -1,8 +1,13 @@
 //! Certificate chains returned by step-ca, and the checks made before handing one out:
-//! the leaf carries the CSR's key, and every signature in the chain verifies up to a
-//! configured root.
+//! the leaf carries the CSR's key, and the chain is a valid path to a configured root at
+//! the client's time (path validation by rustls-webpki).
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rustls::pki_types::{CertificateDer, TrustAnchor, UnixTime};
 use x509_parser::prelude::*;
+
+use crate::clock::{rfc3339, unix_secs};
 
 use crate::csr::Format;
 use crate::error::{Error, ErrorKind, Result};
@@ -101,9 +106,14 @@ impl CertificateChain {
         self.certs.iter().map(|c| cert_pem(c)).collect()
     }
 
-    /// Checks that the leaf's public key is `spki` and that each certificate is signed by the
-    /// next; the last one must be signed by one of `roots` when roots are given.
-    pub fn verify(&self, spki: &[u8], roots: &[Vec<u8>]) -> Result<()> {
+    /// Checks the chain as a PKI would, at time `now`: the leaf carries `spki`, and
+    /// rustls-webpki builds a path from it through the intermediates to one of `roots`
+    /// (validity of every certificate at `now`, basicConstraints and path length, name
+    /// chaining, signatures with supported algorithms, extendedKeyUsage nesting); then every
+    /// issuer on the path that has a keyUsage extension must allow keyCertSign (webpki
+    /// leaves keyUsage aside). With no `roots`, the chain's own last certificate is the
+    /// anchor: everything below it is still checked, nothing vouches for it.
+    pub fn verify(&self, spki: &[u8], roots: &[Vec<u8>], now: SystemTime) -> Result<()> {
         let parsed: Vec<X509Certificate<'_>> = self
             .certs
             .iter()
@@ -111,79 +121,194 @@ impl CertificateChain {
             .map(|(i, der)| parse_cert(der, i))
             .collect::<Result<_>>()?;
         if parsed[0].tbs_certificate.subject_pki.raw != spki {
-            return Err(Error::new(
-                ErrorKind::ChainInvalid,
+            return Err(invalid(
                 "certificate: the issued leaf does not carry the CSR's public key",
             ));
         }
-        for (i, pair) in parsed.windows(2).enumerate() {
-            let (child, issuer) = (&pair[0], &pair[1]);
-            if child.issuer().as_raw() != issuer.subject().as_raw()
-                || !signed_by(&self.certs[i], child, &self.certs[i + 1], issuer, i > 0)
-            {
-                return Err(Error::new(
-                    ErrorKind::ChainInvalid,
-                    format!("certificate: chain[{i}] is not signed by chain[{}]", i + 1),
-                ));
+        let n = self.certs.len();
+        let (anchor_ders, pool): (&[Vec<u8>], &[Vec<u8>]) = if !roots.is_empty() {
+            (roots, &self.certs[1..])
+        } else if n > 1 {
+            (&self.certs[n - 1..], &self.certs[1..n - 1])
+        } else {
+            return Err(invalid(
+                "certificate: a lone leaf cannot be checked without a configured root",
+            ));
+        };
+        let anchor_certs: Vec<CertificateDer<'_>> = anchor_ders
+            .iter()
+            .map(|d| CertificateDer::from(d.as_slice()))
+            .collect();
+        let anchors: Vec<TrustAnchor<'_>> = anchor_certs
+            .iter()
+            .filter_map(|c| webpki::anchor_from_trusted_cert(c).ok())
+            .collect();
+        if anchors.is_empty() {
+            return Err(invalid(
+                "certificate: no usable root to check the chain against",
+            ));
+        }
+        let intermediates: Vec<CertificateDer<'_>> = pool
+            .iter()
+            .map(|d| CertificateDer::from(d.as_slice()))
+            .collect();
+        let leaf_der = CertificateDer::from(self.certs[0].as_slice());
+        let leaf = webpki::EndEntityCert::try_from(&leaf_der)
+            .map_err(|e| invalid(format!("certificate: the leaf is not usable ({e})")))?;
+        let at = UnixTime::since_unix_epoch(now.duration_since(UNIX_EPOCH).unwrap_or_default());
+        let path = leaf
+            .verify_for_usage(
+                webpki::ALL_VERIFICATION_ALGS,
+                &anchors,
+                &intermediates,
+                at,
+                purpose(&parsed[0]),
+                None,
+                None,
+            )
+            .map_err(|e| invalid(format!("certificate: {}", explain(&parsed, &e, now))))?;
+        for issuer in path.intermediate_certificates() {
+            let index = self
+                .certs
+                .iter()
+                .position(|c| c.as_slice() == issuer.der().as_ref())
+                .unwrap_or(0);
+            let signs_certs = parsed.get(index).and_then(|c| {
+                c.key_usage()
+                    .ok()
+                    .flatten()
+                    .map(|ku| ku.value.key_cert_sign())
+            });
+            if signs_certs == Some(false) {
+                return Err(invalid(format!(
+                    "certificate: {} has a keyUsage without keyCertSign, so it may not issue certificates",
+                    position_name(index)
+                )));
             }
         }
-        if roots.is_empty() {
-            return Ok(());
-        }
-        let top = parsed.last().unwrap_or(&parsed[0]);
-        let top_der = &self.certs[self.certs.len() - 1];
-        let anchored = roots.iter().any(|root_der| {
-            X509Certificate::from_der(root_der).is_ok_and(|(_, root)| {
-                root.subject().as_raw() == top.issuer().as_raw()
-                    && signed_by(top_der, top, root_der, &root, true)
-            })
-        });
-        if anchored {
-            Ok(())
-        } else {
-            Err(Error::new(
-                ErrorKind::ChainInvalid,
-                "certificate: the chain does not lead to a configured root",
-            ))
-        }
+        Ok(())
     }
 }
 
-/// Whether `child` is signed by `issuer`. With `remember`, pairs that verified before are
-/// remembered (by the hash of both DER encodings): the intermediate and root are the same
-/// for every enrollment, so only the new leaf's signature costs anything after the first.
-fn signed_by(
-    child_der: &[u8],
-    child: &X509Certificate<'_>,
-    issuer_der: &[u8],
-    issuer: &X509Certificate<'_>,
-    remember: bool,
-) -> bool {
-    if !remember {
-        // A new leaf every time: nothing to gain from remembering it.
-        return child.verify_signature(Some(issuer.public_key())).is_ok();
-    }
-    use std::collections::HashSet;
-    use std::sync::Mutex;
-    static VERIFIED: once_cell::sync::Lazy<Mutex<HashSet<[u8; 32]>>> =
-        once_cell::sync::Lazy::new(|| Mutex::new(HashSet::new()));
-    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-    ctx.update(&(child_der.len() as u64).to_le_bytes());
-    ctx.update(child_der);
-    ctx.update(issuer_der);
-    let mut key = [0u8; 32];
-    key.copy_from_slice(ctx.finish().as_ref());
-    if VERIFIED.lock().is_ok_and(|v| v.contains(&key)) {
-        return true;
-    }
-    let ok = child.verify_signature(Some(issuer.public_key())).is_ok();
-    if ok && let Ok(mut v) = VERIFIED.lock() {
-        if v.len() >= 256 {
-            v.clear();
+/// What webpki's verdict means for this chain, naming the certificate it concerns (found
+/// by the dates or constraints the verdict is about).
+fn explain(parsed: &[X509Certificate<'_>], e: &webpki::Error, now: SystemTime) -> String {
+    use webpki::Error as W;
+    let at = rfc3339(unix_secs(now));
+    let first = |f: &dyn Fn(usize, &X509Certificate<'_>) -> bool| {
+        parsed
+            .iter()
+            .enumerate()
+            .position(|(i, c)| f(i, c))
+            .unwrap_or(0)
+    };
+    match e {
+        W::CertExpired { not_after, .. } => {
+            let t = not_after.as_secs() as i64;
+            let i = first(&|_, c| c.validity().not_after.timestamp() == t);
+            format!(
+                "{} expired at {} (checked at {at})",
+                position_name(i),
+                rfc3339(t)
+            )
         }
-        v.insert(key);
+        W::CertNotValidYet { not_before, .. } => {
+            let t = not_before.as_secs() as i64;
+            let i = first(&|_, c| c.validity().not_before.timestamp() == t);
+            format!(
+                "{} is not valid before {} (checked at {at})",
+                position_name(i),
+                rfc3339(t)
+            )
+        }
+        W::CaUsedAsEndEntity => "the leaf is a CA certificate (basicConstraints cA)".into(),
+        W::EndEntityUsedAsCa => {
+            let i = first(&|i, c| i > 0 && !c.is_ca());
+            format!(
+                "{} issues certificates but is not a CA (no basicConstraints cA)",
+                position_name(i)
+            )
+        }
+        W::PathLenConstraintViolated => {
+            // Certificate i has i - 1 CA certificates below it (the leaf is not counted).
+            let i = first(&|i, c| {
+                i > 1
+                    && c.basic_constraints().ok().flatten().is_some_and(|bc| {
+                        bc.value
+                            .path_len_constraint
+                            .is_some_and(|max| (i - 1) as u64 > u64::from(max))
+                    })
+            });
+            format!(
+                "{} has a path length constraint the chain exceeds",
+                position_name(i)
+            )
+        }
+        W::InvalidSignatureForPublicKey => {
+            let i = first(&|i, c| {
+                parsed
+                    .get(i + 1)
+                    .is_some_and(|issuer| c.verify_signature(Some(issuer.public_key())).is_err())
+            });
+            format!(
+                "{} is not signed by {} (signature check failed)",
+                position_name(i),
+                position_name(i + 1)
+            )
+        }
+        W::UnknownIssuer => "the chain does not lead to a configured root".into(),
+        W::RequiredEkuNotFoundContext(_) => {
+            "an issuer's extendedKeyUsage does not allow the leaf's purpose".into()
+        }
+        W::UnsupportedSignatureAlgorithmContext(_)
+        | W::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
+            "a certificate is signed with an unsupported signature algorithm".into()
+        }
+        other => format!("the chain does not verify ({other})"),
     }
-    ok
+}
+
+/// "the leaf" or "intermediate N" (N counted from 1 after the leaf).
+fn position_name(index: usize) -> String {
+    if index == 0 {
+        "the leaf".to_string()
+    } else {
+        format!("intermediate {index}")
+    }
+}
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::ChainInvalid, message)
+}
+
+/// The purpose the path must allow: clientAuth when the leaf has it or has no
+/// extendedKeyUsage (a device identity), serverAuth for a server-only leaf. For other
+/// purposes the issuers' extendedKeyUsage is not checked.
+fn purpose(leaf: &X509Certificate<'_>) -> Purpose {
+    match leaf.extended_key_usage().ok().flatten() {
+        Some(eku) if !eku.value.client_auth && eku.value.server_auth => {
+            Purpose::Usage(webpki::KeyUsage::server_auth())
+        }
+        Some(eku) if !eku.value.client_auth => Purpose::Any,
+        _ => Purpose::Usage(webpki::KeyUsage::client_auth()),
+    }
+}
+
+enum Purpose {
+    Usage(webpki::KeyUsage),
+    Any,
+}
+
+impl webpki::ExtendedKeyUsageValidator for Purpose {
+    fn validate(
+        &self,
+        iter: webpki::KeyPurposeIdIter<'_, '_>,
+    ) -> std::result::Result<(), webpki::Error> {
+        match self {
+            Purpose::Usage(u) => u.validate(iter),
+            Purpose::Any => Ok(()),
+        }
+    }
 }
 
 fn parse_cert(der: &[u8], index: usize) -> Result<X509Certificate<'_>> {

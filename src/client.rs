@@ -5,7 +5,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -13,9 +13,10 @@ use ureq::Agent;
 use zeroize::Zeroizing;
 
 use crate::chain::{CertificateChain, certs_from_pem};
-use crate::csr::{Csr, CsrInfo};
+use crate::clock::{Clock, TimeSource, rfc3339, unix_secs};
+use crate::csr::Csr;
 use crate::error::{Error, ErrorKind, Result};
-use crate::http::{self, RetryPolicy, TransportConfig, Trust};
+use crate::http::{self, RetryPolicy, TransportConfig};
 use crate::token::{Token, TokenClaims, TokenProvider, TokenPurpose};
 
 /// Default time allowed to establish a TCP connection.
@@ -28,7 +29,11 @@ pub const MAX_TOKEN_LEN: usize = 64 * 1024;
 /// Builds a [`Client`].
 pub struct ClientBuilder {
     ca_url: String,
-    trust: Option<Trust>,
+    /// Configured roots and the field they came from (for messages).
+    roots: Option<(Vec<Vec<u8>>, &'static str)>,
+    verify_tls: bool,
+    time_source: Option<Arc<dyn TimeSource>>,
+    ca_time: bool,
     allow_http: bool,
     connect_timeout: Duration,
     timeout: Duration,
@@ -53,7 +58,10 @@ impl ClientBuilder {
     pub fn new(ca_url: &str) -> ClientBuilder {
         ClientBuilder {
             ca_url: ca_url.to_string(),
-            trust: None,
+            roots: None,
+            verify_tls: true,
+            time_source: None,
+            ca_time: false,
             allow_http: false,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             timeout: DEFAULT_TIMEOUT,
@@ -88,9 +96,10 @@ impl ClientBuilder {
         Ok(self)
     }
 
-    /// Trusts only the roots in this PEM bundle (replaces any earlier trust setting).
+    /// Trusts only the roots in this PEM bundle (replaces any earlier root setting). Roots
+    /// not valid at the client's time are refused when the client is built.
     pub fn root_pem(&mut self, pem: &[u8]) -> Result<&mut Self> {
-        self.trust = Some(Trust::Roots(certs_from_pem("root", pem)?));
+        self.roots = Some((certs_from_pem("root", pem)?, "root"));
         Ok(self)
     }
 
@@ -99,14 +108,33 @@ impl ClientBuilder {
         let path = path.as_ref();
         let pem = std::fs::read(path)
             .map_err(|e| Error::invalid("root_file", format!("{}: {e}", path.display())))?;
-        self.trust = Some(Trust::Roots(certs_from_pem("root_file", &pem)?));
+        self.roots = Some((certs_from_pem("root_file", &pem)?, "root_file"));
         Ok(self)
     }
 
     /// Turns TLS server verification off. Only for tests and bootstrap tools: anyone on the
-    /// path can then read the token and issue you a certificate of their choosing.
+    /// path can then read the token. Issued chains are still checked, against the
+    /// configured root when there is one.
     pub fn danger_disable_tls_verification(&mut self) -> &mut Self {
-        self.trust = Some(Trust::Disabled);
+        self.verify_tls = false;
+        self
+    }
+
+    /// Takes the time from `source` instead of the system clock, everywhere the client
+    /// needs it: token times, step-ca's TLS certificate, issued chains, expiry.
+    /// `None` goes back to the system clock.
+    pub fn time_source(&mut self, source: Option<Arc<dyn TimeSource>>) -> &mut Self {
+        self.time_source = source;
+        self
+    }
+
+    /// CA-time mode: the client measures the CA's clock from the `Date` of its answers
+    /// (a `/health` call before the first token is needed) and uses it from then on, so a
+    /// device whose clock is off still gets tokens step-ca accepts. The first connection
+    /// is verified at the device's own time (or the time source's), so a clock before the
+    /// root's notBefore still fails: give a time source then.
+    pub fn ca_time(&mut self, on: bool) -> &mut Self {
+        self.ca_time = on;
         self
     }
 
@@ -162,34 +190,94 @@ impl ClientBuilder {
     /// Builds the client. The builder stays usable.
     pub fn build(&self) -> Result<Client> {
         let url = CaUrl::parse(&self.ca_url, self.allow_http)?;
+        let clock = Arc::new(Clock::new(self.time_source.clone(), self.ca_time));
         let mut transport = TransportConfig {
-            trust: self.trust.clone().unwrap_or(Trust::System),
+            tls_roots: None,
             allow_http: self.allow_http,
             connect_timeout: self.connect_timeout,
             timeout: self.timeout,
             proxy: self.proxy.clone(),
             retry: self.retry,
+            clock: clock.clone(),
         };
-        if let Some(fp) = &self.root_fingerprint {
-            let root = crate::bootstrap::fetch_root(&transport, &url.base, fp)?;
-            transport.trust = Trust::Roots(vec![root]);
+        let configured = match &self.root_fingerprint {
+            Some(fp) => Some((
+                vec![crate::bootstrap::fetch_root(&transport, &url.base, fp)?],
+                "fingerprint",
+            )),
+            None => self.roots.clone(),
+        };
+        if let Some((roots, field)) = &configured {
+            check_roots_valid(roots, field, &clock)?;
         }
-        let roots = match &transport.trust {
-            Trust::Roots(r) => r.clone(),
-            _ => Vec::new(),
+        let roots = configured.map(|(r, _)| r).unwrap_or_default();
+        // Issued chains are checked against the configured roots, else the system's.
+        let anchors = match (roots.is_empty(), self.verify_tls) {
+            (false, _) => roots.clone(),
+            (true, true) => http::system_roots()?,
+            (true, false) => Vec::new(),
         };
-        let agent = http::agent(&transport)?;
+        if self.verify_tls {
+            transport.tls_roots = Some(anchors.clone());
+        }
+        let agent = http::agent(&transport, None)?;
         Ok(Client {
             inner: Arc::new(Inner {
                 url,
                 agent,
                 transport,
                 roots,
+                anchors,
                 provisioner: self.provisioner.clone(),
             }),
             token_provider: self.token_provider.clone(),
         })
     }
+}
+
+/// Refuses configured roots that are not valid at the client's time. A root not valid
+/// yet means the clock is wrong (no CA issues a root dated in the future).
+fn check_roots_valid(roots: &[Vec<u8>], field: &str, clock: &Clock) -> Result<()> {
+    let now = unix_secs(clock.now());
+    for der in roots {
+        let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
+            continue; // certs_from_pem and bootstrap parsed them already
+        };
+        let name = cert
+            .subject()
+            .iter_common_name()
+            .next()
+            .and_then(|cn| cn.as_str().ok())
+            .map_or_else(|| "the root".to_string(), |cn| format!("root {cn:?}"));
+        let (nb, na) = (
+            cert.validity().not_before.timestamp(),
+            cert.validity().not_after.timestamp(),
+        );
+        if now < nb {
+            return Err(Error::new(
+                ErrorKind::Clock,
+                format!(
+                    "{field}: {name} is not valid before {}, and {} says it is {}: the clock is \
+                     wrong (set it, or give the client a time source)",
+                    rfc3339(nb),
+                    clock.whose(),
+                    rfc3339(now)
+                ),
+            ));
+        }
+        if now > na {
+            return Err(Error::invalid(
+                field,
+                format!(
+                    "{name} expired at {} ({} says it is {})",
+                    rfc3339(na),
+                    clock.whose(),
+                    rfc3339(now)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A parsed CA URL.
@@ -251,8 +339,11 @@ pub(crate) struct Inner {
     pub(crate) url: CaUrl,
     pub(crate) agent: Agent,
     pub(crate) transport: TransportConfig,
-    /// The configured roots (DER); empty with system roots or no verification.
+    /// The configured roots (DER); empty with system roots.
     pub(crate) roots: Vec<Vec<u8>>,
+    /// What issued chains must lead to: the configured roots, else the system's (empty
+    /// only with TLS verification off and no root).
+    pub(crate) anchors: Vec<Vec<u8>>,
     pub(crate) provisioner: Option<String>,
 }
 
@@ -319,7 +410,7 @@ struct SignResponse {
     cert_chain: Option<Vec<String>>,
 }
 
-fn rfc3339(field: &str, secs: i64) -> Result<String> {
+fn rfc3339_field(field: &str, secs: i64) -> Result<String> {
     // RFC 3339 needs a four-digit year.
     const MIN: i64 = -62_135_596_800; // 0001-01-01T00:00:00Z
     const MAX: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
@@ -392,6 +483,16 @@ impl Client {
         &self.inner.roots
     }
 
+    /// The client's time: its time source or the system clock, or the CA's clock once
+    /// measured in CA-time mode.
+    pub fn now(&self) -> SystemTime {
+        self.clock().now()
+    }
+
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.inner.transport.clock
+    }
+
     /// When a call starting now must be over.
     pub(crate) fn deadline(&self) -> std::time::Instant {
         std::time::Instant::now() + self.inner.transport.timeout
@@ -401,7 +502,70 @@ impl Client {
         format!("{}{path}", self.inner.url.base)
     }
 
-    /// Asks the per-call provider, else the client's, for a token.
+    /// The one request primitive: deadline, retries, the token, status, and what the CA's
+    /// `Date` says about the clock. Returns 2xx answers only.
+    ///
+    /// A token is fetched when the first attempt needs it and kept while attempts fail
+    /// without reaching step-ca, so that it is sent again rather than a new one spent; a
+    /// request that reached step-ca is retried only when it is idempotent (a GET, which
+    /// carries no token).
+    pub(crate) fn request(&self, call: &Call<'_>) -> Result<http::Response> {
+        let deadline = self.deadline();
+        if call.token.is_some() && self.clock().needs_ca_time() {
+            // The token's times must be the CA's: measure its clock first.
+            self.health()?;
+        }
+        let url = self.endpoint(call.path);
+        let agent = call.agent.unwrap_or(&self.inner.agent);
+        let mut kept: Option<Token> = None;
+        self.inner
+            .transport
+            .retry
+            .run(call.body.is_none(), deadline, || {
+                let token = match (call.token, kept.take()) {
+                    (None, _) => None,
+                    (Some(_), Some(t)) => Some(t),
+                    (Some(fetch), None) => Some(fetch()?),
+                };
+                let text = token.as_ref().map(|t| t.expose().trim());
+                let body = call.body.map(|b| b(text)).transpose()?;
+                let req = http::Request {
+                    what: call.what,
+                    url: &url,
+                    body: body.as_deref().map(Vec::as_slice),
+                    bearer: if call.bearer { text } else { None },
+                };
+                let resp = match http::send(agent, self.clock(), &req, deadline) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        if e.unsent {
+                            kept = token;
+                        }
+                        return Err(e);
+                    }
+                };
+                if let Some(date) = resp.date {
+                    self.clock().observe(date);
+                }
+                if !(200..300).contains(&resp.status) {
+                    return Err(self.with_skew(http::status_error(call.what, &resp), &resp));
+                }
+                Ok(resp)
+            })
+    }
+
+    /// Adds to `e` how far the client's clock is from the `Date` of `resp`.
+    fn with_skew(&self, e: Error, resp: &http::Response) -> Error {
+        match resp.date {
+            Some(date) => {
+                let skew = self.clock().skew_from(date);
+                e.with_clock_skew(skew, self.clock().describe_skew(skew))
+            }
+            None => e,
+        }
+    }
+
+    /// Asks the per-call provider, else the client's, for a token, and checks its shape.
     pub(crate) fn provider_token(
         &self,
         subject: String,
@@ -424,6 +588,7 @@ impl Client {
             },
             provisioner: self.inner.provisioner.clone(),
             purpose,
+            now: self.now(),
         };
         let token = provider.token(&claims).map_err(|e| {
             Error::new(
@@ -432,24 +597,46 @@ impl Client {
             )
             .with_source(e)
         })?;
+        check_token("token_provider", token.expose().trim())?;
         Ok(token)
     }
 
-    /// The JSON body of a sign request. Everything local is checked before a token is
-    /// fetched, so no token is spent on a request that could not succeed.
-    fn sign_body(
+    /// The token for a sign or revoke call: the per-call token, else a provider's.
+    pub(crate) fn call_token(
         &self,
-        csr: &Csr,
-        info: &CsrInfo,
-        opts: &SignOptions,
-    ) -> Result<Zeroizing<Vec<u8>>> {
+        token: Option<&Token>,
+        per_call: Option<&Arc<dyn TokenProvider>>,
+        subject: &str,
+        sans: &[crate::name::San],
+        purpose: TokenPurpose,
+    ) -> Result<Token> {
+        match token {
+            Some(t) => {
+                // Token files end in a newline; that is not part of the token.
+                check_token("token", t.expose().trim())?;
+                Ok(t.clone())
+            }
+            None => self.provider_token(subject.to_string(), sans.to_vec(), purpose, per_call),
+        }
+    }
+
+    /// Exchanges a CSR (PEM or DER) for a certificate chain at `/1.0/sign`.
+    ///
+    /// The token comes from `opts.token`, else from `opts.token_provider`, else from the
+    /// client's provider, asked once per call. Everything local (CSR self-signature,
+    /// validity times, template JSON) is checked before the token is fetched, so no token
+    /// is spent on a request that could not succeed. The returned chain's leaf carries the
+    /// CSR's key and the chain is a valid path to the configured root at the client's time.
+    /// A sign request is retried, with the same token, only when it never reached step-ca.
+    pub fn sign(&self, csr: &[u8], opts: &SignOptions) -> Result<CertificateChain> {
+        let (csr, info) = Csr::from_pem_or_der(csr)?;
         let not_before = opts
             .not_before
-            .map(|t| rfc3339("not_before", t))
+            .map(|t| rfc3339_field("not_before", t))
             .transpose()?;
         let not_after = opts
             .not_after
-            .map(|t| rfc3339("not_after", t))
+            .map(|t| rfc3339_field("not_after", t))
             .transpose()?;
         if let (Some(nb), Some(na)) = (opts.not_before, opts.not_after)
             && na <= nb
@@ -463,69 +650,77 @@ impl Client {
             .map(serde_json::from_str)
             .transpose()
             .map_err(|e| Error::invalid("template_data", format!("not valid JSON ({e})")))?;
-        let (token, field) = match &opts.token {
-            Some(t) => (t.clone(), "token"),
-            None => (
-                self.provider_token(
-                    info.common_name.clone().unwrap_or_default(),
-                    info.sans.clone(),
-                    TokenPurpose::Sign,
-                    opts.token_provider.as_ref(),
-                )?,
-                "token_provider",
-            ),
-        };
-        // Token files end in a newline; that is not part of the token.
-        let token = token.expose().trim();
-        check_token(field, token)?;
         let csr_pem = csr.to_pem();
-        let body = serde_json::to_vec(&SignBody {
-            csr: &csr_pem,
-            ott: token,
-            not_before,
-            not_after,
-            template_data,
-        })
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("encoding the request: {e}")))?;
-        Ok(Zeroizing::new(body))
-    }
-
-    /// Exchanges a CSR (PEM or DER) for a certificate chain at `/1.0/sign`.
-    ///
-    /// The token comes from `opts.token`, else from `opts.token_provider`, else from the
-    /// client's provider (called once).
-    /// The returned chain's leaf carries the CSR's key and its signatures verify up to the
-    /// configured root. A sign request is retried only when it never reached step-ca
-    /// (which burns a token on first use), and each attempt asks the provider again.
-    pub fn sign(&self, csr: &[u8], opts: &SignOptions) -> Result<CertificateChain> {
-        let deadline = self.deadline();
-        let (csr, info) = Csr::from_pem_or_der(csr)?;
-        let url = self.endpoint("/1.0/sign");
-        let resp = self.inner.transport.retry.run(false, deadline, || {
-            let body = self.sign_body(&csr, &info, opts)?;
-            http::post_json(&self.inner.agent, "sign", &url, &body, deadline)
+        let subject = info.common_name.clone().unwrap_or_default();
+        let fetch = || {
+            self.call_token(
+                opts.token.as_ref(),
+                opts.token_provider.as_ref(),
+                &subject,
+                &info.sans,
+                TokenPurpose::Sign,
+            )
+        };
+        let body = |ott: Option<&str>| {
+            let body = serde_json::to_vec(&SignBody {
+                csr: &csr_pem,
+                ott: ott.unwrap_or_default(),
+                not_before: not_before.clone(),
+                not_after: not_after.clone(),
+                template_data,
+            })
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("encoding the request: {e}")))?;
+            Ok(Zeroizing::new(body))
+        };
+        let resp = self.request(&Call {
+            what: "sign",
+            path: "/1.0/sign",
+            body: Some(&body),
+            token: Some(&fetch),
+            ..Call::default()
         })?;
         self.issued_chain("sign", &resp, &info.spki)
     }
 
     /// Reads the chain step-ca answered to a sign, renew or rekey request, and checks that
-    /// its leaf carries `spki` and that it verifies up to the configured roots. A chain that
-    /// fails the check is attached to the error, so an issued certificate is never lost.
+    /// its leaf carries `spki` and that it is a valid path to the configured roots at the
+    /// client's time. A chain that fails the check is attached to the error, so an issued
+    /// certificate is never lost.
     pub(crate) fn issued_chain(
         &self,
         what: &str,
         resp: &http::Response,
         spki: &[u8],
     ) -> Result<CertificateChain> {
-        if !(200..300).contains(&resp.status) {
-            return Err(http::status_error(what, resp));
-        }
         let chain = parse_sign_response(&resp.body)?;
         chain
-            .verify(spki, &self.inner.roots)
-            .map_err(|e| e.with_received(chain.to_pem()))?;
+            .verify(spki, &self.inner.anchors, self.now())
+            .map_err(|e| {
+                let e = Error::new(e.kind(), format!("{what}: {}", e.message()))
+                    .with_received(chain.to_pem());
+                self.with_skew(e, resp)
+            })?;
         Ok(chain)
     }
+}
+
+/// The body of a POST, built for each attempt from the token it carries (if any).
+pub(crate) type BodyFn<'a> = dyn Fn(Option<&str>) -> Result<Zeroizing<Vec<u8>>> + 'a;
+
+/// One call to step-ca, for [`Client::request`].
+#[derive(Default)]
+pub(crate) struct Call<'a> {
+    /// Names the operation in errors.
+    pub(crate) what: &'static str,
+    pub(crate) path: &'a str,
+    /// A POST's JSON body; `None`: a GET (idempotent, retried after failures and 5xx).
+    pub(crate) body: Option<&'a BodyFn<'a>>,
+    /// Fetches the call's token (see [`Client::request`]).
+    pub(crate) token: Option<&'a dyn Fn() -> Result<Token>>,
+    /// The token goes in `Authorization: Bearer` rather than the body.
+    pub(crate) bearer: bool,
+    /// Another agent, for mutual TLS.
+    pub(crate) agent: Option<&'a Agent>,
 }
 
 /// Reads a sign/renew/rekey answer: `certChain`, falling back to `crt` + `ca`.
@@ -586,9 +781,9 @@ mod tests {
 
     #[test]
     fn times() {
-        assert_eq!(rfc3339("t", 0).unwrap(), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_field("t", 0).unwrap(), "1970-01-01T00:00:00Z");
         assert!(
-            rfc3339("not_after", i64::MAX)
+            rfc3339_field("not_after", i64::MAX)
                 .unwrap_err()
                 .message()
                 .starts_with("not_after: ")

@@ -295,9 +295,9 @@ impl CsrRequest {
         let csr = params
             .serialize_request_with_attributes(&signer, attributes)
             .map_err(|e| Error::new(ErrorKind::Csr, format!("csr: cannot build the CSR ({e})")))?;
-        let der = csr.der().to_vec();
-        built_here::remember(&der);
-        Ok(Csr { der })
+        Ok(Csr {
+            der: csr.der().to_vec(),
+        })
     }
 
     /// Builds the CSR with an external signer: libstepca sees only the public key.
@@ -402,52 +402,6 @@ impl CsrRequest {
             });
         }
         Ok((params, attributes))
-    }
-}
-
-/// CSRs this process built and signed itself need no self-signature check when they come
-/// back to [`Csr::from_pem_or_der`] (typically at once, to be signed): a bounded set of
-/// their hashes.
-mod built_here {
-    use std::collections::{HashSet, VecDeque};
-    use std::sync::Mutex;
-
-    const KEEP: usize = 4096;
-
-    struct Recent {
-        order: VecDeque<[u8; 32]>,
-        set: HashSet<[u8; 32]>,
-    }
-
-    static RECENT: once_cell::sync::Lazy<Mutex<Recent>> = once_cell::sync::Lazy::new(|| {
-        Mutex::new(Recent {
-            order: VecDeque::new(),
-            set: HashSet::new(),
-        })
-    });
-
-    fn hash(der: &[u8]) -> [u8; 32] {
-        let mut h = [0u8; 32];
-        h.copy_from_slice(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der).as_ref());
-        h
-    }
-
-    pub(super) fn remember(der: &[u8]) {
-        if let Ok(mut r) = RECENT.lock() {
-            let h = hash(der);
-            if r.set.insert(h) {
-                r.order.push_back(h);
-                if r.order.len() > KEEP
-                    && let Some(old) = r.order.pop_front()
-                {
-                    r.set.remove(&old);
-                }
-            }
-        }
-    }
-
-    pub(super) fn contains(der: &[u8]) -> bool {
-        RECENT.lock().is_ok_and(|r| r.set.contains(&hash(der)))
     }
 }
 
@@ -556,14 +510,12 @@ impl Csr {
                     "csr: trailing bytes after the request",
                 ));
             }
-            if !built_here::contains(&der) {
-                req.verify_signature().map_err(|_| {
-                    Error::new(
-                        ErrorKind::Csr,
-                        "csr: the self-signature does not verify (or its algorithm is unsupported)",
-                    )
-                })?;
-            }
+            req.verify_signature().map_err(|_| {
+                Error::new(
+                    ErrorKind::Csr,
+                    "csr: the self-signature does not verify (or its algorithm is unsupported)",
+                )
+            })?;
             csr_info(&req)?
         };
         Ok((Csr { der }, info))

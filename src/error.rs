@@ -31,6 +31,9 @@ pub enum ErrorKind {
     Tls,
     /// The call did not complete within its timeout.
     Timeout,
+    /// The client's time (the device's clock or its time source) is outside what the
+    /// configured roots allow: the clock is wrong.
+    Clock,
     /// The CA answered with an HTTP error status.
     CaRejected,
     /// The CA's answer could not be understood.
@@ -52,6 +55,7 @@ pub struct Error {
     http_status: Option<u16>,
     ca_message: Option<String>,
     received: Option<String>,
+    clock_skew: Option<i64>,
     /// The request provably never reached the server (refused, no route, DNS, connect
     /// timeout): retrying it cannot spend a token twice.
     pub(crate) unsent: bool,
@@ -70,6 +74,7 @@ impl Error {
             http_status: None,
             ca_message: None,
             received: None,
+            clock_skew: None,
             unsent: false,
             source: None,
         }
@@ -96,6 +101,16 @@ impl Error {
 
     pub(crate) fn with_received(mut self, received: String) -> Self {
         self.received = Some(received);
+        self
+    }
+
+    /// Records the measured offset of the client's clock from the CA's, and says it in
+    /// the message when `note` is given (the offset passes step-ca's leeway).
+    pub(crate) fn with_clock_skew(mut self, skew: i64, note: Option<String>) -> Self {
+        self.clock_skew = Some(skew);
+        if let Some(note) = note {
+            self.message = format!("{}; {note}", self.message);
+        }
         self
     }
 
@@ -126,6 +141,13 @@ impl Error {
         self.received.as_deref()
     }
 
+    /// How far the client's clock was from the CA's when the call failed, in seconds
+    /// (positive: ahead), measured from the `Date` of the CA's answer. `None` when the
+    /// failure came without an answer.
+    pub fn clock_skew(&self) -> Option<i64> {
+        self.clock_skew
+    }
+
     /// Takes the underlying cause out (for example the error a token provider returned).
     pub fn into_source(self) -> Option<Box<dyn std::error::Error + Send + Sync + 'static>> {
         self.source
@@ -145,6 +167,7 @@ impl fmt::Debug for Error {
             .field("message", &self.message)
             .field("http_status", &self.http_status)
             .field("ca_message", &self.ca_message)
+            .field("clock_skew", &self.clock_skew)
             .finish()
     }
 }

@@ -1,46 +1,40 @@
-//! HTTP transport: one kept-alive ureq agent per client, TLS on rustls with the aws-lc-rs
-//! provider set per agent (never process-wide), explicit timeouts, no proxy from the
-//! environment, no redirects, bounded bodies, and error mapping to [`ErrorKind`]s.
+//! HTTP transport: one kept-alive ureq agent per client, TLS on rustls through our own
+//! connector ([`crate::tls`]) with the aws-lc-rs provider and the client's clock, explicit
+//! timeouts, no proxy from the environment, no redirects, bounded bodies, and error
+//! mapping to [`ErrorKind`]s.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use once_cell::sync::OnceCell;
-use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
+use ureq::unversioned::transport::{ConnectProxyConnector, Connector, TcpConnector};
 use ureq::{Agent, Body};
 
 use zeroize::Zeroizing;
 
+use crate::clock::{Clock, rfc3339};
 use crate::error::{Error, ErrorKind, Result};
+use crate::tls::{Identity, TlsConnector};
 
 /// Largest response body accepted; step-ca's answers are a few KiB.
 pub(crate) const MAX_BODY: u64 = 1 << 20;
 
-/// How the server's certificate is checked.
-#[derive(Clone)]
-pub(crate) enum Trust {
-    /// The operating system's roots (loaded once per process).
-    System,
-    /// Only these roots (DER).
-    Roots(Vec<Vec<u8>>),
-    /// No verification at all (explicit opt-in).
-    Disabled,
-}
-
 #[derive(Clone)]
 pub(crate) struct TransportConfig {
-    pub(crate) trust: Trust,
+    /// Roots that step-ca's TLS certificate must lead to; `None`: not verified (opt-in).
+    pub(crate) tls_roots: Option<Vec<Vec<u8>>>,
     pub(crate) allow_http: bool,
     pub(crate) connect_timeout: Duration,
     pub(crate) timeout: Duration,
     pub(crate) proxy: Option<String>,
     pub(crate) retry: RetryPolicy,
+    /// The client's clock, for TLS verification and messages.
+    pub(crate) clock: Arc<Clock>,
 }
 
 /// How failed requests are retried. A request is retried only when it provably never
-/// reached the server (so no token was spent), or, for idempotent GETs, after a transport
-/// failure or a 5xx. Every retried sign or revoke asks the token provider again. All
-/// attempts together stay within the call's timeout.
+/// reached the server (so its token was not spent and is sent again), or, for idempotent
+/// GETs, after a transport failure or a 5xx. The token provider is asked again only after
+/// a token was sent. All attempts together stay within the call's timeout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts in all, at least 1 (1 = never retry). Default 3.
@@ -109,78 +103,31 @@ impl RetryPolicy {
     }
 }
 
-/// An HTTP answer: status and body.
+/// An HTTP answer: status, body, and the server's `Date`.
 pub(crate) struct Response {
     pub(crate) status: u16,
     pub(crate) body: Vec<u8>,
+    pub(crate) date: Option<SystemTime>,
 }
 
-fn system_roots() -> Result<&'static [Vec<u8>]> {
-    static ROOTS: OnceCell<Vec<Vec<u8>>> = OnceCell::new();
-    ROOTS
-        .get_or_try_init(|| {
-            let found = rustls_native_certs::load_native_certs();
-            let roots: Vec<Vec<u8>> = found.certs.into_iter().map(|c| c.to_vec()).collect();
-            if roots.is_empty() {
-                Err(Error::invalid(
-                    "root",
-                    "no system root certificates were found; configure a root",
-                ))
-            } else {
-                Ok(roots)
-            }
-        })
-        .map(Vec::as_slice)
+/// The operating system's roots, read at each call: kept by the client that uses them,
+/// never in a process-wide cache.
+pub(crate) fn system_roots() -> Result<Vec<Vec<u8>>> {
+    let found = rustls_native_certs::load_native_certs();
+    let roots: Vec<Vec<u8>> = found.certs.into_iter().map(|c| c.to_vec()).collect();
+    if roots.is_empty() {
+        return Err(Error::invalid(
+            "root",
+            "no system root certificates were found; configure a root",
+        ));
+    }
+    Ok(roots)
 }
 
-/// A TLS client identity: certificate chain (DER, leaf first) and PKCS#8 PEM key.
-pub(crate) struct ClientIdentity<'a> {
-    pub(crate) chain: &'a [Vec<u8>],
-    pub(crate) pkcs8_pem: &'a str,
-}
-
-/// Builds the agent for a client.
-pub(crate) fn agent(cfg: &TransportConfig) -> Result<Agent> {
-    agent_with_identity(cfg, None)
-}
-
-/// Builds an agent that presents `identity` as its TLS client certificate. The caller
-/// must have checked that the key matches the certificate (ureq panics otherwise).
-pub(crate) fn agent_with_identity(
-    cfg: &TransportConfig,
-    identity: Option<ClientIdentity<'_>>,
-) -> Result<Agent> {
-    let (roots, disable) = match &cfg.trust {
-        Trust::System => (system_roots()?, false),
-        Trust::Roots(r) => (r.as_slice(), false),
-        Trust::Disabled => (&[][..], true),
-    };
-    let certs: Vec<Certificate<'static>> = roots
-        .iter()
-        .map(|der| Certificate::from_der(der).to_owned())
-        .collect();
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let client_cert = match identity {
-        None => None,
-        Some(id) => {
-            let chain: Vec<Certificate<'static>> = id
-                .chain
-                .iter()
-                .map(|der| Certificate::from_der(der).to_owned())
-                .collect();
-            // ureq exposes its key kinds only through PEM.
-            let key = ureq::tls::PrivateKey::from_pem(id.pkcs8_pem.as_bytes())
-                .map_err(|_| Error::new(ErrorKind::Internal, "client key not accepted by TLS"))?;
-            Some(ureq::tls::ClientCert::new_with_certs(&chain, key))
-        }
-    };
-    let tls = TlsConfig::builder()
-        .provider(TlsProvider::Rustls)
-        .client_cert(client_cert)
-        .root_certs(RootCerts::new_with_certs(&certs))
-        .disable_verification(disable)
-        .unversioned_rustls_crypto_provider(provider)
-        .build();
+/// Builds an agent that verifies the server with `cfg`'s roots at `cfg`'s clock and, with
+/// `identity`, presents it as its TLS client certificate.
+pub(crate) fn agent(cfg: &TransportConfig, identity: Option<Identity<'_>>) -> Result<Agent> {
+    let tls = crate::tls::client_config(cfg.tls_roots.as_deref(), &cfg.clock, identity)?;
     let proxy = match &cfg.proxy {
         None => None,
         Some(p) => {
@@ -188,7 +135,6 @@ pub(crate) fn agent_with_identity(
         }
     };
     let builder = Agent::config_builder()
-        .tls_config(tls)
         .https_only(!cfg.allow_http)
         .http_status_as_error(false)
         .proxy(proxy)
@@ -202,9 +148,14 @@ pub(crate) fn agent_with_identity(
         // step-ca closes idle connections after 15 s; never reuse one it may be closing.
         .max_idle_age(Duration::from_secs(10))
         .user_agent(concat!("libstepca/", env!("CARGO_PKG_VERSION")));
+    // ureq's own chain, with our TLS: CONNECT through a proxy, TCP, then TLS.
+    let connector =
+        ().chain(ConnectProxyConnector::default())
+            .chain(TcpConnector::default())
+            .chain(TlsConnector(tls));
     Ok(Agent::with_parts(
         builder.build(),
-        ureq::unversioned::transport::DefaultConnector::default(),
+        connector,
         CachingResolver::default(),
     ))
 }
@@ -264,23 +215,11 @@ impl ureq::unversioned::resolver::Resolver for CachingResolver {
     }
 }
 
-fn read_body(what: &str, body: &mut Body) -> Result<Vec<u8>> {
+fn read_body(what: &str, body: &mut Body, clock: &Clock) -> Result<Vec<u8>> {
     body.with_config()
         .limit(MAX_BODY)
         .read_to_vec()
-        .map_err(|e| map_ureq_error(what, e))
-}
-
-/// POSTs a JSON body; `what` names the operation in errors. The request must complete
-/// before `deadline`.
-pub(crate) fn post_json(
-    agent: &Agent,
-    what: &str,
-    url: &str,
-    body: &[u8],
-    deadline: Instant,
-) -> Result<Response> {
-    post_json_auth(agent, what, url, body, None, deadline)
+        .map_err(|e| map_ureq_error(what, e, clock))
 }
 
 fn remaining(what: &str, deadline: Instant) -> Result<Duration> {
@@ -293,46 +232,61 @@ fn remaining(what: &str, deadline: Instant) -> Result<Duration> {
     Ok(left)
 }
 
-/// POSTs a JSON body with an optional `Authorization: Bearer` token.
-pub(crate) fn post_json_auth(
-    agent: &Agent,
-    what: &str,
-    url: &str,
-    body: &[u8],
-    bearer: Option<&str>,
-    deadline: Instant,
-) -> Result<Response> {
-    let left = remaining(what, deadline)?;
-    let mut req = agent
-        .post(url)
-        .config()
-        .timeout_global(Some(left))
-        .build()
-        .header("Content-Type", "application/json");
-    let auth;
-    if let Some(token) = bearer {
-        auth = Zeroizing::new(format!("Bearer {token}"));
-        req = req.header("Authorization", auth.as_str());
-    }
-    let mut resp = req.send(body).map_err(|e| map_ureq_error(what, e))?;
-    let status = resp.status().as_u16();
-    let body = read_body(what, resp.body_mut())?;
-    Ok(Response { status, body })
+/// One HTTP exchange: `body` is POSTed as JSON (`None`: a GET), with an optional
+/// `Authorization: Bearer` token. `what` names the operation in errors.
+pub(crate) struct Request<'a> {
+    pub(crate) what: &'a str,
+    pub(crate) url: &'a str,
+    pub(crate) body: Option<&'a [u8]>,
+    pub(crate) bearer: Option<&'a str>,
 }
 
-/// GETs a resource; `what` names the operation in errors.
-pub(crate) fn get(agent: &Agent, what: &str, url: &str, deadline: Instant) -> Result<Response> {
+/// Sends `req`, which must complete before `deadline`. Any status is an answer here.
+pub(crate) fn send(
+    agent: &Agent,
+    clock: &Clock,
+    req: &Request<'_>,
+    deadline: Instant,
+) -> Result<Response> {
+    let what = req.what;
     let left = remaining(what, deadline)?;
-    let mut resp = agent
-        .get(url)
-        .config()
-        .timeout_global(Some(left))
-        .build()
-        .call()
-        .map_err(|e| map_ureq_error(what, e))?;
+    let auth = req
+        .bearer
+        .map(|token| Zeroizing::new(format!("Bearer {token}")));
+    let result = match req.body {
+        Some(body) => {
+            let mut r = agent
+                .post(req.url)
+                .config()
+                .timeout_global(Some(left))
+                .build()
+                .header("Content-Type", "application/json");
+            if let Some(a) = &auth {
+                r = r.header("Authorization", a.as_str());
+            }
+            r.send(body)
+        }
+        None => {
+            let mut r = agent
+                .get(req.url)
+                .config()
+                .timeout_global(Some(left))
+                .build();
+            if let Some(a) = &auth {
+                r = r.header("Authorization", a.as_str());
+            }
+            r.call()
+        }
+    };
+    let mut resp = result.map_err(|e| map_ureq_error(what, e, clock))?;
     let status = resp.status().as_u16();
-    let body = read_body(what, resp.body_mut())?;
-    Ok(Response { status, body })
+    let date = resp
+        .headers()
+        .get("date")
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::clock::parse_http_date);
+    let body = read_body(what, resp.body_mut(), clock)?;
+    Ok(Response { status, body, date })
 }
 
 fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
@@ -353,11 +307,35 @@ fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// A TLS failure about time, in words that point at the clock: step-ca's certificate is
+/// not valid yet or no longer, at the time the client used.
+fn tls_time_failure(r: &rustls::Error, clock: &Clock) -> Option<String> {
+    use rustls::CertificateError as C;
+    let rustls::Error::InvalidCertificate(cert) = r else {
+        return None;
+    };
+    let (what, at, used) = match cert {
+        C::NotValidYetContext { time, not_before } => ("is not valid before", not_before, time),
+        C::ExpiredContext { time, not_after } => ("expired at", not_after, time),
+        _ => return None,
+    };
+    Some(format!(
+        "TLS failure: the CA's certificate {what} {}, and {} says it is {}: if that clock is \
+         wrong, set it or give the client a time source",
+        rfc3339(at.as_secs() as i64),
+        clock.whose(),
+        rfc3339(used.as_secs() as i64)
+    ))
+}
+
 /// Maps a transport failure of operation `what` to our error kinds.
-pub(crate) fn map_ureq_error(what: &str, e: ureq::Error) -> Error {
+pub(crate) fn map_ureq_error(what: &str, e: ureq::Error, clock: &Clock) -> Error {
     let (kind, detail) = match &e {
         ureq::Error::Timeout(t) => (ErrorKind::Timeout, format!("timed out ({t})")),
-        ureq::Error::Rustls(r) => (ErrorKind::Tls, format!("TLS failure: {r}")),
+        ureq::Error::Rustls(r) => (
+            ErrorKind::Tls,
+            tls_time_failure(r, clock).unwrap_or_else(|| format!("TLS failure: {r}")),
+        ),
         ureq::Error::Tls(t) => (ErrorKind::Tls, format!("TLS failure: {t}")),
         ureq::Error::Io(io) if is_tls(io) => (
             ErrorKind::Tls,

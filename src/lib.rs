@@ -27,6 +27,7 @@ mod ca_info;
 pub mod capabilities;
 mod chain;
 mod client;
+mod clock;
 mod csr;
 mod error;
 pub mod ffi;
@@ -40,6 +41,7 @@ mod provisioner;
 mod renew;
 mod revoke;
 mod signer;
+mod tls;
 mod token;
 pub mod version;
 
@@ -81,6 +83,7 @@ pub use chain::CertificateChain;
 pub use client::{
     Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, MAX_TOKEN_LEN, SignOptions,
 };
+pub use clock::{CLOCK_LEEWAY, TimeSource};
 pub use csr::{BasicConstraints, Csr, CsrInfo, CsrRequest, ExtKeyUsage, Format, KeyUsage};
 pub use error::{Error, ErrorKind, Result};
 pub use http::RetryPolicy;

@@ -125,6 +125,26 @@ const ATTRIBUTES: &[(&str, &str, &[u64], StringKind)] = &[
     ),
 ];
 
+/// Upper bounds on attribute values, in characters: RFC 5280 Appendix A.1 (and X.520 for
+/// the street address and postal code, which RFC 5280 does not list).
+const UPPER_BOUNDS: &[(&[u64], usize, &str)] = &[
+    (&[2, 5, 4, 3], 64, "ub-common-name"),
+    (&[2, 5, 4, 4], 32768, "ub-name"),
+    (&[2, 5, 4, 5], 64, "ub-serial-number"),
+    (&[2, 5, 4, 7], 128, "ub-locality-name"),
+    (&[2, 5, 4, 8], 128, "ub-state-name"),
+    (&[2, 5, 4, 9], 128, "ub-street-address (X.520)"),
+    (&[2, 5, 4, 10], 64, "ub-organization-name"),
+    (&[2, 5, 4, 11], 64, "ub-organizational-unit-name"),
+    (&[2, 5, 4, 12], 64, "ub-title"),
+    (&[2, 5, 4, 17], 40, "ub-postal-code (X.520)"),
+    (&[2, 5, 4, 42], 32768, "ub-name"),
+    (&[2, 5, 4, 43], 32768, "ub-name"),
+    (&[2, 5, 4, 44], 32768, "ub-name"),
+    (&[2, 5, 4, 65], 128, "ub-pseudonym"),
+    (&[1, 2, 840, 113549, 1, 9, 1], 255, "ub-emailaddress-length"),
+];
+
 /// One subject attribute: its OID, its display name and how its value is encoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attribute {
@@ -179,6 +199,15 @@ impl Attribute {
         }
         if value.contains('\0') {
             return Err(Error::invalid(&field, "value contains a NUL character"));
+        }
+        if let Some((_, max, bound)) = UPPER_BOUNDS.iter().find(|b| b.0 == self.oid.0.as_slice()) {
+            let n = value.chars().count();
+            if n > *max {
+                return Err(Error::invalid(
+                    &field,
+                    format!("value is {n} characters; RFC 5280 allows at most {max} ({bound})"),
+                ));
+            }
         }
         match self.kind {
             StringKind::Utf8 => Ok(()),
@@ -347,6 +376,38 @@ mod tests {
         ] {
             let e = Oid::parse("eku", bad).unwrap_err();
             assert!(e.message().starts_with("eku: "), "{e}");
+        }
+    }
+
+    #[test]
+    fn rfc5280_upper_bounds_name_the_field() {
+        let cn = Attribute::lookup("CN").unwrap();
+        assert!(cn.check_value(&"a".repeat(64)).is_ok());
+        // Characters, not bytes: 64 two-byte characters fit.
+        assert!(cn.check_value(&"é".repeat(64)).is_ok());
+        let e = cn.check_value(&"a".repeat(10_000)).unwrap_err();
+        assert_eq!(
+            e.message(),
+            "subject.CN: value is 10000 characters; RFC 5280 allows at most 64 (ub-common-name)"
+        );
+        for (name, max) in [
+            ("O", 64),
+            ("OU", 64),
+            ("L", 128),
+            ("ST", 128),
+            ("serialNumber", 64),
+            ("title", 64),
+            ("emailAddress", 255),
+            ("pseudonym", 128),
+            ("2.5.4.3", 64),
+        ] {
+            let a = Attribute::lookup(name).unwrap();
+            assert!(a.check_value(&"A".repeat(max)).is_ok(), "{name}");
+            let e = a.check_value(&"A".repeat(max + 1)).unwrap_err();
+            assert!(
+                e.message().contains(&format!("at most {max}")),
+                "{name}: {e}"
+            );
         }
     }
 

@@ -63,12 +63,6 @@ struct JweJson {
     tag: String,
 }
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 impl JwkProvisioner {
     /// From a provisioner's encrypted key (compact JWE) and its password. `kid` defaults to
     /// the decrypted JWK's own `kid`.
@@ -188,11 +182,20 @@ impl JwkProvisioner {
         &self.kid
     }
 
-    fn mint(&self, sub: &str, aud: &str, sans: Option<&[String]>) -> Result<Token> {
+    fn mint(
+        &self,
+        sub: &str,
+        aud: &str,
+        sans: Option<&[String]>,
+        now: SystemTime,
+    ) -> Result<Token> {
         if sub.is_empty() {
             return Err(Error::invalid("subject", "a token needs a subject"));
         }
-        let t = now();
+        let t = now
+            .duration_since(UNIX_EPOCH)
+            .map_err(|_| Error::invalid("now", "is before 1970"))?
+            .as_secs();
         let mut claims = json!({
             "iss": self.name,
             "sub": sub,
@@ -226,24 +229,37 @@ impl JwkProvisioner {
         Ok(Token::new(token.as_str()))
     }
 
-    /// A sign token for `subject` and `sans` (step's string forms), for `audience`.
-    pub fn sign_token(&self, subject: &str, sans: &[String], audience: &str) -> Result<Token> {
-        self.mint(subject, audience, Some(sans))
+    /// A sign token for `subject` and `sans` (step's string forms), for `audience`, valid
+    /// from `now` (the client's [`TokenClaims::now`], or `SystemTime::now()`).
+    pub fn sign_token(
+        &self,
+        subject: &str,
+        sans: &[String],
+        audience: &str,
+        now: SystemTime,
+    ) -> Result<Token> {
+        self.mint(subject, audience, Some(sans), now)
     }
 
-    /// A revoke token for the certificate with this decimal `serial`, for `audience`.
-    pub fn revoke_token(&self, serial: &str, audience: &str) -> Result<Token> {
-        self.mint(serial, audience, None)
+    /// A revoke token for the certificate with this decimal `serial`, for `audience`, valid
+    /// from `now`.
+    pub fn revoke_token(&self, serial: &str, audience: &str, now: SystemTime) -> Result<Token> {
+        self.mint(serial, audience, None, now)
     }
 }
 
 impl TokenProvider for JwkProvisioner {
     fn token(&self, claims: &TokenClaims) -> std::result::Result<Token, ProviderError> {
         let t = match claims.purpose {
-            TokenPurpose::Sign => {
-                self.sign_token(&claims.subject, &claims.san_strings(), &claims.audience)
+            TokenPurpose::Sign => self.sign_token(
+                &claims.subject,
+                &claims.san_strings(),
+                &claims.audience,
+                claims.now,
+            ),
+            TokenPurpose::Revoke => {
+                self.revoke_token(&claims.subject, &claims.audience, claims.now)
             }
-            TokenPurpose::Revoke => self.revoke_token(&claims.subject, &claims.audience),
         };
         t.map_err(Into::into)
     }

@@ -11,12 +11,14 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::chain::CertificateChain;
-use crate::client::Client;
+use crate::client::{Call, Client};
 use crate::csr::Csr;
 use crate::error::{Error, ErrorKind, Result};
-use crate::http::{self, ClientIdentity};
+use crate::http;
 use crate::jose;
 use crate::key::PrivateKey;
+use crate::tls::Identity;
+use crate::token::Token;
 
 /// How to authenticate a renewal.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -49,16 +51,17 @@ fn check_identity(chain: &CertificateChain, key: &PrivateKey) -> Result<()> {
 
 impl Client {
     fn identity_agent(&self, chain: &CertificateChain, key: &PrivateKey) -> Result<ureq::Agent> {
-        http::agent_with_identity(
+        http::agent(
             &self.inner.transport,
-            Some(ClientIdentity {
+            Some(Identity {
                 chain: chain.certificates(),
-                pkcs8_pem: &key.to_pkcs8_pem(),
+                pkcs8_der: key.to_pkcs8_der(),
             }),
         )
     }
 
-    /// The `x5cInsecure` renew token: signed by the certificate's key, carrying the chain.
+    /// The `x5cInsecure` renew token: signed by the certificate's key, carrying the chain,
+    /// timed by the client's clock.
     pub fn renew_token(
         &self,
         chain: &CertificateChain,
@@ -79,7 +82,7 @@ impl Client {
         alg: &'static str,
         sign: &dyn Fn(&[u8]) -> Result<Vec<u8>>,
     ) -> Result<Zeroizing<String>> {
-        let t = now_secs();
+        let t = self.clock().now_secs();
         let x5c: Vec<String> = chain
             .certificates()
             .iter()
@@ -118,28 +121,26 @@ impl Client {
         self.issued_chain("renew", &resp, signer.public_key_spki())
     }
 
-    /// Posts to `/1.0/renew` with a bearer token from `token`, asked again for each
-    /// attempt: step-ca accepts each renew token once.
+    /// Posts to `/1.0/renew` with a bearer token from `token` (made when the first attempt
+    /// needs it, sent again only while no attempt reached step-ca).
     fn renew_with_token(
         &self,
         token: &dyn Fn() -> Result<Zeroizing<String>>,
     ) -> Result<http::Response> {
-        let deadline = self.deadline();
-        let url = self.endpoint("/1.0/renew");
-        self.inner.transport.retry.run(false, deadline, || {
-            http::post_json_auth(
-                &self.inner.agent,
-                "renew",
-                &url,
-                b"",
-                Some(&token()?),
-                deadline,
-            )
+        let fetch = || token().map(|t| Token::new(t.as_str()));
+        self.request(&Call {
+            what: "renew",
+            path: "/1.0/renew",
+            body: Some(&|_| Ok(Zeroizing::new(Vec::new()))),
+            token: Some(&fetch),
+            bearer: true,
+            ..Call::default()
         })
     }
 
     /// Renews `chain` (leaf first) held with `key` at `/1.0/renew`. The new certificate has
-    /// the same subject, SANs and lifetime, and the same key.
+    /// the same subject, SANs and lifetime, and the same key. `RenewAuth::Auto` uses the
+    /// token once the leaf has expired by the client's clock.
     pub fn renew(
         &self,
         chain: &CertificateChain,
@@ -147,7 +148,7 @@ impl Client {
         auth: RenewAuth,
     ) -> Result<CertificateChain> {
         check_identity(chain, key)?;
-        let expired = chain.validity().1 <= now_secs();
+        let expired = chain.validity().1 <= self.clock().now_secs();
         let use_token = match auth {
             RenewAuth::Auto => expired,
             RenewAuth::MutualTls => false,
@@ -156,12 +157,14 @@ impl Client {
         let resp = if use_token {
             self.renew_with_token(&|| self.renew_token(chain, key))?
         } else {
-            let deadline = self.deadline();
-            let url = self.endpoint("/1.0/renew");
             // A new connection carries the client certificate; pooled ones do not.
             let agent = self.identity_agent(chain, key)?;
-            self.inner.transport.retry.run(false, deadline, || {
-                http::post_json(&agent, "renew", &url, b"", deadline)
+            self.request(&Call {
+                what: "renew",
+                path: "/1.0/renew",
+                body: Some(&|_| Ok(Zeroizing::new(Vec::new()))),
+                agent: Some(&agent),
+                ..Call::default()
             })?
         };
         self.issued_chain("renew", &resp, &key.spki_der())
@@ -179,11 +182,13 @@ impl Client {
         let (csr, info) = Csr::from_pem_or_der(new_csr)?;
         let body = serde_json::to_vec(&json!({"csr": csr.to_pem()}))
             .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
-        let deadline = self.deadline();
         let agent = self.identity_agent(chain, key)?;
-        let url = self.endpoint("/1.0/rekey");
-        let resp = self.inner.transport.retry.run(false, deadline, || {
-            http::post_json(&agent, "rekey", &url, &body, deadline)
+        let resp = self.request(&Call {
+            what: "rekey",
+            path: "/1.0/rekey",
+            body: Some(&|_| Ok(Zeroizing::new(body.clone()))),
+            agent: Some(&agent),
+            ..Call::default()
         })?;
         self.issued_chain("rekey", &resp, &info.spki)
     }

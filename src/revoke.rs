@@ -6,10 +6,11 @@ use serde::Serialize;
 use x509_parser::num_bigint::BigUint;
 
 use crate::chain::CertificateChain;
-use crate::client::{Client, check_token};
+use crate::client::{Call, Client};
 use crate::error::{Error, Result};
-use crate::http::{self, ClientIdentity};
+use crate::http;
 use crate::key::PrivateKey;
+use crate::tls::Identity;
 use crate::token::{Token, TokenProvider, TokenPurpose};
 
 /// Options for a revocation.
@@ -60,18 +61,18 @@ pub fn normalize_serial(serial: &str) -> Result<String> {
 }
 
 impl Client {
+    /// Posts a revocation, authorised by a token from `token` or by the mutual-TLS `agent`.
     fn post_revoke(
         &self,
-        agent: &ureq::Agent,
         serial: &str,
-        ott: Option<&str>,
         opts: &RevokeOptions,
-        deadline: std::time::Instant,
+        token: Option<&dyn Fn() -> Result<Token>>,
+        agent: Option<&ureq::Agent>,
     ) -> Result<()> {
         if opts.reason_code > 10 {
             return Err(Error::invalid("reason_code", "must be 0 to 10"));
         }
-        let body = zeroize::Zeroizing::new(
+        let body = |ott: Option<&str>| {
             serde_json::to_vec(&RevokeBody {
                 serial,
                 ott,
@@ -79,48 +80,36 @@ impl Client {
                 reason: opts.reason.as_deref(),
                 passive: true,
             })
-            .map_err(|e| Error::new(crate::error::ErrorKind::Internal, e.to_string()))?,
-        );
-        let resp = http::post_json(
+            .map(zeroize::Zeroizing::new)
+            .map_err(|e| Error::new(crate::error::ErrorKind::Internal, e.to_string()))
+        };
+        self.request(&Call {
+            what: "revoke",
+            path: "/1.0/revoke",
+            body: Some(&body),
+            token,
             agent,
-            "revoke",
-            &self.endpoint("/1.0/revoke"),
-            &body,
-            deadline,
-        )?;
-        if !(200..300).contains(&resp.status) {
-            return Err(http::status_error("revoke", &resp));
-        }
+            ..Call::default()
+        })?;
         Ok(())
     }
 
     /// Revokes the certificate with `serial` (decimal, `0x` hex, or `aa:bb` hex) with a
     /// revoke token: `opts.token`, else one from the per-call or client provider (asked
-    /// with [`TokenPurpose::Revoke`], once per attempt). Retried only when the request
-    /// never reached step-ca, which spends a token on first use.
+    /// with [`TokenPurpose::Revoke`], once per call). Retried, with the same token, only
+    /// when the request never reached step-ca.
     pub fn revoke(&self, serial: &str, opts: &RevokeOptions) -> Result<()> {
-        let deadline = self.deadline();
         let serial = normalize_serial(serial)?;
-        if opts.reason_code > 10 {
-            return Err(Error::invalid("reason_code", "must be 0 to 10"));
-        }
-        self.inner.transport.retry.run(false, deadline, || {
-            let (token, field) = match &opts.token {
-                Some(t) => (t.clone(), "token"),
-                None => (
-                    self.provider_token(
-                        serial.clone(),
-                        Vec::new(),
-                        TokenPurpose::Revoke,
-                        opts.token_provider.as_ref(),
-                    )?,
-                    "token_provider",
-                ),
-            };
-            let token = token.expose().trim();
-            check_token(field, token)?;
-            self.post_revoke(&self.inner.agent, &serial, Some(token), opts, deadline)
-        })
+        let fetch = || {
+            self.call_token(
+                opts.token.as_ref(),
+                opts.token_provider.as_ref(),
+                &serial,
+                &[],
+                TokenPurpose::Revoke,
+            )
+        };
+        self.post_revoke(&serial, opts, Some(&fetch), None)
     }
 
     /// Revokes `chain`'s leaf, authenticating over mutual TLS with it and `key`.
@@ -136,17 +125,14 @@ impl Client {
                 "does not match the certificate's public key",
             ));
         }
-        let agent = http::agent_with_identity(
+        let agent = http::agent(
             &self.inner.transport,
-            Some(ClientIdentity {
+            Some(Identity {
                 chain: chain.certificates(),
-                pkcs8_pem: &key.to_pkcs8_pem(),
+                pkcs8_der: key.to_pkcs8_der(),
             }),
         )?;
-        let deadline = self.deadline();
-        self.inner.transport.retry.run(false, deadline, || {
-            self.post_revoke(&agent, &chain.serial(), None, opts, deadline)
-        })
+        self.post_revoke(&chain.serial(), opts, None, Some(&agent))
     }
 }
 

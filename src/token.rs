@@ -66,6 +66,9 @@ pub struct TokenClaims {
     pub provisioner: Option<String>,
     /// What the token is for.
     pub purpose: TokenPurpose,
+    /// The client's time (its time source, or the CA's clock in CA-time mode): what a
+    /// minted token's `iat`/`nbf`/`exp` must be based on, rather than the system clock.
+    pub now: std::time::SystemTime,
 }
 
 impl TokenClaims {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::chain::stepca_chain;
 use super::error::{FfiError, stepca_error, stepca_status};
 use super::provisioner::stepca_jwk_provisioner;
+use super::time::{CTimeSource, stepca_time_source_fn};
 use super::token::stepca_token_provider_fn;
 use super::{
     FfiResult, bytes, call, free_handle, guard, handle, into_handle, out, string, with_mut,
@@ -127,6 +128,40 @@ pub unsafe extern "C" fn stepca_client_builder_dangerous_disable_tls_verificatio
 ) -> stepca_status {
     with_builder(builder, error, |b| {
         b.danger_disable_tls_verification();
+        Ok(())
+    })
+}
+
+/// Takes the time from `source` (called with `user_data`) instead of the system clock,
+/// everywhere the client needs it: token times, step-ca's TLS certificate, issued chains,
+/// expiry. For devices without a trustworthy clock (no RTC, not yet synchronised). NULL
+/// goes back to the system clock.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_client_builder_set_time_source(
+    builder: *mut stepca_client_builder,
+    source: stepca_time_source_fn,
+    user_data: *mut c_void,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    with_builder(builder, error, |b| {
+        b.time_source(source.map(|func| std::sync::Arc::new(CTimeSource { func, user_data }) as _));
+        Ok(())
+    })
+}
+
+/// CA-time mode (`on` true): the client measures the CA's clock from the `Date` of its
+/// answers (a `/health` call before the first token is needed) and uses it from then on
+/// for token times and checks, so a device whose clock is minutes or hours off still
+/// enrolls. The first connection is still verified at the device's time: a clock before
+/// the root's notBefore fails with `STEPCA_ERR_CLOCK` unless a time source is set.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_client_builder_set_ca_time(
+    builder: *mut stepca_client_builder,
+    on: bool,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    with_builder(builder, error, |b| {
+        b.ca_time(on);
         Ok(())
     })
 }

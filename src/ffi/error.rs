@@ -39,6 +39,9 @@ pub enum stepca_status {
     STEPCA_ERR_TLS = 41,
     /// The call did not complete within its timeout.
     STEPCA_ERR_TIMEOUT = 42,
+    /// The client's time (the device's clock, or the time source) is before a configured
+    /// root's notBefore: the clock is wrong. Set it, or give the client a time source.
+    STEPCA_ERR_CLOCK = 43,
     /// step-ca answered with an HTTP error; see the HTTP status and CA message.
     STEPCA_ERR_CA_REJECTED = 50,
     /// step-ca's answer could not be understood.
@@ -64,6 +67,7 @@ impl stepca_status {
             ErrorKind::Transport => STEPCA_ERR_TRANSPORT,
             ErrorKind::Tls => STEPCA_ERR_TLS,
             ErrorKind::Timeout => STEPCA_ERR_TIMEOUT,
+            ErrorKind::Clock => STEPCA_ERR_CLOCK,
             ErrorKind::CaRejected => STEPCA_ERR_CA_REJECTED,
             ErrorKind::MalformedResponse => STEPCA_ERR_MALFORMED_RESPONSE,
             ErrorKind::ChainInvalid => STEPCA_ERR_CHAIN_INVALID,
@@ -73,7 +77,7 @@ impl stepca_status {
         }
     }
 
-    const ALL: [stepca_status; 19] = {
+    const ALL: [stepca_status; 20] = {
         use stepca_status::*;
         [
             STEPCA_OK,
@@ -91,6 +95,7 @@ impl stepca_status {
             STEPCA_ERR_TRANSPORT,
             STEPCA_ERR_TLS,
             STEPCA_ERR_TIMEOUT,
+            STEPCA_ERR_CLOCK,
             STEPCA_ERR_CA_REJECTED,
             STEPCA_ERR_MALFORMED_RESPONSE,
             STEPCA_ERR_CHAIN_INVALID,
@@ -116,6 +121,7 @@ impl stepca_status {
             STEPCA_ERR_TRANSPORT => c"connection to the CA failed",
             STEPCA_ERR_TLS => c"TLS failure",
             STEPCA_ERR_TIMEOUT => c"timed out",
+            STEPCA_ERR_CLOCK => c"the clock is wrong",
             STEPCA_ERR_CA_REJECTED => c"rejected by the CA",
             STEPCA_ERR_MALFORMED_RESPONSE => c"malformed response from the CA",
             STEPCA_ERR_CHAIN_INVALID => c"issued certificate or chain does not verify",
@@ -131,6 +137,7 @@ pub(crate) struct FfiError {
     http_status: u16,
     ca_message: Option<String>,
     received: Option<String>,
+    clock_skew: Option<i64>,
 }
 
 impl FfiError {
@@ -141,6 +148,7 @@ impl FfiError {
             http_status: 0,
             ca_message: None,
             received: None,
+            clock_skew: None,
         }
     }
 
@@ -175,6 +183,7 @@ impl FfiError {
             http_status: self.http_status,
             ca_message: self.ca_message.map(c),
             received: self.received.map(c),
+            clock_skew: self.clock_skew,
         })
     }
 }
@@ -187,6 +196,7 @@ impl From<Error> for FfiError {
             http_status: e.http_status().unwrap_or(0),
             ca_message: e.ca_message().map(str::to_string),
             received: e.received().map(str::to_string),
+            clock_skew: e.clock_skew(),
         }
     }
 }
@@ -198,6 +208,7 @@ pub struct stepca_error {
     http_status: u16,
     ca_message: Option<CString>,
     received: Option<CString>,
+    clock_skew: Option<i64>,
 }
 
 /// A fixed English description of a status code; never NULL, also for unknown codes.
@@ -265,6 +276,32 @@ pub unsafe extern "C" fn stepca_error_received(error: *const stepca_error) -> *c
         unsafe { error.as_ref() }
             .and_then(|e| e.received.as_ref())
             .map_or(std::ptr::null(), |m| m.as_ptr())
+    })
+}
+
+/// How far the client's clock was from the CA's when the call failed, in seconds
+/// (positive: the client is ahead), measured from the `Date` of the CA's answer. Returns
+/// true and sets `*skew_seconds` when it was measured; false (and leaves it alone) when the
+/// failure came without an answer, or for a NULL argument. Beyond step-ca's 60 s leeway the
+/// message says so too.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_error_clock_skew(
+    error: *const stepca_error,
+    skew_seconds: *mut i64,
+) -> bool {
+    guard(false, || {
+        // SAFETY: NULL or a live error object; NULL or a writable i64.
+        let (Some(e), Some(out)) = (unsafe { error.as_ref() }, unsafe { skew_seconds.as_mut() })
+        else {
+            return false;
+        };
+        match e.clock_skew {
+            Some(s) => {
+                *out = s;
+                true
+            }
+            None => false,
+        }
     })
 }
 

@@ -27,6 +27,7 @@ pub mod provisioner;
 pub mod renew;
 pub mod revoke;
 pub mod signer;
+pub mod time;
 pub mod token;
 pub mod version;
 

@@ -138,7 +138,9 @@ pub unsafe extern "C" fn stepca_jwk_provisioner_sign_token(
             // SAFETY: `sans` has `sans_len` NUL-terminated strings by contract.
             .map(|i| unsafe { string(*sans.add(i), "sans").map(str::to_string) })
             .collect::<super::FfiResult<Vec<String>>>()?;
-        let token = p.inner.sign_token(subject, &list, audience)?;
+        let token = p
+            .inner
+            .sign_token(subject, &list, audience, std::time::SystemTime::now())?;
         hand_out(token.expose().as_bytes(), slot, len)
     })
 }
@@ -166,7 +168,9 @@ pub unsafe extern "C" fn stepca_jwk_provisioner_revoke_token(
             )
         };
         let serial = crate::revoke::normalize_serial(serial)?;
-        let token = p.inner.revoke_token(&serial, audience)?;
+        let token = p
+            .inner
+            .revoke_token(&serial, audience, std::time::SystemTime::now())?;
         hand_out(token.expose().as_bytes(), slot, len)
     })
 }

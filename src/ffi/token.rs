@@ -45,6 +45,9 @@ pub struct stepca_token_claims {
     /// What the token is for: `STEPCA_TOKEN_SIGN` or `STEPCA_TOKEN_REVOKE` (then `subject`
     /// is the certificate's serial number in decimal and there are no SANs).
     pub purpose: stepca_token_purpose,
+    /// The client's time in UNIX seconds (its time source, or the CA's clock in CA-time
+    /// mode): base a minted token's `iat`, `nbf` and `exp` on it, not on the system clock.
+    pub now: i64,
 }
 
 /// What a token is for.
@@ -61,7 +64,8 @@ pub struct stepca_token_sink {
 }
 
 /// A token provider callback. It runs synchronously on the thread that called
-/// `stepca_sign_cert`, once per attempt. It hands the token over with
+/// `stepca_sign_cert`, once per call: a retry of a request that never reached the CA sends
+/// the same token again. It hands the token over with
 /// `stepca_token_sink_set` and returns 0, or returns non-zero on failure (optionally after
 /// `stepca_token_sink_set_error`), which fails the call with `STEPCA_ERR_TOKEN_PROVIDER`.
 /// When the client is shared between threads, the callback may run on several at once.
@@ -204,6 +208,7 @@ impl TokenProvider for CTokenProvider {
                 TokenPurpose::Sign => STEPCA_TOKEN_SIGN,
                 TokenPurpose::Revoke => STEPCA_TOKEN_REVOKE,
             },
+            now: crate::clock::unix_secs(claims.now),
         };
         let mut sink = stepca_token_sink {
             token: None,
