@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need, skipping what is already there:
 # step-ca v0.30.2 and step v0.30.6 (go install, CGO off), cbindgen 0.29.4, and Debian
-# packages (openssl, curl, valgrind, pkg-config, cmake, GoogleTest, GNU time, SoftHSM2).
+# packages (openssl, curl, valgrind, pkg-config, cmake, GoogleTest, GNU time, SoftHSM2,
+# libfaketime).
 # Safe to run repeatedly.
 set -euo pipefail
 quiet=0
@@ -19,6 +20,7 @@ done
 [ -f /usr/include/gtest/gtest.h ] || need_apt+=(libgtest-dev)
 [ -x /usr/bin/time ] || need_apt+=(time)
 [ -f /usr/lib/softhsm/libsofthsm2.so ] || need_apt+=(softhsm2)
+command -v faketime >/dev/null || need_apt+=(faketime)
 if [ ${#need_apt[@]} -gt 0 ]; then
   say "apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

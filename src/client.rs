@@ -679,22 +679,28 @@ impl Client {
             token: Some(&fetch),
             ..Call::default()
         })?;
-        self.issued_chain("sign", &resp, &info.spki)
+        // A certificate asked to start later is checked at the time it is meant to start.
+        let from = opts
+            .not_before
+            .filter(|nb| *nb > self.clock().now_secs())
+            .map(|nb| SystemTime::UNIX_EPOCH + Duration::from_secs(nb as u64));
+        self.issued_chain("sign", &resp, &info.spki, from)
     }
 
     /// Reads the chain step-ca answered to a sign, renew or rekey request, and checks that
     /// its leaf carries `spki` and that it is a valid path to the configured roots at the
-    /// client's time. A chain that fails the check is attached to the error, so an issued
-    /// certificate is never lost.
+    /// client's time (or at `at`, for a certificate requested to start later). A chain that
+    /// fails the check is attached to the error, so an issued certificate is never lost.
     pub(crate) fn issued_chain(
         &self,
         what: &str,
         resp: &http::Response,
         spki: &[u8],
+        at: Option<SystemTime>,
     ) -> Result<CertificateChain> {
         let chain = parse_sign_response(&resp.body)?;
         chain
-            .verify(spki, &self.inner.anchors, self.now())
+            .verify(spki, &self.inner.anchors, at.unwrap_or_else(|| self.now()))
             .map_err(|e| {
                 let e = Error::new(e.kind(), format!("{what}: {}", e.message()))
                     .with_received(chain.to_pem());

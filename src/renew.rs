@@ -118,7 +118,7 @@ impl Client {
                 key.sign_jws(msg)
             })
         })?;
-        self.issued_chain("renew", &resp, signer.public_key_spki())
+        self.issued_chain("renew", &resp, signer.public_key_spki(), None)
     }
 
     /// Posts to `/1.0/renew` with a bearer token from `token` (made when the first attempt
@@ -167,7 +167,7 @@ impl Client {
                 ..Call::default()
             })?
         };
-        self.issued_chain("renew", &resp, &key.spki_der())
+        self.issued_chain("renew", &resp, &key.spki_der(), None)
     }
 
     /// Rekeys: authenticates over mutual TLS with `chain` and `key`, and gets a certificate
@@ -190,7 +190,7 @@ impl Client {
             agent: Some(&agent),
             ..Call::default()
         })?;
-        self.issued_chain("rekey", &resp, &info.spki)
+        self.issued_chain("rekey", &resp, &info.spki, None)
     }
 }
 

@@ -320,23 +320,36 @@ fn unused_port() -> u16 {
 }
 
 #[test]
-fn refused_connections_are_retried_with_a_fresh_token_each_time() {
+fn refused_connections_are_retried_with_the_same_token() {
+    // A provider holding a single token: a second request for one fails. The token never
+    // left the machine, so every attempt sends it, and the error is the real cause.
     let port = unused_port();
     let ca = TestCa::new("Refused");
     let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let one_token = Arc::new(
+        move |_: &TokenClaims| -> Result<Token, stepca::ProviderError> {
+            match counted.fetch_add(1, Ordering::SeqCst) {
+                0 => Ok(Token::new("the.only.token")),
+                _ => Err("no tokens left".into()),
+            }
+        },
+    );
     let client = client_for(
         &format!("https://127.0.0.1:{port}"),
         &ca.root_pem,
         Duration::from_secs(5),
-        calls.clone(),
-    );
+        Arc::new(AtomicUsize::new(0)),
+    )
+    .with_token_provider(one_token);
     let (_, csr) = key_and_csr();
     let e = client.sign(&csr, &SignOptions::default()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Transport, "{e}");
+    assert!(e.message().contains("refused"), "{e}");
     assert_eq!(
         calls.load(Ordering::SeqCst),
-        3,
-        "one token per attempt, three attempts"
+        1,
+        "one token for all attempts"
     );
 }
 
@@ -660,4 +673,227 @@ fn a_per_call_token_is_reused_only_when_it_never_left() {
         0,
         "the provider is not asked when a token is given"
     );
+}
+
+/// A certificate of the test's own making: params, key, DER.
+struct Made {
+    params: CertificateParams,
+    key: KeyPair,
+    der: Vec<u8>,
+}
+
+/// Makes a certificate for `cn` (a CA unless `tweak` says otherwise), signed by `issuer`
+/// (self-signed without one), after `tweak` adjusts its parameters. `key` is the subject
+/// key (a new one when None).
+fn make(
+    cn: &str,
+    issuer: Option<&Made>,
+    key: Option<KeyPair>,
+    tweak: impl FnOnce(&mut CertificateParams),
+) -> Made {
+    let key = key.unwrap_or_else(|| KeyPair::generate().unwrap());
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.distinguished_name = rcgen::DistinguishedName::new();
+    p.distinguished_name.push(DnType::CommonName, cn);
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    tweak(&mut p);
+    let der = match issuer {
+        Some(i) => p
+            .signed_by(&key, &Issuer::from_params(&i.params, &i.key))
+            .unwrap(),
+        None => p.self_signed(&key).unwrap(),
+    }
+    .der()
+    .to_vec();
+    Made {
+        params: p,
+        key,
+        der,
+    }
+}
+
+fn leaf_params(p: &mut CertificateParams) {
+    p.is_ca = IsCa::ExplicitNoCa;
+    p.subject_alt_names = vec![rcgen::SanType::DnsName("leaf.example".try_into().unwrap())];
+}
+
+/// Signs `csr` with a server that answers the chain `certs` (leaf first), through a
+/// client trusting `root` (TLS verification on unless `tls_off`).
+fn sign_answered(
+    csr: &[u8],
+    certs: &[&[u8]],
+    root: &Made,
+    tls_off: bool,
+) -> stepca::Result<stepca::CertificateChain> {
+    // The server's TLS identity comes from a CA of its own: only the answer is under test.
+    let server_ca = TestCa::new("TLS");
+    let pems: Vec<String> = certs.iter().map(|c| pem(c)).collect();
+    let body =
+        serde_json::json!({"crt": pems[0], "ca": pems.get(1), "certChain": pems}).to_string();
+    let server = FaultServer::start(
+        server_tls(&server_ca, &["127.0.0.1"], false),
+        Fault::Answer(201, "application/json", body),
+    );
+    let mut b = ClientBuilder::new(&server.url());
+    b.root_pem(pem(&root.der).as_bytes()).unwrap();
+    if tls_off {
+        b.danger_disable_tls_verification();
+    } else {
+        // Trust the server's TLS root too, but check the answer against `root`: the
+        // answer's chain must lead there.
+        b.root_pem(format!("{}{}", pem(&root.der), server_ca.root_pem).as_bytes())
+            .unwrap();
+    }
+    let opts = SignOptions {
+        token: Some(Token::new("a.b.c")),
+        ..Default::default()
+    };
+    b.build().unwrap().sign(csr, &opts)
+}
+
+#[test]
+fn issued_chains_are_validated_as_a_pki_would() {
+    let device = KeyPair::generate().unwrap();
+    let key = PrivateKey::load(device.serialize_pem().as_bytes(), None).unwrap();
+    let mut req = CsrRequest::new();
+    req.subject("CN", "leaf.example").unwrap();
+    let csr = req.build(&key).unwrap().der().to_vec();
+    let device_key = || Some(KeyPair::from_pem(&device.serialize_pem()).unwrap());
+
+    let root = make("Root", None, None, |_| {});
+    let inter = make("Intermediate", Some(&root), None, |_| {});
+    let good = make("leaf.example", Some(&inter), device_key(), leaf_params);
+    let chain = sign_answered(&csr, &[&good.der, &inter.der], &root, false).unwrap();
+    assert_eq!(chain.len(), 2, "a good chain passes");
+
+    let expired = make("leaf.example", Some(&inter), device_key(), |p| {
+        leaf_params(p);
+        p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        p.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    });
+    let future = make("leaf.example", Some(&inter), device_key(), |p| {
+        leaf_params(p);
+        p.not_before = rcgen::date_time_ymd(2040, 1, 1);
+        p.not_after = rcgen::date_time_ymd(2041, 1, 1);
+    });
+    let not_ca = make("Not a CA", Some(&root), None, |p| {
+        p.is_ca = IsCa::ExplicitNoCa
+    });
+    let under_not_ca = make("leaf.example", Some(&not_ca), device_key(), leaf_params);
+    let no_certsign = make("No keyCertSign", Some(&root), None, |p| {
+        p.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+    });
+    let under_no_certsign = make(
+        "leaf.example",
+        Some(&no_certsign),
+        device_key(),
+        leaf_params,
+    );
+    let len0 = make("Path length 0", Some(&root), None, |p| {
+        p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    });
+    let below_len0 = make("Below path length 0", Some(&len0), None, |_| {});
+    let too_deep = make("leaf.example", Some(&below_len0), device_key(), leaf_params);
+    let other_key = make("leaf.example", Some(&inter), None, leaf_params);
+    let foreign_root = make("Foreign Root", None, None, |_| {});
+    let foreign_inter = make("Foreign Intermediate", Some(&foreign_root), None, |_| {});
+    let foreign = make(
+        "leaf.example",
+        Some(&foreign_inter),
+        device_key(),
+        leaf_params,
+    );
+    let expired_inter = make("Expired Intermediate", Some(&root), None, |p| {
+        p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        p.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    });
+    let under_expired = make(
+        "leaf.example",
+        Some(&expired_inter),
+        device_key(),
+        leaf_params,
+    );
+
+    let cases: Vec<(&str, Vec<&[u8]>, bool, &str)> = vec![
+        (
+            "expired leaf",
+            vec![&expired.der, &inter.der],
+            false,
+            "the leaf expired at 2021-01-01T00:00:00Z",
+        ),
+        (
+            "leaf not valid yet",
+            vec![&future.der, &inter.der],
+            false,
+            "the leaf is not valid before 2040-01-01T00:00:00Z",
+        ),
+        (
+            "expired intermediate",
+            vec![&under_expired.der, &expired_inter.der],
+            false,
+            "intermediate 1 expired at 2021-01-01",
+        ),
+        (
+            "intermediate without CA basicConstraints",
+            vec![&under_not_ca.der, &not_ca.der],
+            false,
+            "intermediate 1 issues certificates but is not a CA",
+        ),
+        (
+            "intermediate without keyCertSign",
+            vec![&under_no_certsign.der, &no_certsign.der],
+            false,
+            "intermediate 1 has a keyUsage without keyCertSign",
+        ),
+        (
+            "path length exceeded",
+            vec![&too_deep.der, &below_len0.der, &len0.der],
+            false,
+            "intermediate 2 has a path length constraint",
+        ),
+        (
+            "leaf with the wrong key",
+            vec![&other_key.der, &inter.der],
+            false,
+            "does not carry the CSR's public key",
+        ),
+        (
+            "foreign root",
+            vec![&foreign.der, &foreign_inter.der],
+            false,
+            "does not lead to a configured root",
+        ),
+        (
+            "TLS verification off, foreign root",
+            vec![&foreign.der, &foreign_inter.der],
+            true,
+            "does not lead to a configured root",
+        ),
+        (
+            "TLS verification off, expired leaf",
+            vec![&expired.der, &inter.der],
+            true,
+            "the leaf expired at",
+        ),
+    ];
+    for (name, certs, tls_off, needle) in cases {
+        let e = sign_answered(&csr, &certs, &root, tls_off).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ChainInvalid, "{name}: {e}");
+        assert!(
+            e.message().starts_with("sign: certificate: "),
+            "{name}: {e}"
+        );
+        assert!(e.message().contains(needle), "{name}: {e}");
+        let kept = e.received().unwrap_or_default();
+        assert_eq!(
+            kept,
+            certs
+                .iter()
+                .map(|c| pem(c).replace("\r\n", "\n"))
+                .collect::<String>(),
+            "{name}: the issued chain is kept whole"
+        );
+    }
+    // With TLS verification off, a good chain still passes.
+    assert!(sign_answered(&csr, &[&good.der, &inter.der], &root, true).is_ok());
 }

@@ -144,7 +144,12 @@ fn minted_tokens_are_accepted_and_interchangeable_with_steps() {
         .unwrap();
     let sans = vec!["mint.example.com".to_string(), "10.1.2.3".to_string()];
     let ours = prov
-        .sign_token("mint.example.com", &sans, &client.sign_audience())
+        .sign_token(
+            "mint.example.com",
+            &sans,
+            &client.sign_audience(),
+            SystemTime::now(),
+        )
         .unwrap();
     let steps = ca.token("mint.example.com", &["mint.example.com", "10.1.2.3"]);
     let decode = |t: &str| -> (serde_json::Value, serde_json::Value) {
@@ -479,7 +484,12 @@ fn jwk_files_written_by_step_load_and_sign_verifiable_tokens() {
     let data = std::fs::read(&privf).unwrap();
     let prov = JwkProvisioner::from_json(Some("adhoc"), &data, b"a-long-password").unwrap();
     let token = prov
-        .sign_token("x.example.com", &[], "https://ca.example/1.0/sign")
+        .sign_token(
+            "x.example.com",
+            &[],
+            "https://ca.example/1.0/sign",
+            SystemTime::now(),
+        )
         .unwrap();
     let (ok, out) = common::run_stdin(
         "step",

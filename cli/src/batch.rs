@@ -7,7 +7,6 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 use stepca::{CertificateChain, Client, KeyType, PrivateKey, SignOptions};
@@ -57,17 +56,18 @@ enum Outcome {
 }
 
 /// Whether `dir/name.crt` holds a valid, unexpired certificate for `key`.
-fn already_done(cert: &Path, key: &PrivateKey) -> bool {
+/// Whether `cert` holds a chain for `key` that is valid now, by the client's clock, up to
+/// the client's root.
+fn already_done(client: &Client, cert: &Path, key: &PrivateKey) -> bool {
     let Ok(pem) = std::fs::read(cert) else {
         return false;
     };
     let Ok(chain) = CertificateChain::from_pem(&pem) else {
         return false;
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    chain.validity().1 > now && chain.verify(&key.spki_der(), &[]).is_ok()
+    chain
+        .verify(&key.spki_der(), client.roots(), client.now())
+        .is_ok()
 }
 
 fn enroll_one(client: &Client, dir: &Path, kty: KeyType, d: &Device) -> Outcome {
@@ -90,7 +90,7 @@ fn enroll_one(client: &Client, dir: &Path, kty: KeyType, d: &Device) -> Outcome 
             key
         }
     };
-    if already_done(&cert_path, &key) {
+    if already_done(client, &cert_path, &key) {
         return Outcome::Skipped;
     }
     let result = build_csr(&key, &d.name, &d.sans)
