@@ -415,7 +415,8 @@ stepca_status stepca_client_builder_set_root_fingerprint(stepca_client_builder *
 stepca_status stepca_client_builder_allow_insecure_http(stepca_client_builder *builder, bool allow, stepca_error **error);
 
 // Turns TLS server verification OFF. For tests only: anyone on the network path can then
-// read tokens and issue certificates of their choosing.
+// read tokens. Issued chains are still checked, against the configured root when there
+// is one.
 stepca_status stepca_client_builder_dangerous_disable_tls_verification(stepca_client_builder *builder, stepca_error **error);
 
 // Takes the time from `source` (called with `user_data`) instead of the system clock,
@@ -437,9 +438,10 @@ stepca_status stepca_client_builder_set_timeouts(stepca_client_builder *builder,
 
 // Sets how failed requests are retried: `max_attempts` in all (1 = never retry; default
 // 3), waiting `initial_backoff_ms` (default 200) doubling up to `max_backoff_ms` (default
-// 2000), with jitter. A request is retried only when it never reached the CA (no token
-// spent; a retried sign or revoke asks the provider again) or, for GETs, after a
-// transport failure or a 5xx. All attempts stay within the call timeout.
+// 2000), with jitter. A request is retried only when it never reached the CA (refused, no
+// route, DNS, connect timeout: its token was not spent and is sent again, the provider is
+// not asked twice) or, for GETs, after a transport failure or a 5xx. All attempts stay
+// within the call timeout.
 stepca_status stepca_client_builder_set_retries(stepca_client_builder *builder, uint32_t max_attempts, uint64_t initial_backoff_ms, uint64_t max_backoff_ms, stepca_error **error);
 
 // Sets the provisioner name handed to the token provider.
@@ -498,10 +500,12 @@ void stepca_sign_options_free(stepca_sign_options *options);
 // Exchanges a CSR (PEM or DER) for a certificate chain at step-ca's `/1.0/sign`.
 //
 // `options` may be NULL. The token is the one set in `options`, else the one from the
-// options' token provider, else the client's token provider's (called once, on this
-// thread). Before returning, the library checks that the
-// leaf carries the CSR's key and that the chain verifies up to the configured root. The
-// request is never retried. On success `*chain_out` receives a chain to free with
+// options' token provider, else the client's token provider's (called once per call, on
+// this thread). The request is retried (see `stepca_client_builder_set_retries`) only
+// while it never reached step-ca, with the same token. Before returning, the library
+// checks that the leaf carries the CSR's key and that the chain is a valid path to the
+// configured root at the client's time (`STEPCA_ERR_CHAIN_INVALID` otherwise, with the
+// chain in `stepca_error_received`). On success `*chain_out` receives a chain to free with
 // `stepca_chain_free`.
 stepca_status stepca_sign_cert(const stepca_client *client, const uint8_t *csr, size_t csr_len, const stepca_sign_options *options, stepca_chain **chain_out, stepca_error **error);
 
@@ -657,8 +661,9 @@ stepca_status stepca_revoke_options_set_jwk_provisioner(stepca_revoke_options *o
 void stepca_revoke_options_free(stepca_revoke_options *options);
 
 // Revokes the certificate with `serial` (decimal, `0x` hex or `aa:bb` hex) with a revoke
-// token: the options' token, else their provider's, else the client's provider's. Never
-// retried. `options` may be NULL.
+// token: the options' token, else their provider's, else the client's provider's (asked
+// once). Retried, with the same token, only while the request never reached step-ca.
+// `options` may be NULL.
 stepca_status stepca_revoke(const stepca_client *client, const char *serial, const stepca_revoke_options *options, stepca_error **error);
 
 // Revokes `chain`'s leaf, authenticating over mutual TLS with it and `key` (no token).

@@ -120,7 +120,8 @@ pub unsafe extern "C" fn stepca_client_builder_allow_insecure_http(
 }
 
 /// Turns TLS server verification OFF. For tests only: anyone on the network path can then
-/// read tokens and issue certificates of their choosing.
+/// read tokens. Issued chains are still checked, against the configured root when there
+/// is one.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn stepca_client_builder_dangerous_disable_tls_verification(
     builder: *mut stepca_client_builder,
@@ -188,9 +189,10 @@ pub unsafe extern "C" fn stepca_client_builder_set_timeouts(
 
 /// Sets how failed requests are retried: `max_attempts` in all (1 = never retry; default
 /// 3), waiting `initial_backoff_ms` (default 200) doubling up to `max_backoff_ms` (default
-/// 2000), with jitter. A request is retried only when it never reached the CA (no token
-/// spent; a retried sign or revoke asks the provider again) or, for GETs, after a
-/// transport failure or a 5xx. All attempts stay within the call timeout.
+/// 2000), with jitter. A request is retried only when it never reached the CA (refused, no
+/// route, DNS, connect timeout: its token was not spent and is sent again, the provider is
+/// not asked twice) or, for GETs, after a transport failure or a 5xx. All attempts stay
+/// within the call timeout.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn stepca_client_builder_set_retries(
     builder: *mut stepca_client_builder,
@@ -425,10 +427,12 @@ pub unsafe extern "C" fn stepca_sign_options_free(options: *mut stepca_sign_opti
 /// Exchanges a CSR (PEM or DER) for a certificate chain at step-ca's `/1.0/sign`.
 ///
 /// `options` may be NULL. The token is the one set in `options`, else the one from the
-/// options' token provider, else the client's token provider's (called once, on this
-/// thread). Before returning, the library checks that the
-/// leaf carries the CSR's key and that the chain verifies up to the configured root. The
-/// request is never retried. On success `*chain_out` receives a chain to free with
+/// options' token provider, else the client's token provider's (called once per call, on
+/// this thread). The request is retried (see `stepca_client_builder_set_retries`) only
+/// while it never reached step-ca, with the same token. Before returning, the library
+/// checks that the leaf carries the CSR's key and that the chain is a valid path to the
+/// configured root at the client's time (`STEPCA_ERR_CHAIN_INVALID` otherwise, with the
+/// chain in `stepca_error_received`). On success `*chain_out` receives a chain to free with
 /// `stepca_chain_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn stepca_sign_cert(

@@ -113,8 +113,9 @@ pub unsafe extern "C" fn stepca_revoke_options_free(options: *mut stepca_revoke_
 }
 
 /// Revokes the certificate with `serial` (decimal, `0x` hex or `aa:bb` hex) with a revoke
-/// token: the options' token, else their provider's, else the client's provider's. Never
-/// retried. `options` may be NULL.
+/// token: the options' token, else their provider's, else the client's provider's (asked
+/// once). Retried, with the same token, only while the request never reached step-ca.
+/// `options` may be NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn stepca_revoke(
     client: *const stepca_client,
