@@ -64,6 +64,7 @@ pub mod fuzzing {
             &crate::http::Response {
                 status,
                 body: body.to_vec(),
+                date: None,
             },
         )
     }
