@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/cgo"
+	"time"
 	"unsafe"
 )
 
@@ -49,6 +50,7 @@ func stepcaGoTokenProvider(handle C.uintptr_t, claims *C.stepca_token_claims, si
 		URIs:           goStrings(claims.uris, claims.uris_len),
 		Audience:       C.GoString(claims.audience),
 		Purpose:        Purpose(claims.purpose),
+		Now:            time.Unix(int64(claims.now), 0),
 	}
 	if claims.provisioner != nil {
 		cl.Provisioner = C.GoString(claims.provisioner)
@@ -96,4 +98,16 @@ func stepcaGoSign(handle C.uintptr_t, data *C.uint8_t, n C.size_t, sink *C.stepc
 	}
 	runtime.KeepAlive(sig)
 	return 0
+}
+
+//export stepcaGoTimeSource
+func stepcaGoTimeSource(handle C.uintptr_t) (secs C.int64_t) {
+	// A panicking time source must not unwind through C and Rust frames, and there is no
+	// error to report it with: this reading is the system clock's (see WithTimeSource).
+	defer func() {
+		if r := recover(); r != nil {
+			secs = C.int64_t(time.Now().Unix())
+		}
+	}()
+	return C.int64_t(cgo.Handle(handle).Value().(*timeSource).now().Unix())
 }

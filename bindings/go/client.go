@@ -7,6 +7,7 @@ package stepca
 //
 // // Implemented in Go (callbacks.go).
 // extern int stepcaGoTokenProvider(uintptr_t handle, stepca_token_claims *claims, stepca_token_sink *sink);
+// extern int64_t stepcaGoTimeSource(uintptr_t handle);
 //
 // // The handle travels as uintptr_t and becomes void* only here, in C, so that no Go
 // // pointer check or vet rule is involved (golang/go#49633).
@@ -18,6 +19,12 @@ package stepca
 // }
 // stepca_status stepca_go_set_revoke_provider(stepca_revoke_options *o, uintptr_t handle, stepca_error **e) {
 //   return stepca_revoke_options_set_token_provider(o, stepca_go_trampoline, (void *)handle, e);
+// }
+// static int64_t stepca_go_time_trampoline(void *user_data) {
+//   return stepcaGoTimeSource((uintptr_t)user_data);
+// }
+// static stepca_status stepca_go_set_time_source(stepca_client_builder *b, uintptr_t handle, stepca_error **e) {
+//   return stepca_client_builder_set_time_source(b, stepca_go_time_trampoline, (void *)handle, e);
 // }
 import "C"
 
@@ -44,6 +51,10 @@ type Claims struct {
 	// Purpose is what the token is for. For PurposeRevoke, Subject is the certificate's
 	// serial number in decimal and there are no SANs.
 	Purpose Purpose
+	// Now is the client's time, to whole seconds: its time source (WithTimeSource), or
+	// the CA's clock in CA-time mode (WithCATime), else the system clock. Base a minted
+	// token's iat, nbf and exp on it rather than on time.Now.
+	Now time.Time
 }
 
 // Purpose says what a token is for.
@@ -55,8 +66,9 @@ const (
 	PurposeRevoke = Purpose(C.STEPCA_TOKEN_REVOKE)
 )
 
-// TokenProvider returns a one-time token for claims. It is called once per Sign, on the
-// calling goroutine; on a shared Client it may run on several goroutines at once.
+// TokenProvider returns a one-time token for claims. It is called once per Sign or Revoke,
+// on the calling goroutine (a retry of a request that never reached the CA sends the same
+// token again); on a shared Client it may run on several goroutines at once.
 type TokenProvider func(Claims) (string, error)
 
 type clientConfig struct {
@@ -72,6 +84,8 @@ type clientConfig struct {
 	fingerprint        string
 	jwk                *JWKProvisioner
 	retries            *[3]time.Duration // attempts (as a count), initial and max backoff
+	timeSource         func() time.Time
+	caTime             bool
 }
 
 // Option configures a Client.
@@ -102,7 +116,8 @@ func WithJWKProvisioner(p *JWKProvisioner) Option { return func(c *clientConfig)
 
 // WithRetries sets how failed requests are retried: maxAttempts in all (1 = never),
 // waiting initial, doubling up to max, with jitter (defaults 3, 200 ms, 2 s). Only
-// requests that never reached the CA are retried (no token is spent twice), and GETs
+// requests that never reached the CA are retried (refused, no route, DNS, connect
+// timeout: the same token is sent again, the provider is not asked twice), and GETs
 // after transport failures or 5xx; all attempts stay within the call timeout.
 func WithRetries(maxAttempts int, initial, max time.Duration) Option {
 	return func(c *clientConfig) { c.retries = &[3]time.Duration{time.Duration(maxAttempts), initial, max} }
@@ -125,11 +140,35 @@ func WithDangerousInsecureSkipVerify() Option {
 // WithProxy sends requests through an HTTP proxy (environment variables are never read).
 func WithProxy(url string) Option { return func(c *clientConfig) { c.proxy = url } }
 
+// WithTimeSource makes now the client's clock instead of the system clock, everywhere the
+// client needs the time: token times (Claims.Now), step-ca's TLS certificate, issued
+// chains, expiry. For devices without a trustworthy clock (no RTC, not yet synchronised).
+// nil keeps the system clock.
+//
+// now is called, to whole seconds, from whichever call needs the time, possibly on
+// several goroutines at once, for as long as the Client lives (Close releases it). It
+// must be cheap, safe for concurrent use, and must not call the Client. A panic in now is
+// recovered and that reading is time.Now() instead: the client falls back to the system
+// clock (its default) rather than crash the process.
+//
+// A time before a configured root's notBefore fails NewClient with ErrClock.
+func WithTimeSource(now func() time.Time) Option {
+	return func(c *clientConfig) { c.timeSource = now }
+}
+
+// WithCATime turns CA-time mode on: the client measures the CA's clock from the Date of
+// its answers (a /health call before the first token is needed) and uses it from then on
+// for token times (Claims.Now) and checks, so a device whose clock is minutes or hours
+// off still enrolls. The first connection is still verified at the device's time (or
+// WithTimeSource's): a clock before the root's notBefore fails with ErrClock.
+func WithCATime() Option { return func(c *clientConfig) { c.caTime = true } }
+
 // Client talks to one step-ca. It is safe for concurrent use by many goroutines.
 type Client struct {
 	h        handle[*C.stepca_client]
 	provider TokenProvider
 	provName string
+	clock    cgo.Handle // the time source's *timeSource, or 0; deleted after the client is freed
 }
 
 // NewClient builds a client for the CA at caURL (https://host[:port]).
@@ -148,8 +187,28 @@ func NewClient(caURL string, opts ...Option) (*Client, error) {
 	if err := takeError(C.stepca_client_builder_new(url, &b, &cerr), cerr); err != nil {
 		return nil, err
 	}
-	defer C.stepca_client_builder_free(b)
+	// The time source's handle must outlive the builder and, once built, the client (which
+	// deletes it in Close); without a client it goes once the builder is freed.
+	var clock cgo.Handle
+	built := false
+	defer func() {
+		C.stepca_client_builder_free(b)
+		if !built && clock != 0 {
+			clock.Delete()
+		}
+	}()
 	steps := []func(**C.stepca_error) C.stepca_status{}
+	if cfg.timeSource != nil {
+		clock = cgo.NewHandle(&timeSource{now: cfg.timeSource})
+		steps = append(steps, func(e **C.stepca_error) C.stepca_status {
+			return C.stepca_go_set_time_source(b, C.uintptr_t(clock), e)
+		})
+	}
+	if cfg.caTime {
+		steps = append(steps, func(e **C.stepca_error) C.stepca_status {
+			return C.stepca_client_builder_set_ca_time(b, true, e)
+		})
+	}
 	if cfg.rootPEM != nil {
 		steps = append(steps, func(e **C.stepca_error) C.stepca_status {
 			p, n := bytesPtr(cfg.rootPEM)
@@ -228,16 +287,28 @@ func NewClient(caURL string, opts ...Option) (*Client, error) {
 	if err := callC(func(e **C.stepca_error) C.stepca_status { return C.stepca_client_builder_build(b, &ptr, e) }); err != nil {
 		return nil, err
 	}
-	c := &Client{h: handle[*C.stepca_client]{ptr: ptr}, provider: cfg.provider, provName: cfg.provisioner}
+	built = true
+	c := &Client{h: handle[*C.stepca_client]{ptr: ptr}, provider: cfg.provider, provName: cfg.provisioner, clock: clock}
 	runtime.SetFinalizer(c, (*Client).Close)
 	return c, nil
 }
 
-// Close frees the client, waiting for calls in progress. It is safe to call more than once.
+// Close frees the client, waiting for calls in progress, and releases its time source.
+// It is safe to call more than once.
 func (c *Client) Close() error {
-	c.h.close(func(p *C.stepca_client) { C.stepca_client_free(p) })
+	c.h.close(func(p *C.stepca_client) {
+		C.stepca_client_free(p)
+		if c.clock != 0 {
+			c.clock.Delete()
+		}
+	})
 	runtime.SetFinalizer(c, nil)
 	return nil
+}
+
+// timeSource is what the time source callback reaches through its cgo.Handle.
+type timeSource struct {
+	now func() time.Time
 }
 
 type signConfig struct {

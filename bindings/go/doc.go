@@ -13,6 +13,11 @@
 // ErrTLS, ...) or inspect them with errors.As. An error returned by a token provider
 // comes back unchanged inside the *Error (errors.Is finds it).
 //
+// A device whose clock cannot be trusted gives the client a time source
+// (WithTimeSource) or lets it follow the CA's clock (WithCATime). A clock before the
+// root's notBefore gives ErrClock; a token refused for a clock off carries the measured
+// offset (Error.ClockSkew).
+//
 // The package requires cgo. It links libstepca.so from the repository's build/lib by
 // default (run `make` at the repository root first); build with -tags stepca_static to
 // link libstepca.a instead.

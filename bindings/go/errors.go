@@ -9,6 +9,8 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"math"
+	"time"
 )
 
 // Code is libstepca's status code. The numbers are permanent.
@@ -31,6 +33,7 @@ const (
 	CodeTransport         = Code(C.STEPCA_ERR_TRANSPORT)
 	CodeTLS               = Code(C.STEPCA_ERR_TLS)
 	CodeTimeout           = Code(C.STEPCA_ERR_TIMEOUT)
+	CodeClock             = Code(C.STEPCA_ERR_CLOCK)
 	CodeCARejected        = Code(C.STEPCA_ERR_CA_REJECTED)
 	CodeMalformedResponse = Code(C.STEPCA_ERR_MALFORMED_RESPONSE)
 	CodeChainInvalid      = Code(C.STEPCA_ERR_CHAIN_INVALID)
@@ -55,7 +58,9 @@ type Error struct {
 	// PEM or the raw body, so that an issued certificate is never lost.
 	Received string
 
-	cause error
+	cause   error
+	skew    time.Duration
+	hasSkew bool
 }
 
 func (e *Error) Error() string {
@@ -64,6 +69,14 @@ func (e *Error) Error() string {
 	}
 	return "stepca: " + e.Message
 }
+
+// ClockSkew is how far the client's clock was from the CA's when the call failed,
+// measured from the Date header of the CA's answer, to whole seconds (saturating at the
+// Duration's limits): positive when the client is ahead of the CA. ok is false when the
+// failure came without such an answer (a transport or TLS failure, a check made before
+// any request, ...). Beyond step-ca's 60 s leeway the Message says so too ("the time
+// source is 600 s ahead of the CA's (step-ca allows 60 s)").
+func (e *Error) ClockSkew() (skew time.Duration, ok bool) { return e.skew, e.hasSkew }
 
 // Unwrap returns the error a token provider returned, if that is what failed.
 func (e *Error) Unwrap() error { return e.cause }
@@ -91,6 +104,7 @@ var (
 	ErrTransport         = &Error{Code: CodeTransport}
 	ErrTLS               = &Error{Code: CodeTLS}
 	ErrTimeout           = &Error{Code: CodeTimeout}
+	ErrClock             = &Error{Code: CodeClock}
 	ErrCARejected        = &Error{Code: CodeCARejected}
 	ErrMalformedResponse = &Error{Code: CodeMalformedResponse}
 	ErrChainInvalid      = &Error{Code: CodeChainInvalid}
@@ -122,9 +136,26 @@ func takeError(st C.stepca_status, cerr *C.stepca_error) error {
 		if r := C.stepca_error_received(cerr); r != nil {
 			e.Received = C.GoString(r)
 		}
+		var skew C.int64_t
+		if C.stepca_error_clock_skew(cerr, &skew) {
+			e.skew, e.hasSkew = seconds(int64(skew)), true
+		}
 		C.stepca_error_free(cerr)
 	}
 	return e
+}
+
+// seconds converts whole seconds to a Duration, saturating beyond its ±292 years (a time
+// source in year 1 is that far off).
+func seconds(s int64) time.Duration {
+	const limit = int64(math.MaxInt64 / int64(time.Second))
+	switch {
+	case s > limit:
+		return math.MaxInt64
+	case s < -limit:
+		return math.MinInt64
+	}
+	return time.Duration(s) * time.Second
 }
 
 func invalid(field, format string, args ...any) error {

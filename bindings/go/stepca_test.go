@@ -218,6 +218,23 @@ func TestCSRFieldsParsedByGo(t *testing.T) {
 	}
 }
 
+// Subject attributes over RFC 5280's upper bounds are refused, naming the attribute.
+func TestSubjectOverRFC5280BoundIsRefused(t *testing.T) {
+	key, _ := stepca.GenerateKey(stepca.ECP256)
+	defer key.Close()
+	_, err := stepca.CreateCSR(key, &stepca.CSRRequest{Subject: []stepca.Attribute{{Name: "CN", Value: strings.Repeat("a", 10000)}}}, stepca.DER)
+	var se *stepca.Error
+	if !errors.Is(err, stepca.ErrInvalidArgument) || !errors.As(err, &se) {
+		t.Fatalf("want ErrInvalidArgument, got %#v", err)
+	}
+	if !strings.HasPrefix(se.Message, "subject.CN:") || !strings.Contains(se.Message, "at most 64") {
+		t.Fatalf("message %q", se.Message)
+	}
+	if _, err := stepca.CreateCSR(key, &stepca.CSRRequest{Subject: []stepca.Attribute{{Name: "CN", Value: strings.Repeat("a", 64)}}}, stepca.DER); err != nil {
+		t.Fatalf("64 characters: %v", err)
+	}
+}
+
 func TestAllFourSANTypes(t *testing.T) {
 	var seen atomic.Value
 	client := newClient(t, stepca.WithTokenProvider(func(c stepca.Claims) (string, error) {
@@ -293,6 +310,44 @@ func TestTokenProviderErrorsAndPanics(t *testing.T) {
 	}
 	if _, err = failing.Sign(csr, stepca.WithToken(tok)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A retry of a request that never reached the CA reuses the token: the provider is asked
+// once per call.
+func TestTokenAskedOnceAcrossRetries(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	var calls atomic.Int64
+	c, err := stepca.NewClient(fmt.Sprintf("https://127.0.0.1:%d", port), stepca.WithRootFile(caRoot),
+		stepca.WithRetries(3, 100*time.Millisecond, time.Second),
+		stepca.WithTokenProvider(func(stepca.Claims) (string, error) {
+			if calls.Add(1) > 1 {
+				return "", errors.New("the one token was handed out already")
+			}
+			return "a.b.c", nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	key, _ := stepca.GenerateKey(stepca.ECP256)
+	defer key.Close()
+	start := time.Now()
+	_, err = c.Sign(csrFor(t, key, "go-once.example.com", "go-once.example.com"))
+	if !errors.Is(err, stepca.ErrTransport) {
+		t.Fatalf("want ErrTransport, got %v", err)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("provider asked %d times", n)
+	}
+	// Two waits (100 ms and 200 ms, jittered down to half at most) show it was retried.
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Fatalf("failed after %v: not retried", d)
 	}
 }
 
