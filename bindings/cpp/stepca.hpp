@@ -1,8 +1,10 @@
 // stepca.hpp: a header-only C++17 wrapper over libstepca's C API.
 //
 // Owners free exactly once (move-only RAII), failures throw stepca::Error carrying the
-// code, HTTP status, step-ca's message and what the CA sent, and a token provider is a
-// std::function. Link with -lstepca (pkg-config: stepca; CMake: stepca::stepca).
+// code, HTTP status, step-ca's message, what the CA sent and the measured clock skew, and
+// callbacks (token provider, time source, external signer) are std::functions that no
+// exception ever escapes from. Times are UNIX seconds (int64_t), durations std::chrono.
+// Link with -lstepca (pkg-config: stepca; CMake: stepca::stepca).
 #ifndef STEPCA_HPP
 #define STEPCA_HPP
 
@@ -10,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -22,9 +25,10 @@ namespace stepca {
 // A libstepca failure.
 class Error : public std::runtime_error {
  public:
-  Error(stepca_status code, std::string message, int http_status, std::string ca_message, std::string received)
+  Error(stepca_status code, std::string message, int http_status, std::string ca_message, std::string received,
+        std::optional<std::chrono::seconds> clock_skew = std::nullopt)
       : std::runtime_error(message), code_(code), http_status_(http_status), ca_message_(std::move(ca_message)),
-        received_(std::move(received)) {}
+        received_(std::move(received)), clock_skew_(clock_skew) {}
   // The status code (STEPCA_ERR_*).
   stepca_status code() const noexcept { return code_; }
   // The HTTP status step-ca answered with, or 0.
@@ -33,11 +37,16 @@ class Error : public std::runtime_error {
   const std::string &ca_message() const noexcept { return ca_message_; }
   // What step-ca sent when its answer failed libstepca's checks, or "".
   const std::string &received() const noexcept { return received_; }
+  // How far the client's clock was from the CA's (positive: ahead), measured from the Date
+  // of the CA's answer; empty when the failure came without an answer. Beyond step-ca's
+  // 60 s leeway what() says so too ("... is 600 s ahead of the CA's ...").
+  const std::optional<std::chrono::seconds> &clock_skew() const noexcept { return clock_skew_; }
 
  private:
   stepca_status code_;
   int http_status_;
   std::string ca_message_, received_;
+  std::optional<std::chrono::seconds> clock_skew_;
 };
 
 namespace detail {
@@ -52,8 +61,11 @@ inline void check(stepca_status st, stepca_error *err) {
   int http = err ? stepca_error_http_status(err) : 0;
   std::string ca = err && stepca_error_ca_message(err) ? stepca_error_ca_message(err) : "";
   std::string rec = err && stepca_error_received(err) ? stepca_error_received(err) : "";
+  std::optional<std::chrono::seconds> skew;
+  int64_t skew_seconds = 0;
+  if (err && stepca_error_clock_skew(err, &skew_seconds)) skew = std::chrono::seconds(skew_seconds);
   stepca_error_free(err);
-  throw Error(st, msg, http, ca, rec);
+  throw Error(st, msg, http, ca, rec, skew);
 }
 
 // Calls a fallible C function whose last argument is `stepca_error **`.
@@ -303,6 +315,9 @@ struct Claims {
   std::string subject, audience, provisioner;
   std::vector<std::string> sans, dns, ips, emails, uris;
   stepca_token_purpose purpose = STEPCA_TOKEN_SIGN;
+  // The client's time in UNIX seconds (its time source, or the CA's clock in CA-time
+  // mode): base a minted token's iat, nbf and exp on it, not on the system clock.
+  int64_t now = 0;
 };
 
 // Returns the one-time token for `claims`; throw to fail the call.
@@ -319,7 +334,7 @@ inline int provider_trampoline(void *user_data, const stepca_token_claims *c, st
   try {
     Claims claims{c->subject, c->audience, c->provisioner ? c->provisioner : "",
                   strings(c->sans, c->sans_len), strings(c->dns, c->dns_len), strings(c->ips, c->ips_len),
-                  strings(c->emails, c->emails_len), strings(c->uris, c->uris_len), c->purpose};
+                  strings(c->emails, c->emails_len), strings(c->uris, c->uris_len), c->purpose, c->now};
     std::string token = fn(claims);
     return stepca_token_sink_set(sink, token.data(), token.size(), nullptr) == STEPCA_OK ? 0 : 1;
   } catch (const std::exception &ex) {
@@ -331,6 +346,35 @@ inline int provider_trampoline(void *user_data, const stepca_token_claims *c, st
   }
 }
 }  // namespace detail
+
+// Returns the current time in UNIX seconds, for a client that must not trust the system
+// clock (no RTC, not yet synchronised). It is called on whichever thread needs the time,
+// possibly on several at once, so it must be cheap and thread-safe, and must not call
+// libstepca. If it throws, that reading falls back to the system clock.
+using TimeSource = std::function<int64_t()>;
+
+namespace detail {
+inline int64_t system_now() noexcept {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// The C callback: runs the std::function, never lets an exception cross into C.
+inline int64_t time_trampoline(void *user_data) noexcept {
+  try {
+    return (*static_cast<const TimeSource *>(user_data))();
+  } catch (...) {
+    return system_now();
+  }
+}
+
+// The callbacks a client's C object points to; the client keeps them alive.
+struct Callbacks {
+  std::shared_ptr<const TokenProvider> provider;
+  std::shared_ptr<const TimeSource> time;
+};
+}  // namespace detail
+
+class JwkProvisioner;
 
 // Options for one sign call.
 struct SignOptions {
@@ -375,22 +419,63 @@ class Client {
       return *this;
     }
     Builder &token_provider(TokenProvider fn) {
-      provider_ = std::make_shared<TokenProvider>(std::move(fn));
+      auto next = std::make_shared<const TokenProvider>(std::move(fn));
       detail::call([&](stepca_error **e) {
-        return stepca_client_builder_set_token_provider(ptr_.get(), detail::provider_trampoline, provider_.get(), e);
+        return stepca_client_builder_set_token_provider(ptr_.get(), detail::provider_trampoline,
+                                                        const_cast<TokenProvider *>(next.get()), e);
       });
+      callbacks_.provider = std::move(next);  // only once the C side points to it
       return *this;
     }
+    // Mints tokens in process with this JWK provisioner (instead of a token provider).
+    Builder &jwk_provisioner(const JwkProvisioner &provisioner);
+    // Takes the time from `fn` instead of the system clock, everywhere the client needs it
+    // (token times, step-ca's TLS certificate, issued chains, the roots' validity at
+    // build()). Clients built with it keep it alive, also after this builder is gone. An
+    // empty function goes back to the system clock.
+    Builder &time_source(TimeSource fn) {
+      if (!fn) {
+        detail::call([&](stepca_error **e) { return stepca_client_builder_set_time_source(ptr_.get(), nullptr, nullptr, e); });
+        callbacks_.time.reset();
+        return *this;
+      }
+      auto next = std::make_shared<const TimeSource>(std::move(fn));
+      detail::call([&](stepca_error **e) {
+        return stepca_client_builder_set_time_source(ptr_.get(), detail::time_trampoline,
+                                                     const_cast<TimeSource *>(next.get()), e);
+      });
+      callbacks_.time = std::move(next);
+      return *this;
+    }
+    // CA-time mode: tokens and checks use the CA's clock, measured from the Date of its
+    // answers, so a device whose clock is minutes or hours off still enrolls. The first
+    // connection is still verified at the device's (or time source's) time.
+    Builder &ca_time(bool on = true) {
+      detail::call([&](stepca_error **e) { return stepca_client_builder_set_ca_time(ptr_.get(), on, e); });
+      return *this;
+    }
+    // Throws STEPCA_ERR_CLOCK when the client's time is before a configured root's
+    // notBefore (the clock is wrong).
     Client build() const {
       stepca_client *c = nullptr;
       detail::call([&](stepca_error **e) { return stepca_client_builder_build(ptr_.get(), &c, e); });
-      return Client(c, provider_);
+      return Client(c, callbacks_);
     }
 
    private:
     std::unique_ptr<stepca_client_builder, detail::Deleter<stepca_client_builder, stepca_client_builder_free>> ptr_;
-    std::shared_ptr<TokenProvider> provider_;
+    detail::Callbacks callbacks_;
   };
+
+  Client(Client &&) noexcept = default;
+  // Frees the old C client before releasing the callbacks it pointed to.
+  Client &operator=(Client &&other) noexcept {
+    if (this != &other) {
+      ptr_ = std::move(other.ptr_);
+      callbacks_ = std::move(other.callbacks_);
+    }
+    return *this;
+  }
 
   // Exchanges a CSR (PEM or DER) for a certificate chain.
   Chain sign(const std::string &csr, const SignOptions &opts = {}) const {
@@ -443,11 +528,40 @@ class Client {
   const stepca_client *get() const noexcept { return ptr_.get(); }
 
  private:
-  Client(stepca_client *c, std::shared_ptr<TokenProvider> provider) : ptr_(c), provider_(std::move(provider)) {}
+  Client(stepca_client *c, detail::Callbacks callbacks) : callbacks_(std::move(callbacks)), ptr_(c) {}
+  // Keeps the token provider and time source alive as long as the client: the C side
+  // holds pointers to them. Declared first, so it is destroyed after the client.
+  detail::Callbacks callbacks_;
   std::unique_ptr<stepca_client, detail::Deleter<stepca_client, stepca_client_free>> ptr_;
-  // Keeps the provider alive as long as the client: the C side holds a pointer to it.
-  std::shared_ptr<TokenProvider> provider_;
 };
+
+// A JWK provisioner whose key was decrypted once, to mint tokens in process. Immutable;
+// clients it is given to share it, so it may be destroyed before them.
+class JwkProvisioner {
+ public:
+  // Fetches the JWK provisioner `name` from the CA and decrypts its key with `password`
+  // (wrong: STEPCA_ERR_KEY_PASSPHRASE). `kid` is needed only when several share the name.
+  static JwkProvisioner fetch(const Client &client, const std::string &name, const std::string &password,
+                              const std::string &kid = {}) {
+    stepca_jwk_provisioner *p = nullptr;
+    detail::call([&](stepca_error **e) {
+      return stepca_jwk_provisioner_fetch(client.get(), name.c_str(), kid.empty() ? nullptr : kid.c_str(),
+                                          password.c_str(), &p, e);
+    });
+    return JwkProvisioner(p);
+  }
+  const stepca_jwk_provisioner *get() const noexcept { return ptr_.get(); }
+
+ private:
+  explicit JwkProvisioner(stepca_jwk_provisioner *p) : ptr_(p) {}
+  std::unique_ptr<stepca_jwk_provisioner, detail::Deleter<stepca_jwk_provisioner, stepca_jwk_provisioner_free>> ptr_;
+};
+
+inline Client::Builder &Client::Builder::jwk_provisioner(const JwkProvisioner &provisioner) {
+  detail::call([&](stepca_error **e) { return stepca_client_builder_set_jwk_provisioner(ptr_.get(), provisioner.get(), e); });
+  callbacks_.provider.reset();  // replaced on the C side too
+  return *this;
+}
 
 }  // namespace stepca
 

@@ -1,13 +1,18 @@
 // GoogleTest tests of bindings/cpp/stepca.hpp against a real step-ca (run under
 // scripts/with-ca.sh): owners free exactly once, exceptions carry code, HTTP status and
-// messages, and a std::function token provider works (and may throw).
+// messages, and a std::function token provider works (and may throw). A std::function
+// time source outlives the builder, its exceptions never reach C, and the clock's failures
+// (skew past step-ca's leeway, a clock before the root) are told apart.
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
 #include <array>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -51,6 +56,27 @@ stepca::Client client(stepca::TokenProvider provider = mint) {
       .provisioner("admin")
       .token_provider(std::move(provider))
       .build();
+}
+
+// The admin provisioner's password, from the rig's password file.
+std::string password() {
+  std::ifstream in(env("STEPCA_PASSWORD_FILE"));
+  std::string pw;
+  std::getline(in, pw);
+  while (!pw.empty() && (pw.back() == '\r' || pw.back() == '\n')) pw.pop_back();
+  return pw;
+}
+
+// The admin JWK provisioner, fetched with a plain client that is gone again.
+stepca::JwkProvisioner admin_provisioner() {
+  auto base = stepca::Client::Builder(env("STEPCA_URL")).root_file(env("STEPCA_ROOT")).build();
+  return stepca::JwkProvisioner::fetch(base, "admin", password());
+}
+
+int64_t unix_now() { return static_cast<int64_t>(std::time(nullptr)); }
+
+std::string csr_for(const stepca::Key &key, const std::string &cn) {
+  return stepca::CsrRequest().subject("CN", cn).dns(cn).build(key);
 }
 
 }  // namespace
@@ -222,4 +248,129 @@ TEST(ExternalKey, Pkcs11KeysGeneratedInSoftHsm) {
     EXPECT_EQ(e.code(), STEPCA_ERR_KEY_PASSPHRASE);
   }
   run(std::string("rm -rf ") + dir);
+}
+
+TEST(Csr, SubjectAttributesOverRfc5280BoundsAreRefused) {
+  auto key = stepca::Key::generate(stepca::KeyType::EcP256);
+  EXPECT_NO_THROW(stepca::CsrRequest().subject("CN", std::string(64, 'a')).build(key));
+  try {
+    stepca::CsrRequest().subject("CN", std::string(10000, 'a')).build(key);
+    FAIL() << "a 10000-character CN was accepted";
+  } catch (const stepca::Error &e) {
+    EXPECT_EQ(e.code(), STEPCA_ERR_INVALID_ARGUMENT);
+    std::string what = e.what();
+    EXPECT_EQ(what.rfind("subject.CN:", 0), 0u) << what;
+    EXPECT_NE(what.find("64"), std::string::npos) << what;
+    EXPECT_FALSE(e.clock_skew().has_value());
+  }
+}
+
+TEST(JwkProvisioner, AWrongPasswordIsTold) {
+  auto base = stepca::Client::Builder(env("STEPCA_URL")).root_file(env("STEPCA_ROOT")).build();
+  try {
+    stepca::JwkProvisioner::fetch(base, "admin", "hunter2-not-it");
+    FAIL() << "a wrong provisioner password was accepted";
+  } catch (const stepca::Error &e) {
+    EXPECT_EQ(e.code(), STEPCA_ERR_KEY_PASSPHRASE);
+  }
+}
+
+TEST(Clock, TokensFromAClockAheadAreRefusedWithTheSkewAndCaTimeEnrollsAnyway) {
+  auto key = stepca::Key::generate(stepca::KeyType::EcP256);
+  std::string csr = csr_for(key, "cpp-ahead.example.com");
+  std::atomic<int> readings{0};
+  auto ahead = [&readings]() -> int64_t {
+    ++readings;
+    return unix_now() + 600;
+  };
+  {
+    // The provisioner and the builder are temporaries, gone before the client signs: the
+    // client keeps the time source (ASan and valgrind would see it freed otherwise).
+    auto c = stepca::Client::Builder(env("STEPCA_URL"))
+                 .root_file(env("STEPCA_ROOT"))
+                 .jwk_provisioner(admin_provisioner())
+                 .time_source(ahead)
+                 .build();
+    try {
+      c.sign(csr);
+      FAIL() << "a token minted 10 minutes ahead was accepted";
+    } catch (const stepca::Error &e) {
+      EXPECT_EQ(e.code(), STEPCA_ERR_CA_REJECTED) << e.what();
+      EXPECT_EQ(e.http_status(), 401) << e.what();
+      EXPECT_NE(std::string(e.what()).find("ahead of the CA's"), std::string::npos) << e.what();
+      ASSERT_TRUE(e.clock_skew().has_value()) << e.what();
+      EXPECT_NEAR(static_cast<double>(e.clock_skew()->count()), 600.0, 5.0) << e.what();
+    }
+    EXPECT_GT(readings.load(), 0);
+  }
+  // The same clock in CA-time mode: tokens carry the CA's time and the CSR is signed.
+  auto c = stepca::Client::Builder(env("STEPCA_URL"))
+               .root_file(env("STEPCA_ROOT"))
+               .jwk_provisioner(admin_provisioner())
+               .time_source(ahead)
+               .ca_time(true)
+               .build();
+  auto chain = c.sign(csr);
+  EXPECT_EQ(chain.size(), 2u);
+  // A moved-into client frees its old C client before the old time source.
+  c = stepca::Client::Builder(env("STEPCA_URL")).root_file(env("STEPCA_ROOT")).build();
+  c.health();
+}
+
+TEST(Clock, ATimeSourceBeforeTheRootFailsTheBuildAsAWrongClock) {
+  try {
+    stepca::Client::Builder(env("STEPCA_URL"))
+        .root_file(env("STEPCA_ROOT"))
+        .time_source([] { return int64_t{946684800}; })  // 2000-01-01T00:00:00Z
+        .build();
+    FAIL() << "a client whose clock reads 2000-01-01 was built";
+  } catch (const stepca::Error &e) {
+    EXPECT_EQ(e.code(), STEPCA_ERR_CLOCK);
+    std::string what = e.what();
+    EXPECT_NE(what.find("the clock is wrong"), std::string::npos) << what;
+    EXPECT_NE(what.find("2000-01-01T00:00:00Z"), std::string::npos) << what;
+    EXPECT_EQ(e.http_status(), 0);
+    EXPECT_FALSE(e.clock_skew().has_value());
+  }
+  // An empty time source goes back to the system clock, which is right.
+  EXPECT_NO_THROW(stepca::Client::Builder(env("STEPCA_URL"))
+                      .root_file(env("STEPCA_ROOT"))
+                      .time_source([] { return int64_t{946684800}; })
+                      .time_source(nullptr)
+                      .build()
+                      .health());
+}
+
+TEST(Clock, ATokenProviderIsToldTheTimeSourcesNow) {
+  int64_t told = 0;
+  auto c = stepca::Client::Builder(env("STEPCA_URL"))
+               .root_file(env("STEPCA_ROOT"))
+               .provisioner("admin")
+               .token_provider([&](const stepca::Claims &claims) {
+                 told = claims.now;
+                 return mint(claims);  // the step CLI's token, at the real time
+               })
+               .time_source([] { return unix_now() + 3600; })
+               .build();
+  auto key = stepca::Key::generate(stepca::KeyType::EcP256);
+  int64_t before = unix_now();
+  c.sign(csr_for(key, "cpp-told.example.com"));
+  EXPECT_GE(told, before + 3600);
+  EXPECT_LE(told, unix_now() + 3600);
+}
+
+TEST(Clock, AThrowingTimeSourceFallsBackToTheSystemClock) {
+  std::atomic<int> throws{0};
+  auto c = stepca::Client::Builder(env("STEPCA_URL"))
+               .root_file(env("STEPCA_ROOT"))
+               .jwk_provisioner(admin_provisioner())
+               .time_source([&throws]() -> int64_t {
+                 ++throws;
+                 throw std::runtime_error("no time yet");
+               })
+               .build();
+  auto key = stepca::Key::generate(stepca::KeyType::EcP256);
+  auto chain = c.sign(csr_for(key, "cpp-throwing-clock.example.com"));
+  EXPECT_EQ(chain.size(), 2u);
+  EXPECT_GT(throws.load(), 0);
 }
