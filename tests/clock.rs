@@ -288,3 +288,34 @@ fn clocks_under_faketime() {
     }
     ok(y2k, "jwk-time-source");
 }
+
+#[test]
+fn roots_not_valid_at_the_clients_time_are_refused_when_the_client_is_built() {
+    let ca = Ca::get();
+    // The rig's root is valid for ten years: in 2200 it has expired.
+    let y2200: Arc<dyn TimeSource> = Arc::new(|| UNIX_EPOCH + Duration::from_secs(7_258_118_400));
+    let e = ClientBuilder::new(&ca.url)
+        .root_pem(&ca.root_pem())
+        .unwrap()
+        .time_source(Some(y2200))
+        .build()
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    assert!(
+        e.message().starts_with("root: root ")
+            && e.message().contains(" expired at ")
+            && e.message()
+                .contains("the time source says it is 2200-01-01T00:00:00Z"),
+        "{e}"
+    );
+    // Bootstrapped by fingerprint, the fetched root is checked the same way.
+    let fp = std::env::var("STEPCA_FINGERPRINT").unwrap();
+    let e = ClientBuilder::new(&ca.url)
+        .root_fingerprint(&fp)
+        .unwrap()
+        .time_source(Some(y2000()))
+        .build()
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Clock, "{e}");
+    assert!(e.message().starts_with("fingerprint: root "), "{e}");
+}
