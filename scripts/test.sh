@@ -86,6 +86,7 @@ suite "C test_clock under faketime +10m" env STEPCA_EXPECT_AHEAD=600 FAKETIME_DO
   faketime -f +10m build/tests/test_clock
 suite "Go tests, shared library (-race)" sh -c 'cd bindings/go && go test -race -count=1 -v ./...'
 suite "Go tests, static library (-race)" sh -c 'cd bindings/go && go test -race -count=1 -v -tags stepca_static ./...'
+suite "README C and Go examples (C under valgrind, against step-ca)" scripts/readme-snippets.sh
 check "static Go test binary needs no libstepca.so" sh -c 'cd bindings/go && go test -c -tags stepca_static -o "$0/static.test" . && ! ldd "$0/static.test" | grep -q libstepca' "$logdir"
 scripts/ca-stop.sh "$env_file"; env_file=
 check "demo (scripts/demo.sh)" scripts/demo.sh
