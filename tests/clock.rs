@@ -15,14 +15,6 @@ use stepca::{
     SignOptions, TimeSource, Token,
 };
 
-fn password(ca: &Ca) -> Vec<u8> {
-    std::fs::read_to_string(&ca.password_file)
-        .unwrap()
-        .trim()
-        .as_bytes()
-        .to_vec()
-}
-
 fn csr(cn: &str) -> Vec<u8> {
     let key = PrivateKey::generate(KeyType::EcP256).unwrap();
     let mut req = CsrRequest::new();
@@ -64,7 +56,7 @@ fn enroll(
     let client = match mode {
         Mode::StepToken => client,
         _ => {
-            let prov = client.jwk_provisioner("admin", None, &password(ca))?;
+            let prov = client.jwk_provisioner("admin", None, &ca.password())?;
             client.with_token_provider(Arc::new(prov))
         }
     };

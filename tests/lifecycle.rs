@@ -20,14 +20,6 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-fn password(ca: &Ca) -> Vec<u8> {
-    std::fs::read_to_string(&ca.password_file)
-        .unwrap()
-        .trim()
-        .as_bytes()
-        .to_vec()
-}
-
 fn fingerprint(ca: &Ca) -> String {
     run(
         "step",
@@ -44,7 +36,7 @@ fn minting_client(ca: &Ca) -> Client {
         .unwrap()
         .build()
         .unwrap();
-    let prov = base.jwk_provisioner("admin", None, &password(ca)).unwrap();
+    let prov = base.jwk_provisioner("admin", None, &ca.password()).unwrap();
     base.with_token_provider(Arc::new(prov))
 }
 
@@ -140,7 +132,7 @@ fn minted_tokens_are_accepted_and_interchangeable_with_steps() {
         .build()
         .unwrap();
     let prov = client
-        .jwk_provisioner("admin", None, &password(&ca))
+        .jwk_provisioner("admin", None, &ca.password())
         .unwrap();
     let sans = vec!["mint.example.com".to_string(), "10.1.2.3".to_string()];
     let ours = prov
@@ -242,7 +234,7 @@ fn minted_tokens_are_accepted_and_interchangeable_with_steps() {
 
     // Offline, from the ca.json entry; a wrong password is its own error.
     let offline =
-        JwkProvisioner::from_json(None, entry.to_string().as_bytes(), &password(&ca)).unwrap();
+        JwkProvisioner::from_json(None, entry.to_string().as_bytes(), &ca.password()).unwrap();
     assert_eq!(offline.name(), "admin");
     client
         .with_token_provider(Arc::new(offline))
@@ -307,7 +299,7 @@ fn expired_certificates_renew_with_the_token_where_allowed() {
         .build()
         .unwrap();
     let strict = base.with_token_provider(Arc::new(
-        base.jwk_provisioner("strict", None, &password(&ca))
+        base.jwk_provisioner("strict", None, &ca.password())
             .unwrap(),
     ));
     let (skey, schain) = enroll(&strict, "strict.example.com", Some(6));

@@ -19,6 +19,16 @@ void h_check(int ok, const char *file, int line, const char *expr, const char *d
   h_check((st) == (want), __FILE__, __LINE__, #st " == " #want,                             \
           (err) != NULL ? stepca_error_message(err) : "(no error object)")
 
+/* Runs `call` (which passes `&e_` as its error argument), expecting STEPCA_OK; frees the
+ * error. */
+#define OK(call)                                                                             \
+  do {                                                                                       \
+    stepca_error *e_ = NULL;                                                                 \
+    stepca_status s_ = (call);                                                               \
+    CHECK_STATUS(s_, e_, STEPCA_OK);                                                         \
+    stepca_error_free(e_);                                                                   \
+  } while (0)
+
 /* Prints the closing "N passed, N failed" line; returns the exit code. */
 int h_finish(void);
 

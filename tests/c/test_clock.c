@@ -18,14 +18,6 @@ static const char *ca_url, *ca_root;
 static char *password;
 static long expect_ahead; /* how far faketime moved this process's clock, in seconds */
 
-#define OK(call)                                                                             \
-  do {                                                                                       \
-    stepca_error *e_ = NULL;                                                                 \
-    stepca_status s_ = (call);                                                               \
-    CHECK_STATUS(s_, e_, STEPCA_OK);                                                         \
-    stepca_error_free(e_);                                                                   \
-  } while (0)
-
 /* The time sources the tests give: seconds to add to the real time, or a fixed time. */
 struct clock_spec {
   int64_t offset;

@@ -11,15 +11,6 @@
 static const char *ca_url, *ca_root;
 static char *password;
 
-/* Runs `call`, expecting STEPCA_OK; frees the error. */
-#define OK(call)                                                                             \
-  do {                                                                                       \
-    stepca_error *e_ = NULL;                                                                 \
-    stepca_status s_ = (call);                                                               \
-    CHECK_STATUS(s_, e_, STEPCA_OK);                                                         \
-    stepca_error_free(e_);                                                                   \
-  } while (0)
-
 /* Runs `call`, expecting `want`; keeps the error in `err` for inspection. */
 #define FAILS(call, want, err)                                                               \
   do {                                                                                       \

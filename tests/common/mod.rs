@@ -59,6 +59,15 @@ impl Ca {
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
+    /// The provisioners' password, without the file's newline.
+    pub fn password(&self) -> Vec<u8> {
+        std::fs::read_to_string(&self.password_file)
+            .unwrap()
+            .trim()
+            .as_bytes()
+            .to_vec()
+    }
+
     pub fn root_pem(&self) -> Vec<u8> {
         std::fs::read(&self.root).unwrap()
     }
