@@ -114,6 +114,17 @@ impl CertificateChain {
     /// leaves keyUsage aside). With no `roots`, the chain's own last certificate is the
     /// anchor: everything below it is still checked, nothing vouches for it.
     pub fn verify(&self, spki: &[u8], roots: &[Vec<u8>], now: SystemTime) -> Result<()> {
+        self.verify_anchored(spki, &Anchors::new(roots), now)
+    }
+
+    /// [`Self::verify`] with the roots already made into trust anchors (a client makes
+    /// them once, not per certificate).
+    pub(crate) fn verify_anchored(
+        &self,
+        spki: &[u8],
+        roots: &Anchors,
+        now: SystemTime,
+    ) -> Result<()> {
         let parsed: Vec<X509Certificate<'_>> = self
             .certs
             .iter()
@@ -126,23 +137,17 @@ impl CertificateChain {
             ));
         }
         let n = self.certs.len();
-        let (anchor_ders, pool): (&[Vec<u8>], &[Vec<u8>]) = if !roots.is_empty() {
-            (roots, &self.certs[1..])
+        let own_top;
+        let (anchors, pool): (&[TrustAnchor<'_>], &[Vec<u8>]) = if !roots.0.is_empty() {
+            (&roots.0, &self.certs[1..])
         } else if n > 1 {
-            (&self.certs[n - 1..], &self.certs[1..n - 1])
+            own_top = Anchors::new(&self.certs[n - 1..]);
+            (&own_top.0, &self.certs[1..n - 1])
         } else {
             return Err(invalid(
                 "certificate: a lone leaf cannot be checked without a configured root",
             ));
         };
-        let anchor_certs: Vec<CertificateDer<'_>> = anchor_ders
-            .iter()
-            .map(|d| CertificateDer::from(d.as_slice()))
-            .collect();
-        let anchors: Vec<TrustAnchor<'_>> = anchor_certs
-            .iter()
-            .filter_map(|c| webpki::anchor_from_trusted_cert(c).ok())
-            .collect();
         if anchors.is_empty() {
             return Err(invalid(
                 "certificate: no usable root to check the chain against",
@@ -159,7 +164,7 @@ impl CertificateChain {
         let path = leaf
             .verify_for_usage(
                 webpki::ALL_VERIFICATION_ALGS,
-                &anchors,
+                anchors,
                 &intermediates,
                 at,
                 purpose(&parsed[0]),
@@ -187,6 +192,26 @@ impl CertificateChain {
             }
         }
         Ok(())
+    }
+}
+
+/// Roots as webpki trust anchors, owned. Certificates webpki cannot use as an anchor are
+/// left out.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Anchors(Vec<TrustAnchor<'static>>);
+
+impl Anchors {
+    pub(crate) fn new(roots: &[Vec<u8>]) -> Anchors {
+        Anchors(
+            roots
+                .iter()
+                .filter_map(|d| {
+                    webpki::anchor_from_trusted_cert(&CertificateDer::from(d.as_slice()))
+                        .ok()
+                        .map(|a| a.to_owned())
+                })
+                .collect(),
+        )
     }
 }
 

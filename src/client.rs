@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 use ureq::Agent;
 use zeroize::Zeroizing;
 
-use crate::chain::{CertificateChain, certs_from_pem};
+use crate::chain::{Anchors, CertificateChain, certs_from_pem};
 use crate::clock::{Clock, TimeSource, rfc3339, unix_secs};
 use crate::csr::Csr;
 use crate::error::{Error, ErrorKind, Result};
@@ -227,7 +227,7 @@ impl ClientBuilder {
                 agent,
                 transport,
                 roots,
-                anchors,
+                anchors: Anchors::new(&anchors),
                 provisioner: self.provisioner.clone(),
             }),
             token_provider: self.token_provider.clone(),
@@ -343,7 +343,7 @@ pub(crate) struct Inner {
     pub(crate) roots: Vec<Vec<u8>>,
     /// What issued chains must lead to: the configured roots, else the system's (empty
     /// only with TLS verification off and no root).
-    pub(crate) anchors: Vec<Vec<u8>>,
+    pub(crate) anchors: Anchors,
     pub(crate) provisioner: Option<String>,
 }
 
@@ -700,7 +700,7 @@ impl Client {
     ) -> Result<CertificateChain> {
         let chain = parse_sign_response(&resp.body)?;
         chain
-            .verify(spki, &self.inner.anchors, at.unwrap_or_else(|| self.now()))
+            .verify_anchored(spki, &self.inner.anchors, at.unwrap_or_else(|| self.now()))
             .map_err(|e| {
                 let e = Error::new(e.kind(), format!("{what}: {}", e.message()))
                     .with_received(chain.to_pem());
