@@ -391,7 +391,8 @@ stepca_status stepca_chain_serial(const stepca_chain *chain, uint8_t **serial_ou
 stepca_status stepca_chain_validity(const stepca_chain *chain, int64_t *not_before, int64_t *not_after, stepca_error **error);
 
 // When to renew the leaf, in UNIX seconds: about two thirds into its life minus a random
-// jitter of up to a twentieth of it, as step does. A time in the past means now.
+// jitter of up to a twentieth of it, as step does. A time in the past means now. Reads
+// the system clock (not a client's time source): compare the result with that clock.
 stepca_status stepca_chain_renew_after(const stepca_chain *chain, int64_t *unix_seconds, stepca_error **error);
 
 // Starts configuring a client for the CA at `ca_url` (`https://host[:port]`). The URL is
@@ -623,9 +624,12 @@ stepca_status stepca_jwk_provisioner_set_lifetime(stepca_jwk_provisioner *provis
 
 // Mints a sign token for `subject` and `sans` (`sans_len` strings in step's form) with
 // `audience` (e.g. `https://ca:9000/1.0/sign`), into a new buffer (free with `stepca_free`).
+// The token's times come from the system clock; a client given this provisioner
+// (`stepca_client_builder_set_jwk_provisioner`) mints with its own clock instead.
 stepca_status stepca_jwk_provisioner_sign_token(const stepca_jwk_provisioner *provisioner, const char *subject, const char *const *sans, size_t sans_len, const char *audience, uint8_t **token_out, size_t *token_len, stepca_error **error);
 
-// Mints a revoke token for the certificate with decimal `serial`, for `audience`
+// Mints a revoke token (times from the system clock) for the certificate with decimal
+// `serial`, for `audience`
 // (e.g. `https://ca:9000/1.0/revoke`), into a new buffer (free with `stepca_free`).
 stepca_status stepca_jwk_provisioner_revoke_token(const stepca_jwk_provisioner *provisioner, const char *serial, const char *audience, uint8_t **token_out, size_t *token_len, stepca_error **error);
 

@@ -230,6 +230,36 @@ mod tests {
     }
 
     #[test]
+    fn ca_time_ignores_wall_clock_jumps_and_follows_new_answers() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        // The device's wall clock jumps a day ahead (NTP after boot) once CA time is known.
+        let jumped = Arc::new(AtomicBool::new(false));
+        let j = jumped.clone();
+        let clock = Clock::new(
+            Some(Arc::new(move || {
+                SystemTime::now()
+                    + Duration::from_secs(if j.load(Ordering::SeqCst) { 86_400 } else { 0 })
+            })),
+            true,
+        );
+        let ca = SystemTime::now() + Duration::from_secs(600);
+        clock.observe(ca);
+        jumped.store(true, Ordering::SeqCst);
+        assert!(clock.skew_from(ca).abs() <= 1, "{}", clock.skew_from(ca));
+        // An answer within the Date header's resolution keeps the anchor...
+        clock.observe(ca + Duration::from_secs(1));
+        assert!(clock.skew_from(ca).abs() <= 1);
+        // ...one further off (the CA's clock was corrected) moves it.
+        let corrected = ca + Duration::from_secs(100);
+        clock.observe(corrected);
+        assert!(
+            clock.skew_from(corrected).abs() <= 1,
+            "{}",
+            clock.skew_from(corrected)
+        );
+    }
+
+    #[test]
     fn skew_is_described_beyond_the_leeway_only() {
         let clock = Clock::new(None, false);
         assert_eq!(clock.describe_skew(60), None);

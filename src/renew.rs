@@ -195,7 +195,8 @@ impl Client {
 }
 
 /// When to renew a certificate: about two thirds into its life, minus a random jitter of
-/// up to a twentieth of it, as step does. A time in the past means "now".
+/// up to a twentieth of it, as step does. A time in the past means "now". The "just
+/// issued" rule below reads the system clock: compare the result with the same clock.
 ///
 /// step-ca back-dates certificates (one minute by default), so a short-lived certificate
 /// can be past two thirds of its life the moment it is issued; step's renew daemon once

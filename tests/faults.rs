@@ -897,3 +897,41 @@ fn issued_chains_are_validated_as_a_pki_would() {
     // With TLS verification off, a good chain still passes.
     assert!(sign_answered(&csr, &[&good.der, &inter.der], &root, true).is_ok());
 }
+
+#[test]
+fn a_ca_certificate_out_of_date_is_named_with_the_clock_that_judged_it() {
+    let ca = TestCa::new("Dated");
+    let server = FaultServer::start(
+        server_tls(&ca, &["127.0.0.1"], true),
+        Fault::Answer(201, "application/json", "{}".into()),
+    );
+    let (_, csr) = key_and_csr();
+    let e = client_for(
+        &server.url(),
+        &ca.root_pem,
+        Duration::from_secs(5),
+        Arc::new(AtomicUsize::new(0)),
+    )
+    .sign(&csr, &SignOptions::default())
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+    assert!(
+        e.message().contains(
+            "the CA's certificate expired at 2021-01-01T00:00:00Z, and this device's clock says it is 20"
+        ) && e.message().ends_with("set it or give the client a time source"),
+        "{e}"
+    );
+    // A time source back in 2020 sees it valid: the handshake is checked at the client's time.
+    let mut b = ClientBuilder::new(&server.url());
+    b.root_pem(ca.root_pem.as_bytes())
+        .unwrap()
+        .time_source(Some(Arc::new(|| {
+            std::time::UNIX_EPOCH + Duration::from_secs(1_600_000_000)
+        })));
+    let opts = SignOptions {
+        token: Some(Token::new("a.b.c")),
+        ..Default::default()
+    };
+    let e = b.build().unwrap().sign(&csr, &opts).unwrap_err();
+    assert_ne!(e.kind(), ErrorKind::Tls, "{e}");
+}

@@ -192,7 +192,8 @@ func (j *JWKProvisioner) SetLifetime(d time.Duration) error {
 	})
 }
 
-// SignToken mints a sign token for subject and sans (step's string forms) for audience.
+// SignToken mints a sign token for subject and sans (step's string forms) for audience,
+// timed by the system clock (a Client given the provisioner mints with its own clock).
 func (j *JWKProvisioner) SignToken(subject string, sans []string, audience string) (string, error) {
 	cs, f1 := cString(subject)
 	defer f1()
@@ -220,7 +221,8 @@ func (j *JWKProvisioner) SignToken(subject string, sans []string, audience strin
 	return tok, err
 }
 
-// RevokeToken mints a revoke token for the certificate with serial, for audience.
+// RevokeToken mints a revoke token for the certificate with serial, for audience, timed by
+// the system clock.
 func (j *JWKProvisioner) RevokeToken(serial, audience string) (string, error) {
 	cs, f1 := cString(serial)
 	defer f1()

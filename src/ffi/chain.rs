@@ -152,7 +152,8 @@ pub unsafe extern "C" fn stepca_chain_validity(
 }
 
 /// When to renew the leaf, in UNIX seconds: about two thirds into its life minus a random
-/// jitter of up to a twentieth of it, as step does. A time in the past means now.
+/// jitter of up to a twentieth of it, as step does. A time in the past means now. Reads
+/// the system clock (not a client's time source): compare the result with that clock.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn stepca_chain_renew_after(
     chain: *const stepca_chain,

@@ -109,6 +109,8 @@ pub unsafe extern "C" fn stepca_jwk_provisioner_set_lifetime(
 
 /// Mints a sign token for `subject` and `sans` (`sans_len` strings in step's form) with
 /// `audience` (e.g. `https://ca:9000/1.0/sign`), into a new buffer (free with `stepca_free`).
+/// The token's times come from the system clock; a client given this provisioner
+/// (`stepca_client_builder_set_jwk_provisioner`) mints with its own clock instead.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn stepca_jwk_provisioner_sign_token(
     provisioner: *const stepca_jwk_provisioner,
@@ -145,7 +147,8 @@ pub unsafe extern "C" fn stepca_jwk_provisioner_sign_token(
     })
 }
 
-/// Mints a revoke token for the certificate with decimal `serial`, for `audience`
+/// Mints a revoke token (times from the system clock) for the certificate with decimal
+/// `serial`, for `audience`
 /// (e.g. `https://ca:9000/1.0/revoke`), into a new buffer (free with `stepca_free`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn stepca_jwk_provisioner_revoke_token(
