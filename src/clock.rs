@@ -183,11 +183,11 @@ pub(crate) fn rfc3339(secs: i64) -> String {
 /// Parses an HTTP `Date` header (IMF-fixdate, RFC 9110 5.6.7), the only form step-ca (Go's
 /// net/http) sends.
 pub(crate) fn parse_http_date(value: &str) -> Option<SystemTime> {
-    let format = time::format_description::parse_borrowed::<2>(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT",
-    )
-    .ok()?;
-    let t = time::PrimitiveDateTime::parse(value.trim(), &format).ok()?;
+    // Described at compile time: every answer's Date goes through here.
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let t = time::PrimitiveDateTime::parse(value.trim(), FORMAT).ok()?;
     let secs = t.assume_utc().unix_timestamp();
     u64::try_from(secs)
         .ok()
