@@ -122,6 +122,10 @@ typedef struct stepca_client stepca_client;
 // Configuration for a client. Mutable: use from one thread at a time.
 typedef struct stepca_client_builder stepca_client_builder;
 
+// A certificate chain with the key of its leaf. Immutable; may be used from any number
+// of threads at once (a sign callback must then be thread-safe).
+typedef struct stepca_credential stepca_credential;
+
 // What a CSR should contain. Mutable: use from one thread at a time.
 typedef struct stepca_csr_request stepca_csr_request;
 
@@ -210,27 +214,32 @@ typedef struct {
 // It may call other libstepca functions.
 typedef int (*stepca_token_provider_fn)(void *user_data, const stepca_token_claims *claims, stepca_token_sink *sink);
 
+// How a renewal authenticates.
+typedef uint32_t stepca_renew_auth;
+
 // A subject alternative name type.
 typedef uint32_t stepca_san_type;
 
 // A CSR signature algorithm.
 typedef uint32_t stepca_sig_alg;
 
+// A sign callback: signs `data` (`len` bytes; the callback hashes it) with the algorithm
+// `stepca_signature_sink_algorithm(sink)` names and hands the signature over with
+// `stepca_signature_sink_set`, returning 0; non-zero fails the call with
+// `STEPCA_ERR_SIGNER`. The algorithm is the key's own for CSRs and tokens; during a
+// mutual-TLS handshake it is the scheme the handshake needs (`STEPCA_SIG_RSA_PSS_SHA256`
+// for an RSA key under TLS 1.3). Formats: a DER `ECDSA-Sig-Value` for ECDSA (what
+// OpenSSL's EVP_DigestSign and Go's crypto.Signer produce), the PKCS#1 v1.5 or PSS
+// signature for RSA, the 64 raw bytes for Ed25519. Every signature is verified with the
+// public key before use; one that does not verify fails the call with
+// `STEPCA_ERR_SIGNER`. Called synchronously on the calling thread.
+typedef int (*stepca_sign_fn)(void *user_data, const uint8_t *data, size_t len, stepca_signature_sink *sink);
+
 // A key type to generate (`stepca_key_generate`).
 typedef uint32_t stepca_key_type;
 
 // A loaded key's algorithm family (`stepca_key_algorithm`).
 typedef uint32_t stepca_key_alg;
-
-// How `stepca_renew` authenticates.
-typedef uint32_t stepca_renew_auth;
-
-// A sign callback: signs `data` (`len` bytes; the callback hashes it) and hands the
-// signature over with `stepca_signature_sink_set`, returning 0; non-zero fails the call
-// with `STEPCA_ERR_SIGNER`. Formats: a DER `ECDSA-Sig-Value` for ECDSA (what OpenSSL's
-// EVP_DigestSign and Go's crypto.Signer produce), the PKCS#1 v1.5 signature for RSA, the
-// 64 raw bytes for Ed25519. Called synchronously on the calling thread.
-typedef int (*stepca_sign_fn)(void *user_data, const uint8_t *data, size_t len, stepca_signature_sink *sink);
 
 
 
@@ -255,6 +264,16 @@ typedef int (*stepca_sign_fn)(void *user_data, const uint8_t *data, size_t len, 
 
 // Binary DER.
 #define STEPCA_FORMAT_DER 1
+
+// Mutual TLS, or the bearer token once the certificate has expired.
+#define STEPCA_RENEW_AUTO 0
+
+// Always mutual TLS.
+#define STEPCA_RENEW_MTLS 1
+
+// Always the `x5cInsecure` bearer token signed by the certificate's key (for expired
+// certificates, and behind proxies that end TLS).
+#define STEPCA_RENEW_TOKEN 2
 
 // dNSName
 #define STEPCA_SAN_DNS 1
@@ -289,6 +308,17 @@ typedef int (*stepca_sign_fn)(void *user_data, const uint8_t *data, size_t len, 
 // Ed25519.
 #define STEPCA_SIG_ED25519 6
 
+// RSASSA-PSS with SHA-256 (MGF1-SHA-256, 32-byte salt). Never for CSRs: a sign callback
+// is asked for it during a TLS 1.3 handshake with an RSA key (see
+// `stepca_signature_sink_algorithm`).
+#define STEPCA_SIG_RSA_PSS_SHA256 7
+
+// RSASSA-PSS with SHA-384 (48-byte salt); TLS handshakes only.
+#define STEPCA_SIG_RSA_PSS_SHA384 8
+
+// RSASSA-PSS with SHA-512 (64-byte salt); TLS handshakes only.
+#define STEPCA_SIG_RSA_PSS_SHA512 9
+
 // RSA, 2048-bit modulus.
 #define STEPCA_KEY_RSA_2048 1
 
@@ -318,16 +348,6 @@ typedef int (*stepca_sign_fn)(void *user_data, const uint8_t *data, size_t len, 
 
 // Ed25519.
 #define STEPCA_KEY_ALG_ED25519 4
-
-// Mutual TLS, or the bearer token once the certificate has expired.
-#define STEPCA_RENEW_AUTO 0
-
-// Always mutual TLS.
-#define STEPCA_RENEW_MTLS 1
-
-// Always the `x5cInsecure` bearer token signed by the certificate's key (for expired
-// certificates, and behind proxies that end TLS).
-#define STEPCA_RENEW_TOKEN 2
 
 // A `/1.0/sign` token.
 #define STEPCA_TOKEN_SIGN 1
@@ -470,39 +490,11 @@ void stepca_client_builder_free(stepca_client_builder *builder);
 // the client.
 void stepca_client_free(stepca_client *client);
 
-// Creates empty sign options. Free them with `stepca_sign_options_free`.
-stepca_status stepca_sign_options_new(stepca_sign_options **options_out, stepca_error **error);
-
-// Uses this token (copied, wiped on free) instead of calling the token provider.
-// NULL clears it.
-stepca_status stepca_sign_options_set_token(stepca_sign_options *options, const char *token, stepca_error **error);
-
-// Uses this token provider (and `user_data`) for calls with these options, instead of the
-// client's. A token set with `stepca_sign_options_set_token` still takes precedence.
-// NULL `provider` clears it. `user_data` must stay valid while the options are used.
-stepca_status stepca_sign_options_set_token_provider(stepca_sign_options *options, stepca_token_provider_fn provider, void *user_data, stepca_error **error);
-
-// Uses a JWK provisioner (tokens minted in process) for calls with these options.
-stepca_status stepca_sign_options_set_jwk_provisioner(stepca_sign_options *options, const stepca_jwk_provisioner *provisioner, stepca_error **error);
-
-// Requests a notBefore, in UNIX seconds (sent as RFC 3339).
-stepca_status stepca_sign_options_set_not_before(stepca_sign_options *options, int64_t unix_seconds, stepca_error **error);
-
-// Requests a notAfter, in UNIX seconds (sent as RFC 3339).
-stepca_status stepca_sign_options_set_not_after(stepca_sign_options *options, int64_t unix_seconds, stepca_error **error);
-
-// Sets `templateData`, a JSON document for the provisioner's template (checked when
-// signing). NULL clears it.
-stepca_status stepca_sign_options_set_template_data(stepca_sign_options *options, const char *json, stepca_error **error);
-
-// Frees sign options, wiping any token. NULL is a no-op.
-void stepca_sign_options_free(stepca_sign_options *options);
-
 // Exchanges a CSR (PEM or DER) for a certificate chain at step-ca's `/1.0/sign`.
 //
-// `options` may be NULL. The token is the one set in `options`, else the one from the
-// options' token provider, else the client's token provider's (called once per call, on
-// this thread). The request is retried (see `stepca_client_builder_set_retries`) only
+// `options` may be NULL. The token comes from the options' token source (a token, or a
+// provider or provisioner asked once per call, on this thread), else from the client's
+// token provider. The request is retried (see `stepca_client_builder_set_retries`) only
 // while it never reached step-ca, with the same token. Before returning, the library
 // checks that the leaf carries the CSR's key and that the chain is a valid path to the
 // configured root at the client's time (`STEPCA_ERR_CHAIN_INVALID` otherwise, with the
@@ -514,6 +506,52 @@ stepca_status stepca_sign_cert(const stepca_client *client, const uint8_t *csr, 
 // new buffer (free it with `stepca_free`): save it after bootstrapping by fingerprint.
 // Fails when the client uses the system roots.
 stepca_status stepca_client_trusted_roots_pem(const stepca_client *client, uint8_t **pem_out, size_t *pem_len, stepca_error **error);
+
+// A credential from `chain` and its key in memory. Both are shared, not consumed: free
+// them as usual. Fails with `STEPCA_ERR_INVALID_ARGUMENT` naming `key` when the key is
+// not the leaf's.
+stepca_status stepca_credential_new(const stepca_chain *chain, const stepca_key *key, stepca_credential **credential_out, stepca_error **error);
+
+// A credential from `chain` and a held key (sign callback or PKCS#11): the private key
+// never leaves its device and signs every handshake and token through `key`. Both are
+// shared, not consumed; a callback's `user_data` must outlive the credential. Fails
+// naming `signer` when the key is not the leaf's.
+stepca_status stepca_credential_new_external(const stepca_chain *chain, const stepca_external_key *key, stepca_credential **credential_out, stepca_error **error);
+
+// The credential's chain, as a new chain object (free with `stepca_chain_free`).
+stepca_status stepca_credential_chain(const stepca_credential *credential, stepca_chain **chain_out, stepca_error **error);
+
+// Frees a credential (not the key's callback `user_data`). NULL is a no-op.
+void stepca_credential_free(stepca_credential *credential);
+
+// Renews the credential's certificate at `/1.0/renew`. The new chain (same subject, SANs,
+// lifetime and key) goes to `*chain_out`; free it with `stepca_chain_free`. Over mutual
+// TLS a held key signs the handshake through its callback or token; a callback that
+// fails or returns a signature that does not verify gives `STEPCA_ERR_SIGNER`.
+stepca_status stepca_credential_renew(const stepca_client *client, const stepca_credential *credential, stepca_renew_auth auth, stepca_chain **chain_out, stepca_error **error);
+
+// Rekeys: authenticates over mutual TLS with the credential and gets a certificate for
+// the key in `new_csr` (PEM or DER) at `/1.0/rekey`. The new key may be held too: a key
+// generated in the same token (`stepca_pkcs11_key_generate`) and its CSR
+// (`stepca_create_csr_external`) rotate the key without it ever leaving the token.
+stepca_status stepca_credential_rekey(const stepca_client *client, const stepca_credential *credential, const uint8_t *new_csr, size_t new_csr_len, stepca_chain **chain_out, stepca_error **error);
+
+// Revokes the credential's leaf, authenticating over mutual TLS with it (no token; the
+// options' token source is not used). `options` may be NULL.
+stepca_status stepca_credential_revoke(const stepca_client *client, const stepca_credential *credential, const stepca_revoke_options *options, stepca_error **error);
+
+// Shorthand for `stepca_credential_new` + `stepca_credential_renew`.
+stepca_status stepca_renew(const stepca_client *client, const stepca_chain *chain, const stepca_key *key, stepca_renew_auth auth, stepca_chain **chain_out, stepca_error **error);
+
+// Shorthand for `stepca_credential_new_external` + `stepca_credential_renew` with
+// `STEPCA_RENEW_TOKEN` (the callback signs the renew token).
+stepca_status stepca_renew_external(const stepca_client *client, const stepca_chain *chain, const stepca_external_key *key, stepca_chain **chain_out, stepca_error **error);
+
+// Shorthand for `stepca_credential_new` + `stepca_credential_rekey`.
+stepca_status stepca_rekey(const stepca_client *client, const stepca_chain *chain, const stepca_key *key, const uint8_t *new_csr, size_t new_csr_len, stepca_chain **chain_out, stepca_error **error);
+
+// Shorthand for `stepca_credential_new` + `stepca_credential_revoke`.
+stepca_status stepca_revoke_with_certificate(const stepca_client *client, const stepca_chain *chain, const stepca_key *key, const stepca_revoke_options *options, stepca_error **error);
 
 // Creates an empty CSR request. Free it with `stepca_csr_request_free`.
 stepca_status stepca_csr_request_new(stepca_csr_request **request_out, stepca_error **error);
@@ -587,6 +625,31 @@ bool stepca_error_clock_skew(const stepca_error *error, int64_t *skew_seconds);
 // Frees an error object. NULL is a no-op.
 void stepca_error_free(stepca_error *error);
 
+// Hands the signature to libstepca, which copies it.
+stepca_status stepca_signature_sink_set(stepca_signature_sink *sink, const uint8_t *signature, size_t len, stepca_error **error);
+
+// The algorithm the callback must sign with (`STEPCA_SIG_*`), or 0 for NULL.
+stepca_sig_alg stepca_signature_sink_algorithm(const stepca_signature_sink *sink);
+
+// Records why the signer failed; the text appears in the call's error message.
+stepca_status stepca_signature_sink_set_error(stepca_signature_sink *sink, const char *message, stepca_error **error);
+
+// Creates an external key from its public key (SubjectPublicKeyInfo, DER or PEM
+// `PUBLIC KEY`), the signature algorithm it signs with (`STEPCA_SIG_*`, not DEFAULT) and
+// the sign callback with its `user_data`, which must outlive the key.
+stepca_status stepca_external_key_new(const uint8_t *public_key, size_t public_key_len, stepca_sig_alg alg, stepca_sign_fn sign, void *user_data, stepca_external_key **key_out, stepca_error **error);
+
+// Frees an external key (not its user_data). NULL is a no-op.
+void stepca_external_key_free(stepca_external_key *key);
+
+// Builds a CSR for `request` signed through the external key's callback (libstepca
+// never sees the private key), in `format`, into a new buffer (free with `stepca_free`).
+// The signature is checked against the public key before the CSR is handed out.
+stepca_status stepca_create_csr_external(const stepca_external_key *key, const stepca_csr_request *request, stepca_format format_, uint8_t **csr_out, size_t *csr_len, stepca_error **error);
+
+// Writes the external key's public key (DER SubjectPublicKeyInfo) into a new buffer.
+stepca_status stepca_external_key_public_key(const stepca_external_key *key, uint8_t **spki_out, size_t *spki_len, stepca_error **error);
+
 // Loads a private key from PEM or DER (sniffed): PKCS#8, encrypted PKCS#8, SEC1 (also
 // after an `EC PARAMETERS` block), PKCS#1, or legacy `Proc-Type: 4,ENCRYPTED` PEM.
 // `passphrase` may be NULL for unencrypted keys. Free the key with `stepca_key_free`.
@@ -607,6 +670,25 @@ size_t stepca_key_bits(const stepca_key *key);
 
 // Frees a key, wiping its material. NULL is a no-op.
 void stepca_key_free(stepca_key *key);
+
+// Opens the key pair labelled `key_label` in the PKCS#11 token labelled `token_label` of
+// `module` (a path to the module, e.g. libsofthsm2.so), logging in with `pin` (wrong PIN:
+// `STEPCA_ERR_KEY_PASSPHRASE`; no such key: `STEPCA_ERR_KEY`). Use it wherever an external
+// key goes (CSRs, `stepca_credential_new_external` for mutual-TLS renewal, rekey and
+// revocation); the private key never leaves the token. Free with
+// `stepca_external_key_free`.
+stepca_status stepca_pkcs11_key_open(const char *module, const char *token_label, const char *pin, const char *key_label, stepca_external_key **key_out, stepca_error **error);
+
+// Generates a key pair of `type` (`STEPCA_KEY_EC_P256`, `_EC_P384`, `_RSA_2048/3072/4096`)
+// labelled `key_label` inside the PKCS#11 token; the private key is not extractable.
+stepca_status stepca_pkcs11_key_generate(const char *module, const char *token_label, const char *pin, const char *key_label, stepca_key_type type, stepca_external_key **key_out, stepca_error **error);
+
+// Signs a digest computed by the caller with a PKCS#11 key (`alg` names the scheme and
+// the hash that made the digest: ECDSA gives a DER signature; RSA PKCS#1 v1.5, or PSS
+// with a salt as long as the hash). For bindings whose signer interface hands over
+// digests (Go's `crypto.Signer`). The signature goes to a new buffer (free with
+// `stepca_free`). A callback key fails with `STEPCA_ERR_INVALID_ARGUMENT` naming `key`.
+stepca_status stepca_pkcs11_key_sign_digest(const stepca_external_key *key, stepca_sig_alg alg, const uint8_t *digest, size_t digest_len, uint8_t **sig_out, size_t *sig_len, stepca_error **error);
 
 // Fetches the JWK provisioner `name` from the CA (all pages of `/provisioners`; `kid` may
 // be NULL unless several share the name) and decrypts its key with `password` (wrong:
@@ -636,14 +718,6 @@ stepca_status stepca_jwk_provisioner_revoke_token(const stepca_jwk_provisioner *
 // Frees a provisioner (its key is wiped once no client uses it). NULL is a no-op.
 void stepca_jwk_provisioner_free(stepca_jwk_provisioner *provisioner);
 
-// Renews `chain`'s leaf, held with `key`, at `/1.0/renew`. The new chain (same subject,
-// SANs, lifetime and key) goes to `*chain_out`; free it with `stepca_chain_free`.
-stepca_status stepca_renew(const stepca_client *client, const stepca_chain *chain, const stepca_key *key, stepca_renew_auth auth, stepca_chain **chain_out, stepca_error **error);
-
-// Rekeys: authenticates over mutual TLS with `chain` and `key` and gets a certificate for
-// the key in `new_csr` (PEM or DER) at `/1.0/rekey`.
-stepca_status stepca_rekey(const stepca_client *client, const stepca_chain *chain, const stepca_key *key, const uint8_t *new_csr, size_t new_csr_len, stepca_chain **chain_out, stepca_error **error);
-
 // Creates revocation options (reason code 0, no token). Free with
 // `stepca_revoke_options_free`.
 stepca_status stepca_revoke_options_new(stepca_revoke_options **options_out, stepca_error **error);
@@ -651,64 +725,52 @@ stepca_status stepca_revoke_options_new(stepca_revoke_options **options_out, ste
 // Sets the RFC 5280 reason code (0 to 10) and an optional free-text reason (may be NULL).
 stepca_status stepca_revoke_options_set_reason(stepca_revoke_options *options, uint32_t reason_code, const char *reason, stepca_error **error);
 
-// Uses this revoke token (copied, wiped on free); NULL clears it.
+// Uses this revoke token (copied, wiped on free). Replaces the options' token source (a
+// token, provider or provisioner set before); NULL clears it.
 stepca_status stepca_revoke_options_set_token(stepca_revoke_options *options, const char *token, stepca_error **error);
 
 // Uses this token provider (asked with purpose `STEPCA_TOKEN_REVOKE`) instead of the
-// client's; NULL clears it.
+// client's. Replaces the options' token source; NULL clears it.
 stepca_status stepca_revoke_options_set_token_provider(stepca_revoke_options *options, stepca_token_provider_fn provider, void *user_data, stepca_error **error);
 
-// Uses a JWK provisioner to mint the revoke token.
+// Uses a JWK provisioner to mint the revoke token. Replaces the options' token source.
 stepca_status stepca_revoke_options_set_jwk_provisioner(stepca_revoke_options *options, const stepca_jwk_provisioner *provisioner, stepca_error **error);
 
 // Frees revocation options, wiping any token. NULL is a no-op.
 void stepca_revoke_options_free(stepca_revoke_options *options);
 
 // Revokes the certificate with `serial` (decimal, `0x` hex or `aa:bb` hex) with a revoke
-// token: the options' token, else their provider's, else the client's provider's (asked
-// once). Retried, with the same token, only while the request never reached step-ca.
+// token: from the options' token source, else the client's provider (asked once). Retried, with the same token, only while the request never reached step-ca.
 // `options` may be NULL.
 stepca_status stepca_revoke(const stepca_client *client, const char *serial, const stepca_revoke_options *options, stepca_error **error);
 
-// Revokes `chain`'s leaf, authenticating over mutual TLS with it and `key` (no token).
-stepca_status stepca_revoke_with_certificate(const stepca_client *client, const stepca_chain *chain, const stepca_key *key, const stepca_revoke_options *options, stepca_error **error);
+// Creates empty sign options. Free them with `stepca_sign_options_free`.
+stepca_status stepca_sign_options_new(stepca_sign_options **options_out, stepca_error **error);
 
-// Hands the signature to libstepca, which copies it.
-stepca_status stepca_signature_sink_set(stepca_signature_sink *sink, const uint8_t *signature, size_t len, stepca_error **error);
+// Uses this token (copied, wiped on free) instead of calling a token provider. Replaces
+// the options' token source (a token, provider or provisioner set before); NULL clears it.
+stepca_status stepca_sign_options_set_token(stepca_sign_options *options, const char *token, stepca_error **error);
 
-// Records why the signer failed; the text appears in the call's error message.
-stepca_status stepca_signature_sink_set_error(stepca_signature_sink *sink, const char *message, stepca_error **error);
+// Uses this token provider (and `user_data`) for calls with these options, instead of the
+// client's. Replaces the options' token source; NULL `provider` clears it. `user_data` must stay valid while the options are used.
+stepca_status stepca_sign_options_set_token_provider(stepca_sign_options *options, stepca_token_provider_fn provider, void *user_data, stepca_error **error);
 
-// Creates an external key from its public key (SubjectPublicKeyInfo, DER or PEM
-// `PUBLIC KEY`), the signature algorithm it signs with (`STEPCA_SIG_*`, not DEFAULT) and
-// the sign callback with its `user_data`, which must outlive the key.
-stepca_status stepca_external_key_new(const uint8_t *public_key, size_t public_key_len, stepca_sig_alg alg, stepca_sign_fn sign, void *user_data, stepca_external_key **key_out, stepca_error **error);
+// Uses a JWK provisioner (tokens minted in process) for calls with these options.
+// Replaces the options' token source.
+stepca_status stepca_sign_options_set_jwk_provisioner(stepca_sign_options *options, const stepca_jwk_provisioner *provisioner, stepca_error **error);
 
-// Frees an external key (not its user_data). NULL is a no-op.
-void stepca_external_key_free(stepca_external_key *key);
+// Requests a notBefore, in UNIX seconds (sent as RFC 3339).
+stepca_status stepca_sign_options_set_not_before(stepca_sign_options *options, int64_t unix_seconds, stepca_error **error);
 
-// Builds a CSR for `request` signed through the external key's callback (libstepca
-// never sees the private key), in `format`, into a new buffer (free with `stepca_free`).
-// The signature is checked against the public key before the CSR is handed out.
-stepca_status stepca_create_csr_external(const stepca_external_key *key, const stepca_csr_request *request, stepca_format format_, uint8_t **csr_out, size_t *csr_len, stepca_error **error);
+// Requests a notAfter, in UNIX seconds (sent as RFC 3339).
+stepca_status stepca_sign_options_set_not_after(stepca_sign_options *options, int64_t unix_seconds, stepca_error **error);
 
-// Renews `chain` whose key is held by the external key, with a renew token the callback
-// signs. The new chain goes to `*chain_out`.
-stepca_status stepca_renew_external(const stepca_client *client, const stepca_chain *chain, const stepca_external_key *key, stepca_chain **chain_out, stepca_error **error);
+// Sets `templateData`, a JSON document for the provisioner's template (checked when
+// signing). NULL clears it.
+stepca_status stepca_sign_options_set_template_data(stepca_sign_options *options, const char *json, stepca_error **error);
 
-// Opens the key pair labelled `key_label` in the PKCS#11 token labelled `token_label` of
-// `module` (a path to the module, e.g. libsofthsm2.so), logging in with `pin` (wrong PIN:
-// `STEPCA_ERR_KEY_PASSPHRASE`; no such key: `STEPCA_ERR_KEY`). Use it with
-// `stepca_create_csr_external` and `stepca_renew_external`; the private key never leaves
-// the token. Free with `stepca_external_key_free`.
-stepca_status stepca_pkcs11_key_open(const char *module, const char *token_label, const char *pin, const char *key_label, stepca_external_key **key_out, stepca_error **error);
-
-// Generates a key pair of `type` (`STEPCA_KEY_EC_P256`, `_EC_P384`, `_RSA_2048/3072/4096`)
-// labelled `key_label` inside the PKCS#11 token; the private key is not extractable.
-stepca_status stepca_pkcs11_key_generate(const char *module, const char *token_label, const char *pin, const char *key_label, stepca_key_type type, stepca_external_key **key_out, stepca_error **error);
-
-// Writes the external key's public key (DER SubjectPublicKeyInfo) into a new buffer.
-stepca_status stepca_external_key_public_key(const stepca_external_key *key, uint8_t **spki_out, size_t *spki_len, stepca_error **error);
+// Frees sign options, wiping any token. NULL is a no-op.
+void stepca_sign_options_free(stepca_sign_options *options);
 
 // Hands the token to libstepca, which copies it (`len` bytes; no NUL needed). Call it
 // from the token provider; a second call replaces the first token.

@@ -9,7 +9,7 @@ use x509_parser::prelude::*;
 
 use crate::clock::{rfc3339, unix_secs};
 
-use crate::csr::Format;
+use crate::encoding::Format;
 use crate::error::{Error, ErrorKind, Result};
 
 /// A leaf certificate followed by its intermediates, in DER.
@@ -67,7 +67,7 @@ impl CertificateChain {
     }
 
     /// The leaf's DER SubjectPublicKeyInfo.
-    pub(crate) fn leaf_spki(&self) -> Vec<u8> {
+    pub fn leaf_public_key(&self) -> Vec<u8> {
         self.leaf_cert().tbs_certificate.subject_pki.raw.to_vec()
     }
 
@@ -347,10 +347,7 @@ fn parse_cert(der: &[u8], index: usize) -> Result<X509Certificate<'_>> {
 }
 
 pub(crate) fn cert_pem(der: &[u8]) -> String {
-    ::pem::encode_config(
-        &::pem::Pem::new("CERTIFICATE", der.to_vec()),
-        ::pem::EncodeConfig::new().set_line_ending(::pem::LineEnding::LF),
-    )
+    crate::encoding::pem("CERTIFICATE", der)
 }
 
 /// Every CERTIFICATE block of a PEM bundle, as DER; `field` names the input in errors.

@@ -8,6 +8,7 @@ use rcgen::{
 use x509_parser::prelude::*;
 use zeroize::Zeroizing;
 
+use crate::encoding::{Format, der_tlv};
 use crate::error::{Error, ErrorKind, Result};
 use crate::key::{CsrSigner, PrivateKey, SignatureAlgorithm};
 use crate::name::{Attribute, Oid, San, SanKind, StringKind, is_printable};
@@ -290,6 +291,7 @@ impl CsrRequest {
             .signature_algorithm
             .unwrap_or_else(|| key.default_signature_algorithm());
         key.check_algorithm(alg)?;
+        alg.for_csr("signature_algorithm")?;
         let (params, attributes) = self.params()?;
         let signer = CsrSigner { key, alg };
         let csr = params
@@ -314,7 +316,7 @@ impl CsrRequest {
                 ),
             ));
         }
-        let key = crate::signer::ExternalKey::new(signer)?;
+        let key = crate::signer::ExternalKey::new(signer, "public_key")?;
         let (params, attributes) = self.params()?;
         let csr = params
             .serialize_request_with_attributes(&key, attributes)
@@ -405,31 +407,6 @@ impl CsrRequest {
     }
 }
 
-/// DER tag-length-value.
-pub(crate) fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes.iter().take_while(|b| **b == 0).count();
-        out.push(0x80 | (bytes.len() - skip) as u8);
-        out.extend_from_slice(&bytes[skip..]);
-    }
-    out.extend_from_slice(content);
-    out
-}
-
-/// Output encodings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// PEM text.
-    Pem,
-    /// Binary DER.
-    Der,
-}
-
 /// A DER-encoded CSR.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Csr {
@@ -455,10 +432,7 @@ impl Csr {
 
     /// PEM text (`CERTIFICATE REQUEST`).
     pub fn to_pem(&self) -> String {
-        ::pem::encode_config(
-            &::pem::Pem::new("CERTIFICATE REQUEST", self.der.clone()),
-            ::pem::EncodeConfig::new().set_line_ending(::pem::LineEnding::LF),
-        )
+        crate::encoding::pem("CERTIFICATE REQUEST", &self.der)
     }
 
     /// The CSR in `format`.
@@ -600,13 +574,6 @@ mod tests {
         let err = Csr::from_pem_or_der(&der).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Csr);
         assert!(err.message().contains("self-signature"), "{err}");
-    }
-
-    #[test]
-    fn der_lengths() {
-        assert_eq!(der_tlv(4, &[1; 3])[..2], [4, 3]);
-        assert_eq!(der_tlv(4, &[1; 200])[..3], [4, 0x81, 200]);
-        assert_eq!(der_tlv(4, &[1; 300])[..4], [4, 0x82, 1, 44]);
     }
 
     #[test]

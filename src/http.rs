@@ -126,7 +126,7 @@ pub(crate) fn system_roots() -> Result<Vec<Vec<u8>>> {
 
 /// Builds an agent that verifies the server with `cfg`'s roots at `cfg`'s clock and, with
 /// `identity`, presents it as its TLS client certificate.
-pub(crate) fn agent(cfg: &TransportConfig, identity: Option<Identity<'_>>) -> Result<Agent> {
+pub(crate) fn agent(cfg: &TransportConfig, identity: Option<&Identity>) -> Result<Agent> {
     let tls = crate::tls::client_config(cfg.tls_roots.as_deref(), &cfg.clock, identity)?;
     let proxy = match &cfg.proxy {
         None => None,

@@ -100,6 +100,9 @@ pub(crate) fn jws_alg(alg: crate::key::SignatureAlgorithm) -> &'static str {
         EcdsaP256Sha256 => "ES256",
         EcdsaP384Sha384 => "ES384",
         Ed25519 => "EdDSA",
+        RsaPssSha256 => "PS256",
+        RsaPssSha384 => "PS384",
+        RsaPssSha512 => "PS512",
     }
 }
 

@@ -59,10 +59,18 @@ pub enum SignatureAlgorithm {
     EcdsaP384Sha384,
     /// Ed25519 (PureEdDSA).
     Ed25519,
+    /// RSASSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt: what TLS 1.3 needs from
+    /// an RSA key, so a held RSA key is asked for it during mutual TLS. Not for CSRs.
+    RsaPssSha256,
+    /// RSASSA-PSS with SHA-384 (salt 48 bytes). TLS only.
+    RsaPssSha384,
+    /// RSASSA-PSS with SHA-512 (salt 64 bytes). TLS only.
+    RsaPssSha512,
 }
 
 impl SignatureAlgorithm {
-    /// Every supported algorithm.
+    /// Every algorithm a CSR or token can be signed with (the RSA-PSS ones sign TLS
+    /// handshakes only).
     pub const ALL: [SignatureAlgorithm; 6] = [
         SignatureAlgorithm::RsaPkcs1Sha256,
         SignatureAlgorithm::RsaPkcs1Sha384,
@@ -81,28 +89,66 @@ impl SignatureAlgorithm {
             SignatureAlgorithm::EcdsaP256Sha256 => "ECDSA-P256-SHA256",
             SignatureAlgorithm::EcdsaP384Sha384 => "ECDSA-P384-SHA384",
             SignatureAlgorithm::Ed25519 => "Ed25519",
+            SignatureAlgorithm::RsaPssSha256 => "RSA-PSS-SHA256",
+            SignatureAlgorithm::RsaPssSha384 => "RSA-PSS-SHA384",
+            SignatureAlgorithm::RsaPssSha512 => "RSA-PSS-SHA512",
         }
     }
 
-    fn key_algorithm(self) -> KeyAlgorithm {
+    pub(crate) fn key_algorithm(self) -> KeyAlgorithm {
         match self {
             SignatureAlgorithm::RsaPkcs1Sha256
             | SignatureAlgorithm::RsaPkcs1Sha384
-            | SignatureAlgorithm::RsaPkcs1Sha512 => KeyAlgorithm::Rsa,
+            | SignatureAlgorithm::RsaPkcs1Sha512
+            | SignatureAlgorithm::RsaPssSha256
+            | SignatureAlgorithm::RsaPssSha384
+            | SignatureAlgorithm::RsaPssSha512 => KeyAlgorithm::Rsa,
             SignatureAlgorithm::EcdsaP256Sha256 => KeyAlgorithm::EcP256,
             SignatureAlgorithm::EcdsaP384Sha384 => KeyAlgorithm::EcP384,
             SignatureAlgorithm::Ed25519 => KeyAlgorithm::Ed25519,
         }
     }
 
-    pub(crate) fn rcgen(self) -> &'static rcgen::SignatureAlgorithm {
-        match self {
+    /// rcgen's algorithm, for CSRs; `None` for RSA-PSS (rcgen cannot write it).
+    pub(crate) fn rcgen(self) -> Option<&'static rcgen::SignatureAlgorithm> {
+        Some(match self {
             SignatureAlgorithm::RsaPkcs1Sha256 => &rcgen::PKCS_RSA_SHA256,
             SignatureAlgorithm::RsaPkcs1Sha384 => &rcgen::PKCS_RSA_SHA384,
             SignatureAlgorithm::RsaPkcs1Sha512 => &rcgen::PKCS_RSA_SHA512,
             SignatureAlgorithm::EcdsaP256Sha256 => &rcgen::PKCS_ECDSA_P256_SHA256,
             SignatureAlgorithm::EcdsaP384Sha384 => &rcgen::PKCS_ECDSA_P384_SHA384,
             SignatureAlgorithm::Ed25519 => &rcgen::PKCS_ED25519,
+            SignatureAlgorithm::RsaPssSha256
+            | SignatureAlgorithm::RsaPssSha384
+            | SignatureAlgorithm::RsaPssSha512 => return None,
+        })
+    }
+
+    /// The rcgen algorithm for a CSR signed with `self`, or an error naming `field`.
+    pub(crate) fn for_csr(self, field: &str) -> Result<&'static rcgen::SignatureAlgorithm> {
+        self.rcgen().ok_or_else(|| {
+            Error::invalid(
+                field,
+                format!(
+                    "{} signs TLS handshakes only; a CSR takes RSA-PKCS1, ECDSA or Ed25519",
+                    self.name()
+                ),
+            )
+        })
+    }
+
+    /// The aws-lc-rs verification algorithm for signatures in X.509 form.
+    pub(crate) fn verification(self) -> &'static dyn signature::VerificationAlgorithm {
+        match self {
+            SignatureAlgorithm::RsaPkcs1Sha256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+            SignatureAlgorithm::RsaPkcs1Sha384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+            SignatureAlgorithm::RsaPkcs1Sha512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+            SignatureAlgorithm::RsaPssSha256 => &signature::RSA_PSS_2048_8192_SHA256,
+            SignatureAlgorithm::RsaPssSha384 => &signature::RSA_PSS_2048_8192_SHA384,
+            SignatureAlgorithm::RsaPssSha512 => &signature::RSA_PSS_2048_8192_SHA512,
+            SignatureAlgorithm::EcdsaP256Sha256 => &signature::ECDSA_P256_SHA256_ASN1,
+            SignatureAlgorithm::EcdsaP384Sha384 => &signature::ECDSA_P384_SHA384_ASN1,
+            SignatureAlgorithm::Ed25519 => &signature::ED25519,
         }
     }
 }
@@ -120,6 +166,7 @@ pub struct PrivateKey {
     inner: KeyInner,
     algorithm: KeyAlgorithm,
     pkcs8: Zeroizing<Vec<u8>>,
+    spki: Vec<u8>,
 }
 
 impl std::fmt::Debug for PrivateKey {
@@ -236,11 +283,7 @@ impl PrivateKey {
                     .as_ref()
                     .to_vec(),
             );
-            return Ok(PrivateKey {
-                inner: KeyInner::Ed(kp),
-                algorithm: KeyAlgorithm::Ed25519,
-                pkcs8,
-            });
+            return Ok(Self::finish(KeyInner::Ed(kp), KeyAlgorithm::Ed25519, pkcs8));
         }
         Err(unsupported_key())
     }
@@ -292,19 +335,29 @@ impl PrivateKey {
                 format!("key: RSA key of {bits} bits is too small (step-ca requires 2048 or more)"),
             ));
         }
-        Ok(PrivateKey {
-            inner: KeyInner::Rsa(kp),
-            algorithm: KeyAlgorithm::Rsa,
-            pkcs8,
-        })
+        Ok(Self::finish(KeyInner::Rsa(kp), KeyAlgorithm::Rsa, pkcs8))
     }
 
     fn ec(kp: EcdsaKeyPair, algorithm: KeyAlgorithm, pkcs8: Zeroizing<Vec<u8>>) -> Self {
-        PrivateKey {
-            inner: KeyInner::Ec(kp),
+        Self::finish(KeyInner::Ec(kp), algorithm, pkcs8)
+    }
+
+    fn finish(inner: KeyInner, algorithm: KeyAlgorithm, pkcs8: Zeroizing<Vec<u8>>) -> Self {
+        let mut key = PrivateKey {
+            inner,
             algorithm,
             pkcs8,
-        }
+            spki: Vec::new(),
+        };
+        key.spki = {
+            use rcgen::PublicKeyData as _;
+            CsrSigner {
+                key: &key,
+                alg: key.default_signature_algorithm(),
+            }
+            .subject_public_key_info()
+        };
+        key
     }
 
     /// Generates a new key of `key_type`.
@@ -385,22 +438,11 @@ impl PrivateKey {
 
     /// The DER SubjectPublicKeyInfo.
     pub fn spki_der(&self) -> Vec<u8> {
-        use rcgen::PublicKeyData as _;
-        CsrSigner {
-            key: self,
-            alg: self.default_signature_algorithm(),
-        }
-        .subject_public_key_info()
-    }
-
-    /// A JWS signature of `msg` under the key's default algorithm.
-    pub(crate) fn sign_jws(&self, msg: &[u8]) -> Result<Vec<u8>> {
-        let alg = self.default_signature_algorithm();
-        crate::jose::jws_signature(alg, self.sign(alg, msg)?)
+        self.spki.clone()
     }
 
     /// Signs `msg` with `alg`; ECDSA signatures are DER, as X.509 wants.
-    pub(crate) fn sign(&self, alg: SignatureAlgorithm, msg: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) fn sign_as(&self, alg: SignatureAlgorithm, msg: &[u8]) -> Result<Vec<u8>> {
         let fail = |_| Error::new(ErrorKind::Internal, "signing failed");
         match (&self.inner, alg) {
             (KeyInner::Rsa(kp), _) => {
@@ -408,6 +450,9 @@ impl PrivateKey {
                     SignatureAlgorithm::RsaPkcs1Sha256 => &signature::RSA_PKCS1_SHA256,
                     SignatureAlgorithm::RsaPkcs1Sha384 => &signature::RSA_PKCS1_SHA384,
                     SignatureAlgorithm::RsaPkcs1Sha512 => &signature::RSA_PKCS1_SHA512,
+                    SignatureAlgorithm::RsaPssSha256 => &signature::RSA_PSS_SHA256,
+                    SignatureAlgorithm::RsaPssSha384 => &signature::RSA_PSS_SHA384,
+                    SignatureAlgorithm::RsaPssSha512 => &signature::RSA_PSS_SHA512,
                     _ => return Err(mismatch(self.algorithm, alg)),
                 };
                 let mut sig = vec![0u8; kp.public_modulus_len()];
@@ -474,14 +519,35 @@ impl rcgen::PublicKeyData for CsrSigner<'_> {
     }
 
     fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
-        self.alg.rcgen()
+        // Callers checked `for_csr`; the SPKI only needs the key's family.
+        self.alg.rcgen().unwrap_or(&rcgen::PKCS_RSA_SHA256)
     }
 }
 
 impl rcgen::SigningKey for CsrSigner<'_> {
     fn sign(&self, msg: &[u8]) -> std::result::Result<Vec<u8>, rcgen::Error> {
         self.key
-            .sign(self.alg, msg)
+            .sign_as(self.alg, msg)
             .map_err(|_| rcgen::Error::RemoteKeyError)
+    }
+}
+
+/// A key in memory is a [`Signer`](crate::Signer) like any held key, so a credential
+/// treats both alike.
+impl crate::signer::Signer for PrivateKey {
+    fn public_key_spki(&self) -> &[u8] {
+        &self.spki
+    }
+
+    fn algorithm(&self) -> SignatureAlgorithm {
+        self.default_signature_algorithm()
+    }
+
+    fn sign(
+        &self,
+        alg: SignatureAlgorithm,
+        msg: &[u8],
+    ) -> std::result::Result<Vec<u8>, crate::token::ProviderError> {
+        Ok(self.sign_as(alg, msg)?)
     }
 }

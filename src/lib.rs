@@ -14,7 +14,10 @@
 //! let client = ClientBuilder::new("https://ca.example:9000")
 //!     .root_file("root_ca.crt")?
 //!     .build()?;
-//! let opts = SignOptions { token: Some(Token::new(std::fs::read_to_string("ott")?)), ..Default::default() };
+//! let opts = SignOptions {
+//!     token: Some(Token::new(std::fs::read_to_string("ott")?).into()),
+//!     ..Default::default()
+//! };
 //! let chain = client.sign(csr.der(), &opts)?;
 //! std::fs::write("device.crt", chain.to_pem())?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -23,12 +26,13 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod bootstrap;
-mod ca_info;
 pub mod capabilities;
 mod chain;
 mod client;
 mod clock;
+mod credential;
 mod csr;
+mod encoding;
 mod error;
 pub mod ffi;
 mod http;
@@ -38,8 +42,6 @@ mod key_encryption;
 mod name;
 mod pkcs11;
 mod provisioner;
-mod renew;
-mod revoke;
 mod signer;
 mod tls;
 mod token;
@@ -82,17 +84,18 @@ pub mod fuzzing {
 }
 pub use chain::CertificateChain;
 pub use client::{
-    Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, MAX_TOKEN_LEN, SignOptions,
+    Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, MAX_TOKEN_LEN, RenewAuth,
+    RevokeOptions, SignOptions, normalize_serial, renew_after,
 };
 pub use clock::{CLOCK_LEEWAY, TimeSource};
-pub use csr::{BasicConstraints, Csr, CsrInfo, CsrRequest, ExtKeyUsage, Format, KeyUsage};
+pub use credential::Credential;
+pub use csr::{BasicConstraints, Csr, CsrInfo, CsrRequest, ExtKeyUsage, KeyUsage};
+pub use encoding::Format;
 pub use error::{Error, ErrorKind, Result};
 pub use http::RetryPolicy;
 pub use key::{KeyAlgorithm, KeyType, PrivateKey, SignatureAlgorithm};
 pub use name::{Attribute, Oid, San, SanKind};
 pub use pkcs11::{Pkcs11Key, Pkcs11KeyRef};
 pub use provisioner::{DEFAULT_TOKEN_LIFETIME, JwkProvisioner};
-pub use renew::{RenewAuth, renew_after};
-pub use revoke::{RevokeOptions, normalize_serial};
 pub use signer::Signer;
-pub use token::{ProviderError, Token, TokenClaims, TokenProvider, TokenPurpose};
+pub use token::{ProviderError, Token, TokenClaims, TokenProvider, TokenPurpose, TokenSource};

@@ -12,7 +12,7 @@ use cryptoki::object::{Attribute, AttributeType, KeyType as CkKeyType, ObjectCla
 use cryptoki::session::{Session, UserType};
 use cryptoki::types::AuthPin;
 
-use crate::csr::der_tlv;
+use crate::encoding::{der_tlv, der_uint};
 use crate::error::{Error, ErrorKind, Result};
 use crate::key::{KeyType, SignatureAlgorithm};
 use crate::signer::Signer;
@@ -54,20 +54,6 @@ fn ck(what: &str, e: CkError) -> Error {
         }
         e => Error::new(ErrorKind::Key, format!("pkcs11: {what}: {e}")),
     }
-}
-
-fn der_uint(bytes: &[u8]) -> Vec<u8> {
-    let trimmed = &bytes[bytes
-        .iter()
-        .take_while(|b| **b == 0)
-        .count()
-        .min(bytes.len().saturating_sub(1))..];
-    let mut v = Vec::new();
-    if trimmed.first().is_some_and(|b| b & 0x80 != 0) {
-        v.push(0);
-    }
-    v.extend_from_slice(trimmed);
-    der_tlv(0x02, &v)
 }
 
 const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
@@ -375,31 +361,159 @@ impl Signer for Pkcs11Key {
         self.alg
     }
 
-    fn sign(&self, msg: &[u8]) -> std::result::Result<Vec<u8>, ProviderError> {
+    fn sign(
+        &self,
+        alg: SignatureAlgorithm,
+        msg: &[u8],
+    ) -> std::result::Result<Vec<u8>, ProviderError> {
+        use cryptoki::mechanism::MechanismType as M;
+        use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
+        if alg.key_algorithm() != self.alg.key_algorithm() {
+            return Err(format!("a {:?} key cannot sign {}", self.alg, alg.name()).into());
+        }
+        let pss = |hash_alg, mgf, s_len: u64| PkcsPssParams {
+            hash_alg,
+            mgf,
+            s_len: s_len.into(),
+        };
+        let mech = match alg {
+            SignatureAlgorithm::EcdsaP256Sha256 | SignatureAlgorithm::EcdsaP384Sha384 => {
+                return self.sign_ecdsa(msg);
+            }
+            SignatureAlgorithm::RsaPkcs1Sha256 => Mechanism::Sha256RsaPkcs,
+            SignatureAlgorithm::RsaPkcs1Sha384 => Mechanism::Sha384RsaPkcs,
+            SignatureAlgorithm::RsaPkcs1Sha512 => Mechanism::Sha512RsaPkcs,
+            // Salt as long as the hash: what TLS 1.3 requires.
+            SignatureAlgorithm::RsaPssSha256 => {
+                Mechanism::Sha256RsaPkcsPss(pss(M::SHA256, PkcsMgfType::MGF1_SHA256, 32))
+            }
+            SignatureAlgorithm::RsaPssSha384 => {
+                Mechanism::Sha384RsaPkcsPss(pss(M::SHA384, PkcsMgfType::MGF1_SHA384, 48))
+            }
+            SignatureAlgorithm::RsaPssSha512 => {
+                Mechanism::Sha512RsaPkcsPss(pss(M::SHA512, PkcsMgfType::MGF1_SHA512, 64))
+            }
+            SignatureAlgorithm::Ed25519 => return Err("Ed25519 is not supported in tokens".into()),
+        };
         let session = self
             .session
             .lock()
             .map_err(|_| "pkcs11 session lock poisoned")?;
-        match self.alg {
-            SignatureAlgorithm::EcdsaP256Sha256 | SignatureAlgorithm::EcdsaP384Sha384 => {
-                let (digest_alg, size) = if self.alg == SignatureAlgorithm::EcdsaP256Sha256 {
-                    (&aws_lc_rs::digest::SHA256, 32)
-                } else {
-                    (&aws_lc_rs::digest::SHA384, 48)
-                };
-                let digest = aws_lc_rs::digest::digest(digest_alg, msg);
-                // CKM_ECDSA signs a digest and returns r||s; X.509 wants DER.
-                let raw = session.sign(&Mechanism::Ecdsa, self.key, digest.as_ref())?;
-                if raw.len() != 2 * size {
-                    return Err(
-                        format!("token returned a {}-byte ECDSA signature", raw.len()).into(),
-                    );
-                }
-                let mut seq = der_uint(&raw[..size]);
-                seq.extend(der_uint(&raw[size..]));
-                Ok(der_tlv(0x30, &seq))
-            }
-            _ => Ok(session.sign(&Mechanism::Sha256RsaPkcs, self.key, msg)?),
+        Ok(session.sign(&mech, self.key, msg)?)
+    }
+}
+
+impl Pkcs11Key {
+    /// ECDSA: the token signs a digest (CKM_ECDSA) and returns r||s; X.509 wants DER.
+    fn sign_ecdsa(&self, msg: &[u8]) -> std::result::Result<Vec<u8>, ProviderError> {
+        let digest_alg = if self.alg == SignatureAlgorithm::EcdsaP256Sha256 {
+            &aws_lc_rs::digest::SHA256
+        } else {
+            &aws_lc_rs::digest::SHA384
+        };
+        self.sign_ecdsa_digest(aws_lc_rs::digest::digest(digest_alg, msg).as_ref())
+    }
+
+    fn sign_ecdsa_digest(&self, digest: &[u8]) -> std::result::Result<Vec<u8>, ProviderError> {
+        let size = if self.alg == SignatureAlgorithm::EcdsaP256Sha256 {
+            32
+        } else {
+            48
+        };
+        let raw = {
+            let session = self
+                .session
+                .lock()
+                .map_err(|_| "pkcs11 session lock poisoned")?;
+            session.sign(&Mechanism::Ecdsa, self.key, digest)?
+        };
+        if raw.len() != 2 * size {
+            return Err(format!("token returned a {}-byte ECDSA signature", raw.len()).into());
         }
+        let mut seq = der_uint(&raw[..size]);
+        seq.extend(der_uint(&raw[size..]));
+        Ok(der_tlv(0x30, &seq))
+    }
+}
+
+/// DigestInfo prefixes (RFC 8017 9.2, note 1): what CKM_RSA_PKCS signs before the digest.
+const SHA256_INFO: &[u8] = &[
+    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+    0x00, 0x04, 0x20,
+];
+const SHA384_INFO: &[u8] = &[
+    0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05,
+    0x00, 0x04, 0x30,
+];
+const SHA512_INFO: &[u8] = &[
+    0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05,
+    0x00, 0x04, 0x40,
+];
+
+impl Pkcs11Key {
+    /// Signs a digest someone else computed (what Go's `crypto.Signer` hands over) with
+    /// `alg`, whose hash made it: ECDSA gives DER, RSA PKCS#1 v1.5 or PSS (salt as long as
+    /// the hash).
+    pub fn sign_digest(&self, alg: SignatureAlgorithm, digest: &[u8]) -> Result<Vec<u8>> {
+        use cryptoki::mechanism::MechanismType as M;
+        use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
+        if alg.key_algorithm() != self.alg.key_algorithm() || alg == SignatureAlgorithm::Ed25519 {
+            return Err(Error::invalid(
+                "signature_algorithm",
+                format!("a {:?} token key cannot sign {}", self.alg, alg.name()),
+            ));
+        }
+        let want = match alg {
+            SignatureAlgorithm::EcdsaP256Sha256 | SignatureAlgorithm::RsaPkcs1Sha256 => 32,
+            SignatureAlgorithm::RsaPssSha256 => 32,
+            SignatureAlgorithm::EcdsaP384Sha384
+            | SignatureAlgorithm::RsaPkcs1Sha384
+            | SignatureAlgorithm::RsaPssSha384 => 48,
+            _ => 64,
+        };
+        if digest.len() != want {
+            return Err(Error::invalid(
+                "digest",
+                format!("{} bytes, but {} needs {want}", digest.len(), alg.name()),
+            ));
+        }
+        let failed = |e: ProviderError| {
+            Error::new(ErrorKind::Signer, format!("signer: failed: {e}")).with_source(e)
+        };
+        let pss = |hash_alg, mgf| {
+            Mechanism::RsaPkcsPss(PkcsPssParams {
+                hash_alg,
+                mgf,
+                s_len: (want as u64).into(),
+            })
+        };
+        let (mech, input) = match alg {
+            SignatureAlgorithm::EcdsaP256Sha256 | SignatureAlgorithm::EcdsaP384Sha384 => {
+                return self.sign_ecdsa_digest(digest).map_err(failed);
+            }
+            SignatureAlgorithm::RsaPkcs1Sha256 => {
+                (Mechanism::RsaPkcs, [SHA256_INFO, digest].concat())
+            }
+            SignatureAlgorithm::RsaPkcs1Sha384 => {
+                (Mechanism::RsaPkcs, [SHA384_INFO, digest].concat())
+            }
+            SignatureAlgorithm::RsaPkcs1Sha512 => {
+                (Mechanism::RsaPkcs, [SHA512_INFO, digest].concat())
+            }
+            SignatureAlgorithm::RsaPssSha256 => {
+                (pss(M::SHA256, PkcsMgfType::MGF1_SHA256), digest.to_vec())
+            }
+            SignatureAlgorithm::RsaPssSha384 => {
+                (pss(M::SHA384, PkcsMgfType::MGF1_SHA384), digest.to_vec())
+            }
+            _ => (pss(M::SHA512, PkcsMgfType::MGF1_SHA512), digest.to_vec()),
+        };
+        let session = self
+            .session
+            .lock()
+            .map_err(|_| Error::new(ErrorKind::Signer, "signer: pkcs11 session lock poisoned"))?;
+        session
+            .sign(&mech, self.key, &input)
+            .map_err(|e| failed(e.into()))
     }
 }

@@ -1,38 +1,49 @@
-//! Keys that never leave their device: an external [`Signer`] (a secure element, a TPM, an
-//! HSM SDK) signs CSRs and renew tokens; libstepca only ever sees the public key.
+//! Keys that never leave their device: a [`Signer`] (a secure element, a TPM, an HSM SDK,
+//! a PKCS#11 token, or a [`PrivateKey`](crate::PrivateKey) in memory) signs CSRs, tokens
+//! and TLS handshakes; for a held key libstepca only ever sees the public key.
 
 use x509_parser::prelude::*;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::key::SignatureAlgorithm;
+use crate::key::{KeyAlgorithm, SignatureAlgorithm};
 use crate::token::ProviderError;
 
-/// Signs on libstepca's behalf with a key it never sees.
+/// Signs on libstepca's behalf with a key it may never see.
 ///
-/// `sign` receives the whole message (the signer hashes it) and must return what X.509
-/// wants for `algorithm()`: a DER `ECDSA-Sig-Value` for ECDSA, the PKCS#1 v1.5 signature
-/// for RSA, the 64-byte signature for Ed25519.
+/// `sign` receives the whole message (the signer hashes it) and the algorithm to sign
+/// with: [`algorithm`](Signer::algorithm) for CSRs and tokens; during a mutual-TLS
+/// handshake, the scheme the handshake needs (for an RSA key that is RSA-PSS under TLS 1.3).
+/// It returns what X.509 wants: a DER `ECDSA-Sig-Value` for ECDSA, the PKCS#1 v1.5 or PSS
+/// signature for RSA, the 64-byte signature for Ed25519. Every signature is checked
+/// against the public key before it is used.
 pub trait Signer: Send + Sync {
     /// The DER SubjectPublicKeyInfo of the key.
     fn public_key_spki(&self) -> &[u8];
-    /// The signature algorithm the signer uses.
+    /// The signature algorithm for CSRs and tokens.
     fn algorithm(&self) -> SignatureAlgorithm;
-    /// Signs `msg`.
-    fn sign(&self, msg: &[u8]) -> std::result::Result<Vec<u8>, ProviderError>;
+    /// Signs `msg` with `alg`.
+    fn sign(
+        &self,
+        alg: SignatureAlgorithm,
+        msg: &[u8],
+    ) -> std::result::Result<Vec<u8>, ProviderError>;
 }
 
-/// A [`Signer`]'s public key, checked against its algorithm once.
+/// A [`Signer`] whose public key was checked against its algorithm, and whose every
+/// signature is verified before use: the signer's output is not ours to trust.
 pub(crate) struct ExternalKey<'a> {
     pub(crate) signer: &'a dyn Signer,
-    /// The subjectPublicKey bits, what rcgen wants.
+    family: KeyAlgorithm,
+    /// The subjectPublicKey bits: what rcgen and aws-lc-rs verification take.
     raw: Vec<u8>,
     /// The signer's own error, kept across rcgen (which only says "remote key error").
-    last_error: std::sync::Mutex<Option<ProviderError>>,
+    last_error: std::sync::Mutex<Option<Error>>,
 }
 
 impl<'a> ExternalKey<'a> {
-    pub(crate) fn new(signer: &'a dyn Signer) -> Result<ExternalKey<'a>> {
-        let bad = |why: &str| Error::invalid("public_key", why);
+    /// Checks `signer`'s public key; `field` names it in errors.
+    pub(crate) fn new(signer: &'a dyn Signer, field: &str) -> Result<ExternalKey<'a>> {
+        let bad = |why: &str| Error::invalid(field, why);
         let (rest, spki) = SubjectPublicKeyInfo::from_der(signer.public_key_spki())
             .map_err(|_| bad("not a DER SubjectPublicKeyInfo"))?;
         if !rest.is_empty() {
@@ -45,19 +56,14 @@ impl<'a> ExternalKey<'a> {
             .as_ref()
             .and_then(|p| p.as_oid().ok())
             .map(|o| o.to_id_string());
-        let fits = match signer.algorithm() {
-            SignatureAlgorithm::RsaPkcs1Sha256
-            | SignatureAlgorithm::RsaPkcs1Sha384
-            | SignatureAlgorithm::RsaPkcs1Sha512 => oid == "1.2.840.113549.1.1.1",
-            SignatureAlgorithm::EcdsaP256Sha256 => {
-                oid == "1.2.840.10045.2.1" && curve.as_deref() == Some("1.2.840.10045.3.1.7")
-            }
-            SignatureAlgorithm::EcdsaP384Sha384 => {
-                oid == "1.2.840.10045.2.1" && curve.as_deref() == Some("1.3.132.0.34")
-            }
-            SignatureAlgorithm::Ed25519 => oid == "1.3.101.112",
+        let family = match (oid.as_str(), curve.as_deref()) {
+            ("1.2.840.113549.1.1.1", _) => KeyAlgorithm::Rsa,
+            ("1.2.840.10045.2.1", Some("1.2.840.10045.3.1.7")) => KeyAlgorithm::EcP256,
+            ("1.2.840.10045.2.1", Some("1.3.132.0.34")) => KeyAlgorithm::EcP384,
+            ("1.3.101.112", _) => KeyAlgorithm::Ed25519,
+            _ => return Err(bad("not an RSA, EC P-256/P-384 or Ed25519 public key")),
         };
-        if !fits {
+        if signer.algorithm().key_algorithm() != family || signer.algorithm().rcgen().is_none() {
             return Err(Error::invalid(
                 "signature_algorithm",
                 format!("{} does not fit the public key", signer.algorithm().name()),
@@ -65,30 +71,48 @@ impl<'a> ExternalKey<'a> {
         }
         Ok(ExternalKey {
             signer,
+            family,
             raw: spki.subject_public_key.data.to_vec(),
             last_error: std::sync::Mutex::new(None),
         })
     }
 
+    /// The key's family.
+    pub(crate) fn family(&self) -> KeyAlgorithm {
+        self.family
+    }
+
     /// The error of a failed signature inside rcgen, as [`ErrorKind::Signer`].
     pub(crate) fn take_error(&self) -> Error {
         let e = self.last_error.lock().ok().and_then(|mut l| l.take());
-        match e {
-            Some(e) => Error::new(ErrorKind::Signer, format!("signer: failed: {e}")).with_source(e),
-            None => Error::new(ErrorKind::Signer, "signer: failed"),
-        }
+        e.unwrap_or_else(|| Error::new(ErrorKind::Signer, "signer: failed"))
     }
 
-    /// Signs, mapping the signer's failure to [`ErrorKind::Signer`].
-    pub(crate) fn sign(&self, msg: &[u8]) -> Result<Vec<u8>> {
-        self.signer.sign(msg).map_err(|e| {
+    /// Signs with `alg` and verifies the result with the public key; failures are
+    /// [`ErrorKind::Signer`].
+    pub(crate) fn sign(&self, alg: SignatureAlgorithm, msg: &[u8]) -> Result<Vec<u8>> {
+        let sig = self.signer.sign(alg, msg).map_err(|e| {
             Error::new(ErrorKind::Signer, format!("signer: failed: {e}")).with_source(e)
-        })
+        })?;
+        aws_lc_rs::signature::UnparsedPublicKey::new(alg.verification(), &self.raw)
+            .verify(msg, &sig)
+            .map_err(|_| {
+                Error::new(
+                    ErrorKind::Signer,
+                    format!(
+                        "signer: returned a signature that does not verify as {} with the \
+                         public key (wrong format, scheme or key)",
+                        alg.name()
+                    ),
+                )
+            })?;
+        Ok(sig)
     }
 
-    /// A JWS signature of `msg`.
+    /// A JWS signature of `msg` under the signer's algorithm.
     pub(crate) fn sign_jws(&self, msg: &[u8]) -> Result<Vec<u8>> {
-        crate::jose::jws_signature(self.signer.algorithm(), self.sign(msg)?)
+        let alg = self.signer.algorithm();
+        crate::jose::jws_signature(alg, self.sign(alg, msg)?)
     }
 }
 
@@ -98,13 +122,17 @@ impl rcgen::PublicKeyData for ExternalKey<'_> {
     }
 
     fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
-        self.signer.algorithm().rcgen()
+        // `new` refused algorithms rcgen cannot write.
+        self.signer
+            .algorithm()
+            .rcgen()
+            .unwrap_or(&rcgen::PKCS_RSA_SHA256)
     }
 }
 
 impl rcgen::SigningKey for ExternalKey<'_> {
     fn sign(&self, msg: &[u8]) -> std::result::Result<Vec<u8>, rcgen::Error> {
-        self.signer.sign(msg).map_err(|e| {
+        ExternalKey::sign(self, self.signer.algorithm(), msg).map_err(|e| {
             if let Ok(mut l) = self.last_error.lock() {
                 *l = Some(e);
             }

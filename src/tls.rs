@@ -3,24 +3,180 @@
 //! time provider; ours checks step-ca's certificate at the client's [`Clock`] time.
 
 use std::io::{Read, Write};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use rustls::client::ResolvesClientCert;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, StreamOwned};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::sign::CertifiedKey;
+use rustls::{
+    ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
+    StreamOwned,
+};
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport,
     TransportAdapter,
 };
 
 use crate::clock::{Clock, TlsTime};
+use crate::credential::Credential;
 use crate::error::{Error, ErrorKind, Result};
+use crate::key::{KeyAlgorithm, SignatureAlgorithm};
 
-/// A TLS client identity for mutual TLS: certificate chain (DER, leaf first) and the
-/// PKCS#8 DER key. The caller has checked that they match.
-pub(crate) struct Identity<'a> {
-    pub(crate) chain: &'a [Vec<u8>],
-    pub(crate) pkcs8_der: &'a [u8],
+/// A credential as a TLS client identity. Its key signs the handshake through the
+/// credential, so a held key (callback, PKCS#11) serves as well as one in memory. A signer
+/// failure inside the handshake is kept here, since rustls can only pass on a string.
+pub(crate) struct Identity {
+    key: Arc<CertifiedKey>,
+    failure: Arc<Mutex<Option<Error>>>,
+}
+
+impl Identity {
+    pub(crate) fn new(cred: &Credential) -> Result<Identity> {
+        let family = cred.key()?.family();
+        let failure = Arc::new(Mutex::new(None));
+        let chain = cred
+            .chain()
+            .certificates()
+            .iter()
+            .map(|c| CertificateDer::from(c.clone()))
+            .collect();
+        let key = TlsKey {
+            cred: cred.clone(),
+            family,
+            failure: failure.clone(),
+        };
+        Ok(Identity {
+            key: Arc::new(CertifiedKey::new(chain, Arc::new(key))),
+            failure,
+        })
+    }
+
+    /// The signer's failure during a handshake, if there was one.
+    pub(crate) fn take_failure(&self) -> Option<Error> {
+        self.failure.lock().ok().and_then(|mut f| f.take())
+    }
+}
+
+/// Presents the one identity whatever the server asks.
+#[derive(Debug)]
+struct Resolver(Arc<CertifiedKey>);
+
+impl ResolvesClientCert for Resolver {
+    fn resolve(&self, _hints: &[&[u8]], _schemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// The schemes a key of `family` can sign a handshake with, in order of preference, and
+/// what the signer is asked for. TLS 1.3 allows only PSS for RSA; rustls offers only the
+/// schemes the negotiated version allows.
+fn schemes(family: KeyAlgorithm) -> &'static [(SignatureScheme, SignatureAlgorithm)] {
+    use SignatureAlgorithm as A;
+    use SignatureScheme as S;
+    match family {
+        KeyAlgorithm::Rsa => &[
+            (S::RSA_PSS_SHA256, A::RsaPssSha256),
+            (S::RSA_PSS_SHA384, A::RsaPssSha384),
+            (S::RSA_PSS_SHA512, A::RsaPssSha512),
+            (S::RSA_PKCS1_SHA256, A::RsaPkcs1Sha256),
+            (S::RSA_PKCS1_SHA384, A::RsaPkcs1Sha384),
+            (S::RSA_PKCS1_SHA512, A::RsaPkcs1Sha512),
+        ],
+        KeyAlgorithm::EcP256 => &[(S::ECDSA_NISTP256_SHA256, A::EcdsaP256Sha256)],
+        KeyAlgorithm::EcP384 => &[(S::ECDSA_NISTP384_SHA384, A::EcdsaP384Sha384)],
+        KeyAlgorithm::Ed25519 => &[(S::ED25519, A::Ed25519)],
+    }
+}
+
+/// A credential's key as rustls's signing key.
+struct TlsKey {
+    cred: Credential,
+    family: KeyAlgorithm,
+    failure: Arc<Mutex<Option<Error>>>,
+}
+
+impl std::fmt::Debug for TlsKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsKey")
+            .field("family", &self.family)
+            .finish_non_exhaustive()
+    }
+}
+
+fn record(slot: &Mutex<Option<Error>>, e: Error) {
+    if let Ok(mut s) = slot.lock() {
+        *s = Some(e);
+    }
+}
+
+impl rustls::sign::SigningKey for TlsKey {
+    fn choose_scheme(&self, offered: &[SignatureScheme]) -> Option<Box<dyn rustls::sign::Signer>> {
+        let chosen = schemes(self.family)
+            .iter()
+            .find(|(scheme, _)| offered.contains(scheme));
+        match chosen {
+            Some(&(scheme, alg)) => Some(Box::new(TlsSigner {
+                cred: self.cred.clone(),
+                scheme,
+                alg,
+                failure: self.failure.clone(),
+            })),
+            None => {
+                record(
+                    &self.failure,
+                    Error::new(
+                        ErrorKind::Signer,
+                        format!(
+                            "signer: step-ca accepts none of the TLS signature schemes a                              {:?} key can make (it offered {offered:?})",
+                            self.family
+                        ),
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn algorithm(&self) -> rustls::SignatureAlgorithm {
+        match self.family {
+            KeyAlgorithm::Rsa => rustls::SignatureAlgorithm::RSA,
+            KeyAlgorithm::EcP256 | KeyAlgorithm::EcP384 => rustls::SignatureAlgorithm::ECDSA,
+            KeyAlgorithm::Ed25519 => rustls::SignatureAlgorithm::ED25519,
+        }
+    }
+}
+
+struct TlsSigner {
+    cred: Credential,
+    scheme: SignatureScheme,
+    alg: SignatureAlgorithm,
+    failure: Arc<Mutex<Option<Error>>>,
+}
+
+impl std::fmt::Debug for TlsSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSigner")
+            .field("scheme", &self.scheme)
+            .finish_non_exhaustive()
+    }
+}
+
+impl rustls::sign::Signer for TlsSigner {
+    fn sign(&self, message: &[u8]) -> std::result::Result<Vec<u8>, rustls::Error> {
+        self.cred.sign(self.alg, message).map_err(|e| {
+            record(&self.failure, e);
+            rustls::Error::General("the client certificate's signer failed".into())
+        })
+    }
+
+    fn scheme(&self) -> SignatureScheme {
+        self.scheme
+    }
 }
 
 /// Builds the rustls configuration: server verification against `roots` (none: verification
@@ -28,7 +184,7 @@ pub(crate) struct Identity<'a> {
 pub(crate) fn client_config(
     roots: Option<&[Vec<u8>]>,
     clock: &Arc<Clock>,
-    identity: Option<Identity<'_>>,
+    identity: Option<&Identity>,
 ) -> Result<Arc<ClientConfig>> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder =
@@ -53,17 +209,7 @@ pub(crate) fn client_config(
     };
     let config = match identity {
         None => builder.with_no_client_auth(),
-        Some(id) => {
-            let chain = id
-                .chain
-                .iter()
-                .map(|c| CertificateDer::from(c.clone()))
-                .collect();
-            let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(id.pkcs8_der.to_vec()));
-            builder
-                .with_client_auth_cert(chain, key)
-                .map_err(|e| Error::invalid("key", format!("not usable for TLS ({e})")))?
-        }
+        Some(id) => builder.with_client_cert_resolver(Arc::new(Resolver(id.key.clone()))),
     };
     Ok(Arc::new(config))
 }

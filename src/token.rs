@@ -2,6 +2,7 @@
 //! sign attempt, with the [`TokenClaims`] it needs to pick or mint it.
 
 use std::fmt;
+use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
@@ -103,5 +104,43 @@ where
 {
     fn token(&self, claims: &TokenClaims) -> Result<Token, ProviderError> {
         self(claims)
+    }
+}
+
+/// What authorises a sign or revoke call: a token, or something that makes one for it.
+/// Sign and revoke options hold one; without it the client's provider is asked.
+#[derive(Clone)]
+pub enum TokenSource {
+    /// A one-time token made elsewhere (`step ca token`); the call spends it.
+    Token(Token),
+    /// Asked once per call with the call's [`TokenClaims`]: a callback, or an in-process
+    /// provisioner such as a [`JwkProvisioner`](crate::JwkProvisioner).
+    Provider(Arc<dyn TokenProvider>),
+}
+
+impl fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenSource::Token(_) => f.write_str("TokenSource::Token(<redacted>)"),
+            TokenSource::Provider(_) => f.write_str("TokenSource::Provider(..)"),
+        }
+    }
+}
+
+impl From<Token> for TokenSource {
+    fn from(t: Token) -> TokenSource {
+        TokenSource::Token(t)
+    }
+}
+
+impl From<Arc<dyn TokenProvider>> for TokenSource {
+    fn from(p: Arc<dyn TokenProvider>) -> TokenSource {
+        TokenSource::Provider(p)
+    }
+}
+
+impl From<crate::JwkProvisioner> for TokenSource {
+    fn from(p: crate::JwkProvisioner) -> TokenSource {
+        TokenSource::Provider(Arc::new(p))
     }
 }

@@ -61,7 +61,7 @@ fn enroll(
         }
     };
     let opts = SignOptions {
-        token: step_token.map(Token::new),
+        token: step_token.map(|t| Token::new(t).into()),
         ..Default::default()
     };
     client.sign(&csr(cn), &opts)

@@ -160,11 +160,10 @@ fn per_call_token_overrides_the_provider_and_validity_is_honoured() {
     let cn = "per-call.example.com";
     let (nb, na) = (now() + 60, now() + 2 * 3600);
     let opts = SignOptions {
-        token: Some(Token::new(format!("{}\n", ca.token(cn, &[cn])))),
+        token: Some(Token::new(format!("{}\n", ca.token(cn, &[cn]))).into()),
         not_before: Some(nb),
         not_after: Some(na),
         template_data: Some(r#"{"device":"abc"}"#.into()),
-        ..Default::default()
     };
     let chain = client
         .sign(&csr(&key, cn, &[(SanKind::Dns, cn)]), &opts)
@@ -211,7 +210,7 @@ fn san_mismatch_gives_step_cas_403_message() {
     let key = PrivateKey::generate(KeyType::EcP256).unwrap();
     let token = ca.token("good.example.com", &["good.example.com"]);
     let opts = SignOptions {
-        token: Some(Token::new(token.clone())),
+        token: Some(Token::new(token.clone()).into()),
         ..Default::default()
     };
     let e = client
@@ -245,7 +244,7 @@ fn a_reused_token_gives_401() {
     let cn = "reuse.example.com";
     let token = Token::new(ca.token(cn, &[cn]));
     let opts = SignOptions {
-        token: Some(token),
+        token: Some(token.into()),
         ..Default::default()
     };
     let key = PrivateKey::generate(KeyType::EcP256).unwrap();
@@ -267,7 +266,7 @@ fn validity_outside_the_provisioner_bounds_gives_403() {
     let key = PrivateKey::generate(KeyType::EcP256).unwrap();
     // The rig's provisioner allows at most 90 days.
     let opts = SignOptions {
-        token: Some(Token::new(ca.token(cn, &[cn]))),
+        token: Some(Token::new(ca.token(cn, &[cn])).into()),
         not_after: Some(now() + 100 * 24 * 3600),
         ..Default::default()
     };
@@ -321,7 +320,7 @@ fn a_wrong_root_gives_a_tls_error_before_any_token_is_spent() {
     let token = ca.token(cn, &[cn]);
     let key = PrivateKey::generate(KeyType::EcP256).unwrap();
     let opts = SignOptions {
-        token: Some(Token::new(token.clone())),
+        token: Some(Token::new(token.clone()).into()),
         ..Default::default()
     };
     let e = client
@@ -360,7 +359,7 @@ fn plain_http_is_refused_unless_allowed() {
         .unwrap();
     let key = PrivateKey::generate(KeyType::EcP256).unwrap();
     let opts = SignOptions {
-        token: Some(Token::new("x.y.z")),
+        token: Some(Token::new("x.y.z").into()),
         ..Default::default()
     };
     let e = c.sign(&csr(&key, "h", &[]), &opts).unwrap_err();

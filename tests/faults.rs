@@ -661,7 +661,7 @@ fn a_per_call_token_is_reused_only_when_it_never_left() {
     );
     let (_, csr) = key_and_csr();
     let opts = SignOptions {
-        token: Some(Token::new("a.b.c")),
+        token: Some(Token::new("a.b.c").into()),
         ..Default::default()
     };
     assert_eq!(
@@ -745,7 +745,7 @@ fn sign_answered(
             .unwrap();
     }
     let opts = SignOptions {
-        token: Some(Token::new("a.b.c")),
+        token: Some(Token::new("a.b.c").into()),
         ..Default::default()
     };
     b.build().unwrap().sign(csr, &opts)
@@ -929,7 +929,7 @@ fn a_ca_certificate_out_of_date_is_named_with_the_clock_that_judged_it() {
             std::time::UNIX_EPOCH + Duration::from_secs(1_600_000_000)
         })));
     let opts = SignOptions {
-        token: Some(Token::new("a.b.c")),
+        token: Some(Token::new("a.b.c").into()),
         ..Default::default()
     };
     let e = b.build().unwrap().sign(&csr, &opts).unwrap_err();

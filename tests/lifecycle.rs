@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{Ca, TempDir, openssl_verify_chain, run};
 use stepca::{
-    CertificateChain, Client, ClientBuilder, CsrRequest, ErrorKind, JwkProvisioner, KeyType,
-    PrivateKey, RenewAuth, RevokeOptions, SanKind, SignOptions, Token, renew_after,
+    CertificateChain, Client, ClientBuilder, Credential, CsrRequest, ErrorKind, JwkProvisioner,
+    KeyType, PrivateKey, RenewAuth, RevokeOptions, SanKind, SignOptions, Token, renew_after,
 };
 
 fn now() -> i64 {
@@ -40,8 +40,8 @@ fn minting_client(ca: &Ca) -> Client {
     base.with_token_provider(Arc::new(prov))
 }
 
-fn enroll(client: &Client, cn: &str, validity: Option<i64>) -> (PrivateKey, CertificateChain) {
-    let key = PrivateKey::generate(KeyType::EcP256).unwrap();
+fn enroll(client: &Client, cn: &str, validity: Option<i64>) -> (Arc<PrivateKey>, CertificateChain) {
+    let key = Arc::new(PrivateKey::generate(KeyType::EcP256).unwrap());
     let mut req = CsrRequest::new();
     req.subject("CN", cn)
         .unwrap()
@@ -53,6 +53,10 @@ fn enroll(client: &Client, cn: &str, validity: Option<i64>) -> (PrivateKey, Cert
     };
     let chain = client.sign(req.build(&key).unwrap().der(), &opts).unwrap();
     (key, chain)
+}
+
+fn cred(key: &Arc<PrivateKey>, chain: &CertificateChain) -> Credential {
+    Credential::new(chain.clone(), key.clone()).unwrap()
 }
 
 #[test]
@@ -221,7 +225,7 @@ fn minted_tokens_are_accepted_and_interchangeable_with_steps() {
             .sign(
                 csr.der(),
                 &SignOptions {
-                    token: Some(token),
+                    token: Some(token.into()),
                     ..Default::default()
                 },
             )
@@ -257,7 +261,7 @@ fn renew_over_mtls_and_with_the_token() {
     let (key, chain) = enroll(&client, "renew.example.com", Some(3600));
     let dir = TempDir::new("renew");
     for auth in [RenewAuth::MutualTls, RenewAuth::Token, RenewAuth::Auto] {
-        let new = client.renew(&chain, &key, auth).unwrap();
+        let new = client.renew(&cred(&key, &chain), auth).unwrap();
         assert_ne!(new.serial(), chain.serial(), "{auth:?}");
         assert_eq!(new.common_name().as_deref(), Some("renew.example.com"));
         let (nb, na) = new.validity();
@@ -279,10 +283,7 @@ fn renew_over_mtls_and_with_the_token() {
     // A key that is not the certificate's is refused before anything is sent.
     let other = PrivateKey::generate(KeyType::EcP256).unwrap();
     assert_eq!(
-        client
-            .renew(&chain, &other, RenewAuth::Auto)
-            .unwrap_err()
-            .kind(),
+        Credential::new(chain.clone(), other).unwrap_err().kind(),
         ErrorKind::InvalidArgument
     );
 }
@@ -305,9 +306,11 @@ fn expired_certificates_renew_with_the_token_where_allowed() {
     let (skey, schain) = enroll(&strict, "strict.example.com", Some(6));
     std::thread::sleep(Duration::from_secs(8));
     assert!(chain.validity().1 < now());
-    let new = client.renew(&chain, &key, RenewAuth::Auto).unwrap();
+    let new = client.renew(&cred(&key, &chain), RenewAuth::Auto).unwrap();
     assert!(new.validity().1 > now());
-    let e = strict.renew(&schain, &skey, RenewAuth::Auto).unwrap_err();
+    let e = strict
+        .renew(&cred(&skey, &schain), RenewAuth::Auto)
+        .unwrap_err();
     assert_eq!(
         (e.kind(), e.http_status()),
         (ErrorKind::CaRejected, Some(401)),
@@ -324,21 +327,20 @@ fn rekey_gets_a_certificate_for_the_new_key() {
     let ca = Ca::get();
     let client = minting_client(&ca);
     let (key, chain) = enroll(&client, "rekey.example.com", Some(3600));
-    let new_key = PrivateKey::generate(KeyType::EcP384).unwrap();
+    let new_key = Arc::new(PrivateKey::generate(KeyType::EcP384).unwrap());
     let mut req = CsrRequest::new();
     req.subject("CN", "rekey.example.com").unwrap();
     let new = client
-        .rekey(&chain, &key, req.build(&new_key).unwrap().der())
+        .rekey(&cred(&key, &chain), req.build(&new_key).unwrap().der())
         .unwrap();
     assert_eq!(new.common_name().as_deref(), Some("rekey.example.com"));
     assert_ne!(new.serial(), chain.serial());
     // The new certificate renews with the new key, not the old one.
-    client.renew(&new, &new_key, RenewAuth::MutualTls).unwrap();
+    client
+        .renew(&cred(&new_key, &new), RenewAuth::MutualTls)
+        .unwrap();
     assert_eq!(
-        client
-            .renew(&new, &key, RenewAuth::MutualTls)
-            .unwrap_err()
-            .kind(),
+        Credential::new(new.clone(), key).unwrap_err().kind(),
         ErrorKind::InvalidArgument
     );
 }
@@ -361,7 +363,7 @@ fn revoke_by_token_and_over_mtls_then_renewal_fails() {
         )
         .unwrap();
     let e = client
-        .renew(&chain, &key, RenewAuth::MutualTls)
+        .renew(&cred(&key, &chain), RenewAuth::MutualTls)
         .unwrap_err();
     assert_eq!(
         (e.kind(), e.http_status()),
@@ -375,11 +377,11 @@ fn revoke_by_token_and_over_mtls_then_renewal_fails() {
 
     let (key2, chain2) = enroll(&client, "revoke2.example.com", Some(3600));
     client
-        .revoke_with_certificate(&chain2, &key2, &RevokeOptions::default())
+        .revoke_with_certificate(&cred(&key2, &chain2), &RevokeOptions::default())
         .unwrap();
     assert_eq!(
         client
-            .renew(&chain2, &key2, RenewAuth::Token)
+            .renew(&cred(&key2, &chain2), RenewAuth::Token)
             .unwrap_err()
             .http_status(),
         Some(401)
@@ -397,7 +399,7 @@ fn revoke_by_token_and_over_mtls_then_renewal_fails() {
         .revoke(
             &chain3.serial(),
             &RevokeOptions {
-                token: Some(Token::new(token)),
+                token: Some(Token::new(token).into()),
                 ..Default::default()
             },
         )
@@ -407,7 +409,7 @@ fn revoke_by_token_and_over_mtls_then_renewal_fails() {
             "12",
             &RevokeOptions {
                 reason_code: 11,
-                token: Some(Token::new("a.b.c")),
+                token: Some(Token::new("a.b.c").into()),
                 ..Default::default()
             },
         )

@@ -1,21 +1,23 @@
-//! Keys generated inside a SoftHSM2 token: CSRs signed in the token, enrolled and renewed
-//! at a real step-ca (run under scripts/with-ca.sh), and the token's errors.
+//! Keys generated inside a SoftHSM2 token for their whole life at a real step-ca (run
+//! under scripts/with-ca.sh): enroll with a CSR signed in the token, renew by token and
+//! over mutual TLS, rekey to a key made in the same token, revoke with the certificate;
+//! and the token's errors.
 
 mod common;
 
 use std::path::Path;
 use std::sync::Arc;
 
-use common::{Ca, TempDir, openssl_req_text};
+use common::{Ca, Fault, Recording, TempDir, openssl_req_text, openssl_verify_chain};
 use stepca::{
-    ClientBuilder, CsrRequest, ErrorKind, KeyType, Pkcs11Key, Pkcs11KeyRef, SanKind, SignOptions,
-    Signer,
+    ClientBuilder, Credential, CsrRequest, ErrorKind, KeyType, Pkcs11Key, Pkcs11KeyRef, RenewAuth,
+    RevokeOptions, SanKind, SignOptions, SignatureAlgorithm, Signer,
 };
 
 const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 
 #[test]
-fn keys_in_a_softhsm_token_enroll_and_renew() {
+fn keys_in_a_softhsm_token_serve_their_whole_life() {
     let ca = Ca::get();
     let dir = TempDir::new("softhsm");
     std::fs::create_dir_all(dir.path("tokens")).unwrap();
@@ -62,18 +64,75 @@ fn keys_in_a_softhsm_token_enroll_and_renew() {
         .enumerate()
     {
         let label = format!("device-key-{i}");
-        let key = Pkcs11Key::generate(module, "libstepca", "1234", &label, kt).unwrap();
+        let key: Arc<dyn Signer> =
+            Arc::new(Pkcs11Key::generate(module, "libstepca", "1234", &label, kt).unwrap());
         let cn = format!("hsm-{i}.example.com");
         let mut req = CsrRequest::new();
         req.subject("CN", &cn)
             .unwrap()
             .san(SanKind::Dns, &cn)
             .unwrap();
-        let csr = req.build_with_signer(&key).unwrap();
+        let csr = req.build_with_signer(key.as_ref()).unwrap();
         openssl_req_text(csr.to_pem().as_bytes(), false);
         let chain = client.sign(csr.der(), &SignOptions::default()).unwrap();
-        let renewed = client.renew_with_signer(&chain, &key).unwrap();
+
+        // Renew with the token the token's key signs.
+        let recording = Recording::new(key.clone(), Fault::None);
+        let cred = Credential::held(chain.clone(), recording.clone()).unwrap();
+        let renewed = client.renew(&cred, RenewAuth::Token).unwrap();
         assert_ne!(renewed.serial(), chain.serial(), "{kt:?}");
+        assert!(recording.handshakes().is_empty(), "{kt:?}");
+
+        // Renew over mutual TLS: the token's key signs the TLS 1.3 handshake (RSA-PSS for
+        // RSA), and no token is made.
+        let cred = cred.with_chain(renewed).unwrap();
+        let before = recording.count();
+        let renewed = client.renew(&cred, RenewAuth::MutualTls).unwrap();
+        let want = match kt {
+            KeyType::EcP256 => SignatureAlgorithm::EcdsaP256Sha256,
+            KeyType::EcP384 => SignatureAlgorithm::EcdsaP384Sha384,
+            _ => SignatureAlgorithm::RsaPssSha256,
+        };
+        assert_eq!(recording.handshakes(), [want], "{kt:?}");
+        assert_eq!(
+            recording.count(),
+            before + 1,
+            "only the handshake was signed"
+        );
+        assert_eq!(renewed.leaf_public_key(), key.public_key_spki());
+
+        // Rekey to a new key made in the same token: it never leaves the token.
+        let new_key: Arc<dyn Signer> = Arc::new(
+            Pkcs11Key::generate(module, "libstepca", "1234", &format!("{label}-next"), kt).unwrap(),
+        );
+        let cred = cred.with_chain(renewed).unwrap();
+        let rekeyed = client
+            .rekey(
+                &cred,
+                req.build_with_signer(new_key.as_ref()).unwrap().der(),
+            )
+            .unwrap();
+        assert_eq!(
+            rekeyed.leaf_public_key(),
+            new_key.public_key_spki(),
+            "{kt:?}"
+        );
+        assert_eq!(rekeyed.common_name().as_deref(), Some(cn.as_str()));
+        let dir = TempDir::new("pkcs11-chain");
+        openssl_verify_chain(&ca.root, &rekeyed.to_pem(), &dir);
+
+        // Revoke with the new certificate over mutual TLS; it can renew no more.
+        let next = Credential::held(rekeyed, new_key.clone()).unwrap();
+        client
+            .revoke_with_certificate(&next, &RevokeOptions::default())
+            .unwrap();
+        let e = client.renew(&next, RenewAuth::MutualTls).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.http_status()),
+            (ErrorKind::CaRejected, Some(401)),
+            "{kt:?}: {e}"
+        );
+
         // The same key, found again by label in a new session.
         let again = Pkcs11Key::open(
             module,

@@ -66,7 +66,7 @@ fn no_secret_in_any_error_or_debug_output() {
         .san(SanKind::Dns, "other.example.com")
         .unwrap();
     let opts = SignOptions {
-        token: Some(Token::new(token.clone())),
+        token: Some(Token::new(token.clone()).into()),
         ..Default::default()
     };
     texts.push(format!("{opts:?}"));
@@ -81,7 +81,7 @@ fn no_secret_in_any_error_or_debug_output() {
             .unwrap_err(),
     ));
     let revoke_with = RevokeOptions {
-        token: Some(Token::new(token.clone())),
+        token: Some(Token::new(token.clone()).into()),
         ..Default::default()
     };
     texts.extend(describe(client.revoke("1234", &revoke_with).unwrap_err()));

@@ -417,7 +417,8 @@ func (c *Client) Sign(csr []byte, opts ...SignOption) (*Chain, error) {
 	if state.provider == nil {
 		state.provider = c.provider
 	}
-	if state.provider != nil {
+	// The options hold one token source: a token given for this call wins.
+	if state.provider != nil && !sc.hasToken {
 		h := cgo.NewHandle(state)
 		defer h.Delete()
 		if err := callC(func(e **C.stepca_error) C.stepca_status {

@@ -385,7 +385,8 @@ func (c *Client) revokeOptions(opts []RevokeOption, state *callState) (*C.stepca
 			return nil, nil, err
 		}
 	}
-	if state != nil && state.provider != nil {
+	// The options hold one token source: a token given for this call wins.
+	if state != nil && state.provider != nil && !rc.hasToken {
 		h := cgo.NewHandle(state)
 		cleanup = append(cleanup, h.Delete)
 		if err := callC(func(e **C.stepca_error) C.stepca_status {

@@ -15,8 +15,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use clap::{Parser, Subcommand};
 use serde_json::json;
 use stepca::{
-    CertificateChain, Client, ClientBuilder, CsrRequest, ErrorKind, KeyType, PrivateKey, RenewAuth,
-    RevokeOptions, SanKind, SignOptions, Token,
+    CertificateChain, Client, ClientBuilder, Credential, CsrRequest, ErrorKind, KeyType,
+    PrivateKey, RenewAuth, RevokeOptions, SanKind, SignOptions, Token, TokenSource,
 };
 
 #[derive(Parser)]
@@ -235,20 +235,20 @@ fn client(cli: &Cli) -> Result<Client> {
     Ok(b.build()?)
 }
 
-/// The client with a token provider from `t`, and a per-call token when one was given.
-pub(crate) fn with_tokens(client: &Client, t: &TokenArgs) -> Result<(Client, Option<Token>)> {
+/// What authorises the call, from `t`: a token given, or a provisioner minting them.
+pub(crate) fn token_source(client: &Client, t: &TokenArgs) -> Result<TokenSource> {
     if let Some(tok) = &t.token {
-        return Ok((client.clone(), Some(Token::new(tok.as_str()))));
+        return Ok(Token::new(tok.as_str()).into());
     }
     if let Some(f) = &t.token_file {
         let text = String::from_utf8(read(f)?).map_err(|_| input("--token-file: not UTF-8"))?;
-        return Ok((client.clone(), Some(Token::new(text.trim()))));
+        return Ok(Token::new(text.trim()).into());
     }
     if let (Some(name), Some(pw)) = (&t.provisioner, &t.password_file) {
         let password = read(pw)?;
         let password = String::from_utf8_lossy(&password);
         let p = client.jwk_provisioner(name, None, password.trim().as_bytes())?;
-        return Ok((client.with_token_provider(Arc::new(p)), None));
+        return Ok(p.into());
     }
     Err(Failure {
         code: 6,
@@ -319,9 +319,9 @@ fn run(cli: &Cli) -> Result<serde_json::Value> {
             tokens,
         } => {
             let key = load_or_generate(key.as_deref(), key_out.as_deref(), kty)?;
-            let (c, token) = with_tokens(&client(cli)?, tokens)?;
+            let c = client(cli)?;
             let opts = SignOptions {
-                token,
+                token: Some(token_source(&c, tokens)?),
                 not_after: lifetime.map(|s| (now() + s) as i64),
                 ..Default::default()
             };
@@ -336,7 +336,7 @@ fn run(cli: &Cli) -> Result<serde_json::Value> {
             run_loop,
         } => {
             let c = client(cli)?;
-            let key = PrivateKey::load(&read(key)?, None)?;
+            let key = Arc::new(PrivateKey::load(&read(key)?, None)?);
             let auth = if *token_auth {
                 RenewAuth::Token
             } else {
@@ -351,7 +351,7 @@ fn run(cli: &Cli) -> Result<serde_json::Value> {
                         std::thread::sleep(wait.min(Duration::from_secs(3600)));
                     }
                 }
-                let new = c.renew(&chain, &key, auth)?;
+                let new = c.renew(&Credential::new(chain, key.clone())?, auth)?;
                 files::write_atomic(cert, new.to_pem().as_bytes(), 0o644)?;
                 if !*run_loop {
                     return Ok(describe(&new));
@@ -379,16 +379,16 @@ fn run(cli: &Cli) -> Result<serde_json::Value> {
             };
             match (serial, cert, key) {
                 (Some(serial), None, None) => {
-                    let (c, token) = with_tokens(&c, tokens)?;
-                    opts.token = token;
+                    opts.token = Some(token_source(&c, tokens)?);
                     c.revoke(serial, &opts)?;
                     Ok(json!({"revoked": stepca::normalize_serial(serial)?}))
                 }
                 (None, Some(cert), Some(key)) => {
                     let chain = CertificateChain::from_pem(&read(cert)?)?;
                     let key = PrivateKey::load(&read(key)?, None)?;
-                    c.revoke_with_certificate(&chain, &key, &opts)?;
-                    Ok(json!({"revoked": chain.serial()}))
+                    let serial = chain.serial();
+                    c.revoke_with_certificate(&Credential::new(chain, key)?, &opts)?;
+                    Ok(json!({"revoked": serial}))
                 }
                 _ => Err(input("revoke needs --serial, or --cert with --key")),
             }
@@ -401,12 +401,15 @@ fn run(cli: &Cli) -> Result<serde_json::Value> {
             kty,
             tokens,
         } => {
-            let (c, token) = with_tokens(&client(cli)?, tokens)?;
-            if token.is_some() {
-                return Err(input(
-                    "batch mints one token per device: use --provisioner and --password-file",
-                ));
-            }
+            let c = client(cli)?;
+            let c = match token_source(&c, tokens)? {
+                TokenSource::Provider(p) => c.with_token_provider(p),
+                TokenSource::Token(_) => {
+                    return Err(input(
+                        "batch mints one token per device: use --provisioner and --password-file",
+                    ));
+                }
+            };
             batch::run(
                 &c,
                 manifest,

@@ -166,7 +166,7 @@ pub unsafe extern "C" fn stepca_chain_renew_after(
         if unix_seconds.is_null() {
             return Err(FfiError::null("unix_seconds"));
         }
-        let at = crate::renew::renew_after(&chain.chain)?
+        let at = crate::client::renew_after(&chain.chain)?
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
         // SAFETY: checked non-NULL above.

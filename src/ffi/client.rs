@@ -1,4 +1,4 @@
-//! `stepca_client_builder`, `stepca_client`, `stepca_sign_options` and `stepca_sign_cert`.
+//! `stepca_client_builder`, `stepca_client` and `stepca_sign_cert`.
 
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
@@ -6,13 +6,13 @@ use std::time::Duration;
 use super::chain::stepca_chain;
 use super::error::{FfiError, stepca_error, stepca_status};
 use super::provisioner::stepca_jwk_provisioner;
+use super::sign_options::stepca_sign_options;
 use super::time::{CTimeSource, stepca_time_source_fn};
 use super::token::stepca_token_provider_fn;
 use super::{
     FfiResult, bytes, call, free_handle, guard, handle, into_handle, out, string, with_mut,
 };
 use crate::client::{Client, ClientBuilder, SignOptions};
-use crate::token::Token;
 
 /// Configuration for a client. Mutable: use from one thread at a time.
 pub struct stepca_client_builder {
@@ -23,11 +23,6 @@ pub struct stepca_client_builder {
 /// alive across calls.
 pub struct stepca_client {
     pub(crate) client: Client,
-}
-
-/// Per-call options for `stepca_sign_cert`. Mutable: use from one thread at a time.
-pub struct stepca_sign_options {
-    opts: SignOptions,
 }
 
 /// Starts configuring a client for the CA at `ca_url` (`https://host[:port]`). The URL is
@@ -306,129 +301,11 @@ pub unsafe extern "C" fn stepca_client_free(client: *mut stepca_client) {
     guard((), || unsafe { free_handle(client) })
 }
 
-/// Creates empty sign options. Free them with `stepca_sign_options_free`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn stepca_sign_options_new(
-    options_out: *mut *mut stepca_sign_options,
-    error: *mut *mut stepca_error,
-) -> stepca_status {
-    call(error, || {
-        // SAFETY: pointer contract forwarded from the caller.
-        let slot = unsafe { out(options_out, "options_out")? };
-        *slot = into_handle(stepca_sign_options {
-            opts: SignOptions::default(),
-        });
-        Ok(())
-    })
-}
-
-fn with_options(
-    options: *mut stepca_sign_options,
-    error: *mut *mut stepca_error,
-    f: impl FnOnce(&mut SignOptions) -> FfiResult<()>,
-) -> stepca_status {
-    with_mut(options, "options", error, |o| f(&mut o.opts))
-}
-
-/// Uses this token (copied, wiped on free) instead of calling the token provider.
-/// NULL clears it.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn stepca_sign_options_set_token(
-    options: *mut stepca_sign_options,
-    token: *const c_char,
-    error: *mut *mut stepca_error,
-) -> stepca_status {
-    with_options(options, error, |o| {
-        // SAFETY: NULL or a NUL-terminated string by contract.
-        o.token = unsafe { super::opt_string(token, "token")? }.map(Token::new);
-        Ok(())
-    })
-}
-
-/// Uses this token provider (and `user_data`) for calls with these options, instead of the
-/// client's. A token set with `stepca_sign_options_set_token` still takes precedence.
-/// NULL `provider` clears it. `user_data` must stay valid while the options are used.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn stepca_sign_options_set_token_provider(
-    options: *mut stepca_sign_options,
-    provider: stepca_token_provider_fn,
-    user_data: *mut c_void,
-    error: *mut *mut stepca_error,
-) -> stepca_status {
-    with_options(options, error, |o| {
-        o.token_provider = super::token::c_provider(provider, user_data);
-        Ok(())
-    })
-}
-
-/// Uses a JWK provisioner (tokens minted in process) for calls with these options.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn stepca_sign_options_set_jwk_provisioner(
-    options: *mut stepca_sign_options,
-    provisioner: *const stepca_jwk_provisioner,
-    error: *mut *mut stepca_error,
-) -> stepca_status {
-    with_options(options, error, |o| {
-        // SAFETY: NULL or a live provisioner.
-        let p = unsafe { handle(provisioner, "provisioner")? };
-        o.token_provider = Some(p.shared());
-        Ok(())
-    })
-}
-
-/// Requests a notBefore, in UNIX seconds (sent as RFC 3339).
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn stepca_sign_options_set_not_before(
-    options: *mut stepca_sign_options,
-    unix_seconds: i64,
-    error: *mut *mut stepca_error,
-) -> stepca_status {
-    with_options(options, error, |o| {
-        o.not_before = Some(unix_seconds);
-        Ok(())
-    })
-}
-
-/// Requests a notAfter, in UNIX seconds (sent as RFC 3339).
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn stepca_sign_options_set_not_after(
-    options: *mut stepca_sign_options,
-    unix_seconds: i64,
-    error: *mut *mut stepca_error,
-) -> stepca_status {
-    with_options(options, error, |o| {
-        o.not_after = Some(unix_seconds);
-        Ok(())
-    })
-}
-
-/// Sets `templateData`, a JSON document for the provisioner's template (checked when
-/// signing). NULL clears it.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn stepca_sign_options_set_template_data(
-    options: *mut stepca_sign_options,
-    json: *const c_char,
-    error: *mut *mut stepca_error,
-) -> stepca_status {
-    with_options(options, error, |o| {
-        // SAFETY: NULL or a NUL-terminated string by contract.
-        o.template_data = unsafe { super::opt_string(json, "template_data")? }.map(str::to_string);
-        Ok(())
-    })
-}
-
-/// Frees sign options, wiping any token. NULL is a no-op.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn stepca_sign_options_free(options: *mut stepca_sign_options) {
-    // SAFETY: NULL or options from this library, freed once.
-    guard((), || unsafe { free_handle(options) })
-}
-
 /// Exchanges a CSR (PEM or DER) for a certificate chain at step-ca's `/1.0/sign`.
 ///
-/// `options` may be NULL. The token is the one set in `options`, else the one from the
-/// options' token provider, else the client's token provider's (called once per call, on
-/// this thread). The request is retried (see `stepca_client_builder_set_retries`) only
+/// `options` may be NULL. The token comes from the options' token source (a token, or a
+/// provider or provisioner asked once per call, on this thread), else from the client's
+/// token provider. The request is retried (see `stepca_client_builder_set_retries`) only
 /// while it never reached step-ca, with the same token. Before returning, the library
 /// checks that the leaf carries the CSR's key and that the chain is a valid path to the
 /// configured root at the client's time (`STEPCA_ERR_CHAIN_INVALID` otherwise, with the

@@ -59,6 +59,14 @@ pub const STEPCA_SIG_ECDSA_P256_SHA256: stepca_sig_alg = 4;
 pub const STEPCA_SIG_ECDSA_P384_SHA384: stepca_sig_alg = 5;
 /// Ed25519.
 pub const STEPCA_SIG_ED25519: stepca_sig_alg = 6;
+/// RSASSA-PSS with SHA-256 (MGF1-SHA-256, 32-byte salt). Never for CSRs: a sign callback
+/// is asked for it during a TLS 1.3 handshake with an RSA key (see
+/// `stepca_signature_sink_algorithm`).
+pub const STEPCA_SIG_RSA_PSS_SHA256: stepca_sig_alg = 7;
+/// RSASSA-PSS with SHA-384 (48-byte salt); TLS handshakes only.
+pub const STEPCA_SIG_RSA_PSS_SHA384: stepca_sig_alg = 8;
+/// RSASSA-PSS with SHA-512 (64-byte salt); TLS handshakes only.
+pub const STEPCA_SIG_RSA_PSS_SHA512: stepca_sig_alg = 9;
 
 /// What a CSR should contain. Mutable: use from one thread at a time.
 pub struct stepca_csr_request {
@@ -245,24 +253,50 @@ pub unsafe extern "C" fn stepca_csr_request_set_signature_algorithm(
     error: *mut *mut stepca_error,
 ) -> stepca_status {
     with_request(request, error, |r| {
-        let alg = match alg {
-            STEPCA_SIG_DEFAULT => None,
-            STEPCA_SIG_RSA_PKCS1_SHA256 => Some(SignatureAlgorithm::RsaPkcs1Sha256),
-            STEPCA_SIG_RSA_PKCS1_SHA384 => Some(SignatureAlgorithm::RsaPkcs1Sha384),
-            STEPCA_SIG_RSA_PKCS1_SHA512 => Some(SignatureAlgorithm::RsaPkcs1Sha512),
-            STEPCA_SIG_ECDSA_P256_SHA256 => Some(SignatureAlgorithm::EcdsaP256Sha256),
-            STEPCA_SIG_ECDSA_P384_SHA384 => Some(SignatureAlgorithm::EcdsaP384Sha384),
-            STEPCA_SIG_ED25519 => Some(SignatureAlgorithm::Ed25519),
-            other => {
-                return Err(FfiError::invalid(
-                    "signature_algorithm",
-                    &format!("{other} is not a STEPCA_SIG_* value"),
-                ));
-            }
-        };
+        let alg = sig_alg(alg)?;
+        if let Some(alg) = alg {
+            alg.for_csr("signature_algorithm")?;
+        }
         r.req.signature_algorithm(alg);
         Ok(())
     })
+}
+
+/// The one conversion of a `STEPCA_SIG_*` value: `None` for `STEPCA_SIG_DEFAULT`.
+pub(crate) fn sig_alg(value: stepca_sig_alg) -> FfiResult<Option<SignatureAlgorithm>> {
+    Ok(Some(match value {
+        STEPCA_SIG_DEFAULT => return Ok(None),
+        STEPCA_SIG_RSA_PKCS1_SHA256 => SignatureAlgorithm::RsaPkcs1Sha256,
+        STEPCA_SIG_RSA_PKCS1_SHA384 => SignatureAlgorithm::RsaPkcs1Sha384,
+        STEPCA_SIG_RSA_PKCS1_SHA512 => SignatureAlgorithm::RsaPkcs1Sha512,
+        STEPCA_SIG_ECDSA_P256_SHA256 => SignatureAlgorithm::EcdsaP256Sha256,
+        STEPCA_SIG_ECDSA_P384_SHA384 => SignatureAlgorithm::EcdsaP384Sha384,
+        STEPCA_SIG_ED25519 => SignatureAlgorithm::Ed25519,
+        STEPCA_SIG_RSA_PSS_SHA256 => SignatureAlgorithm::RsaPssSha256,
+        STEPCA_SIG_RSA_PSS_SHA384 => SignatureAlgorithm::RsaPssSha384,
+        STEPCA_SIG_RSA_PSS_SHA512 => SignatureAlgorithm::RsaPssSha512,
+        other => {
+            return Err(FfiError::invalid(
+                "signature_algorithm",
+                &format!("{other} is not a STEPCA_SIG_* value"),
+            ));
+        }
+    }))
+}
+
+/// The `STEPCA_SIG_*` value of an algorithm.
+pub(crate) fn sig_alg_value(alg: SignatureAlgorithm) -> stepca_sig_alg {
+    match alg {
+        SignatureAlgorithm::RsaPkcs1Sha256 => STEPCA_SIG_RSA_PKCS1_SHA256,
+        SignatureAlgorithm::RsaPkcs1Sha384 => STEPCA_SIG_RSA_PKCS1_SHA384,
+        SignatureAlgorithm::RsaPkcs1Sha512 => STEPCA_SIG_RSA_PKCS1_SHA512,
+        SignatureAlgorithm::EcdsaP256Sha256 => STEPCA_SIG_ECDSA_P256_SHA256,
+        SignatureAlgorithm::EcdsaP384Sha384 => STEPCA_SIG_ECDSA_P384_SHA384,
+        SignatureAlgorithm::Ed25519 => STEPCA_SIG_ED25519,
+        SignatureAlgorithm::RsaPssSha256 => STEPCA_SIG_RSA_PSS_SHA256,
+        SignatureAlgorithm::RsaPssSha384 => STEPCA_SIG_RSA_PSS_SHA384,
+        SignatureAlgorithm::RsaPssSha512 => STEPCA_SIG_RSA_PSS_SHA512,
+    }
 }
 
 /// Frees a CSR request. NULL is a no-op.

@@ -35,7 +35,7 @@ pub const STEPCA_KEY_ALG_ED25519: stepca_key_alg = 4;
 
 /// A private key, validated when loaded. Immutable: one key may be used by many threads.
 pub struct stepca_key {
-    pub(crate) key: PrivateKey,
+    pub(crate) key: std::sync::Arc<PrivateKey>,
 }
 
 /// Loads a private key from PEM or DER (sniffed): PKCS#8, encrypted PKCS#8, SEC1 (also
@@ -59,8 +59,26 @@ pub unsafe extern "C" fn stepca_key_load(
             )
         };
         let key = PrivateKey::load(data, pass.map(str::as_bytes))?;
-        *slot = into_handle(stepca_key { key });
+        *slot = into_handle(stepca_key { key: key.into() });
         Ok(())
+    })
+}
+
+/// The one conversion of a `STEPCA_KEY_*` value.
+pub(crate) fn key_type(value: stepca_key_type) -> super::FfiResult<KeyType> {
+    Ok(match value {
+        STEPCA_KEY_RSA_2048 => KeyType::Rsa2048,
+        STEPCA_KEY_RSA_3072 => KeyType::Rsa3072,
+        STEPCA_KEY_RSA_4096 => KeyType::Rsa4096,
+        STEPCA_KEY_EC_P256 => KeyType::EcP256,
+        STEPCA_KEY_EC_P384 => KeyType::EcP384,
+        STEPCA_KEY_ED25519 => KeyType::Ed25519,
+        other => {
+            return Err(FfiError::invalid(
+                "type",
+                &format!("{other} is not a STEPCA_KEY_* value"),
+            ));
+        }
     })
 }
 
@@ -74,22 +92,8 @@ pub unsafe extern "C" fn stepca_key_generate(
     call(error, || {
         // SAFETY: pointer contract forwarded from the caller.
         let slot = unsafe { out(key_out, "key_out")? };
-        let kt = match r#type {
-            STEPCA_KEY_RSA_2048 => KeyType::Rsa2048,
-            STEPCA_KEY_RSA_3072 => KeyType::Rsa3072,
-            STEPCA_KEY_RSA_4096 => KeyType::Rsa4096,
-            STEPCA_KEY_EC_P256 => KeyType::EcP256,
-            STEPCA_KEY_EC_P384 => KeyType::EcP384,
-            STEPCA_KEY_ED25519 => KeyType::Ed25519,
-            other => {
-                return Err(FfiError::invalid(
-                    "type",
-                    &format!("{other} is not a STEPCA_KEY_* value"),
-                ));
-            }
-        };
         *slot = into_handle(stepca_key {
-            key: PrivateKey::generate(kt)?,
+            key: PrivateKey::generate(key_type(r#type)?)?.into(),
         });
         Ok(())
     })

@@ -20,13 +20,15 @@ pub mod buffer;
 pub mod ca_info;
 pub mod chain;
 pub mod client;
+pub mod credential;
 pub mod csr;
 pub mod error;
+pub mod external_key;
 pub mod key;
+pub mod pkcs11;
 pub mod provisioner;
-pub mod renew;
-pub mod revoke;
-pub mod signer;
+pub mod revoke_options;
+pub mod sign_options;
 pub mod time;
 pub mod token;
 pub mod version;
@@ -171,10 +173,10 @@ pub const STEPCA_FORMAT_PEM: stepca_format = 0;
 /// Binary DER.
 pub const STEPCA_FORMAT_DER: stepca_format = 1;
 
-pub(crate) fn format(value: stepca_format) -> FfiResult<crate::csr::Format> {
+pub(crate) fn format(value: stepca_format) -> FfiResult<crate::encoding::Format> {
     match value {
-        STEPCA_FORMAT_PEM => Ok(crate::csr::Format::Pem),
-        STEPCA_FORMAT_DER => Ok(crate::csr::Format::Der),
+        STEPCA_FORMAT_PEM => Ok(crate::encoding::Format::Pem),
+        STEPCA_FORMAT_DER => Ok(crate::encoding::Format::Der),
         other => Err(FfiError::invalid(
             "format",
             &format!("{other} is not STEPCA_FORMAT_PEM or STEPCA_FORMAT_DER"),

@@ -170,7 +170,7 @@ pub unsafe extern "C" fn stepca_jwk_provisioner_revoke_token(
                 string(audience, "audience")?,
             )
         };
-        let serial = crate::revoke::normalize_serial(serial)?;
+        let serial = crate::client::normalize_serial(serial)?;
         let token = p
             .inner
             .revoke_token(&serial, audience, std::time::SystemTime::now())?;

@@ -9,6 +9,7 @@ use super::client::*;
 use super::csr::*;
 use super::error::*;
 use super::key::*;
+use super::sign_options::*;
 
 fn msg(e: *const stepca_error) -> String {
     // SAFETY: a live error object from the library.

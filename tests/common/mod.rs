@@ -199,3 +199,78 @@ pub fn openssl_x509_text(pem: &str) -> String {
     assert!(ok, "{text}");
     text
 }
+
+/// What a [`Recording`] signer does wrong, if anything.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Fault {
+    None,
+    /// Fails every signature.
+    Fail,
+    /// Answers a request for RSA-PSS with a PKCS#1 v1.5 signature.
+    WrongScheme,
+}
+
+/// A signer around another that records every request (algorithm and message), and can
+/// misbehave: shows which path a call took and what a bad signer does to it.
+pub struct Recording {
+    pub inner: std::sync::Arc<dyn stepca::Signer>,
+    pub seen: std::sync::Mutex<Vec<(stepca::SignatureAlgorithm, Vec<u8>)>>,
+    pub fault: Fault,
+}
+
+/// What TLS 1.3 has a client sign to prove it holds its certificate's key (RFC 8446 4.4.3).
+const TLS13_CLIENT_VERIFY: &[u8] = b"TLS 1.3, client CertificateVerify\0";
+
+impl Recording {
+    pub fn new(inner: std::sync::Arc<dyn stepca::Signer>, fault: Fault) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Recording {
+            inner,
+            seen: Default::default(),
+            fault,
+        })
+    }
+
+    /// The algorithms of the TLS 1.3 client CertificateVerify messages signed so far: one
+    /// per mutual-TLS handshake the key took part in.
+    pub fn handshakes(&self) -> Vec<stepca::SignatureAlgorithm> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, m)| {
+                m.len() > 64
+                    && m[..64].iter().all(|b| *b == 0x20)
+                    && m[64..].starts_with(TLS13_CLIENT_VERIFY)
+            })
+            .map(|(a, _)| *a)
+            .collect()
+    }
+
+    pub fn count(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+}
+
+impl stepca::Signer for Recording {
+    fn public_key_spki(&self) -> &[u8] {
+        self.inner.public_key_spki()
+    }
+
+    fn algorithm(&self) -> stepca::SignatureAlgorithm {
+        self.inner.algorithm()
+    }
+
+    fn sign(
+        &self,
+        alg: stepca::SignatureAlgorithm,
+        msg: &[u8],
+    ) -> Result<Vec<u8>, stepca::ProviderError> {
+        use stepca::SignatureAlgorithm as A;
+        self.seen.lock().unwrap().push((alg, msg.to_vec()));
+        match (self.fault, alg) {
+            (Fault::Fail, _) => Err("the secure element is unplugged".into()),
+            (Fault::WrongScheme, A::RsaPssSha256) => self.inner.sign(A::RsaPkcs1Sha256, msg),
+            _ => self.inner.sign(alg, msg),
+        }
+    }
+}

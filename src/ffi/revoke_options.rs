@@ -1,20 +1,18 @@
-//! `stepca_revoke_options` and revocation through the C ABI.
+//! `stepca_revoke_options` and `stepca_revoke` (by serial, with a token).
 
 use std::ffi::{c_char, c_void};
 
-use super::chain::stepca_chain;
 use super::client::stepca_client;
 use super::error::{FfiError, stepca_error, stepca_status};
-use super::key::stepca_key;
 use super::provisioner::stepca_jwk_provisioner;
 use super::token::stepca_token_provider_fn;
 use super::{FfiResult, call, free_handle, guard, handle, into_handle, opt_string, out, string};
-use crate::revoke::RevokeOptions;
-use crate::token::Token;
+use crate::client::RevokeOptions;
+use crate::token::{Token, TokenSource};
 
 /// Options for a revocation. Mutable: use from one thread at a time.
 pub struct stepca_revoke_options {
-    opts: RevokeOptions,
+    pub(crate) opts: RevokeOptions,
 }
 
 /// Creates revocation options (reason code 0, no token). Free with
@@ -61,7 +59,8 @@ pub unsafe extern "C" fn stepca_revoke_options_set_reason(
     })
 }
 
-/// Uses this revoke token (copied, wiped on free); NULL clears it.
+/// Uses this revoke token (copied, wiped on free). Replaces the options' token source (a
+/// token, provider or provisioner set before); NULL clears it.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn stepca_revoke_options_set_token(
     options: *mut stepca_revoke_options,
@@ -70,13 +69,13 @@ pub unsafe extern "C" fn stepca_revoke_options_set_token(
 ) -> stepca_status {
     with_options(options, error, |o| {
         // SAFETY: NULL or a NUL-terminated string by contract.
-        o.token = unsafe { opt_string(token, "token")? }.map(Token::new);
+        o.token = unsafe { opt_string(token, "token")? }.map(|t| Token::new(t).into());
         Ok(())
     })
 }
 
 /// Uses this token provider (asked with purpose `STEPCA_TOKEN_REVOKE`) instead of the
-/// client's; NULL clears it.
+/// client's. Replaces the options' token source; NULL clears it.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn stepca_revoke_options_set_token_provider(
     options: *mut stepca_revoke_options,
@@ -85,12 +84,12 @@ pub unsafe extern "C" fn stepca_revoke_options_set_token_provider(
     error: *mut *mut stepca_error,
 ) -> stepca_status {
     with_options(options, error, |o| {
-        o.token_provider = super::token::c_provider(provider, user_data);
+        o.token = super::token::c_provider(provider, user_data).map(TokenSource::Provider);
         Ok(())
     })
 }
 
-/// Uses a JWK provisioner to mint the revoke token.
+/// Uses a JWK provisioner to mint the revoke token. Replaces the options' token source.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn stepca_revoke_options_set_jwk_provisioner(
     options: *mut stepca_revoke_options,
@@ -100,7 +99,7 @@ pub unsafe extern "C" fn stepca_revoke_options_set_jwk_provisioner(
     with_options(options, error, |o| {
         // SAFETY: NULL or a live provisioner.
         let p = unsafe { handle(provisioner, "provisioner")? };
-        o.token_provider = Some(p.shared());
+        o.token = Some(TokenSource::Provider(p.shared()));
         Ok(())
     })
 }
@@ -113,8 +112,7 @@ pub unsafe extern "C" fn stepca_revoke_options_free(options: *mut stepca_revoke_
 }
 
 /// Revokes the certificate with `serial` (decimal, `0x` hex or `aa:bb` hex) with a revoke
-/// token: the options' token, else their provider's, else the client's provider's (asked
-/// once). Retried, with the same token, only while the request never reached step-ca.
+/// token: from the options' token source, else the client's provider (asked once). Retried, with the same token, only while the request never reached step-ca.
 /// `options` may be NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn stepca_revoke(
@@ -130,32 +128,5 @@ pub unsafe extern "C" fn stepca_revoke(
         // SAFETY: NULL or live options.
         let opts = unsafe { options.as_ref() }.map_or(&default, |o| &o.opts);
         Ok(client.client.revoke(serial, opts)?)
-    })
-}
-
-/// Revokes `chain`'s leaf, authenticating over mutual TLS with it and `key` (no token).
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn stepca_revoke_with_certificate(
-    client: *const stepca_client,
-    chain: *const stepca_chain,
-    key: *const stepca_key,
-    options: *const stepca_revoke_options,
-    error: *mut *mut stepca_error,
-) -> stepca_status {
-    call(error, || {
-        // SAFETY: pointer contracts forwarded from the caller.
-        let (client, chain, key) = unsafe {
-            (
-                handle(client, "client")?,
-                handle(chain, "chain")?,
-                handle(key, "key")?,
-            )
-        };
-        let default = RevokeOptions::default();
-        // SAFETY: NULL or live options.
-        let opts = unsafe { options.as_ref() }.map_or(&default, |o| &o.opts);
-        Ok(client
-            .client
-            .revoke_with_certificate(&chain.chain, &key.key, opts)?)
     })
 }

@@ -1,29 +1,25 @@
 //! Revoking a certificate by serial, with a revoke token or over mutual TLS.
 
-use std::sync::Arc;
-
 use serde::Serialize;
 use x509_parser::num_bigint::BigUint;
 
-use crate::chain::CertificateChain;
-use crate::client::{Call, Client};
+use crate::credential::Credential;
 use crate::error::{Error, Result};
-use crate::http;
-use crate::key::PrivateKey;
-use crate::tls::Identity;
-use crate::token::{Token, TokenProvider, TokenPurpose};
+use crate::token::{TokenPurpose, TokenSource};
+
+use super::Client;
+use super::request::{Auth, Call};
 
 /// Options for a revocation.
-#[derive(Clone, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct RevokeOptions {
     /// The RFC 5280 reason code, 0 to 10 (0 = unspecified; 1 = keyCompromise ...).
     pub reason_code: u8,
     /// A free-text reason.
     pub reason: Option<String>,
-    /// A revoke token for this call; overrides every provider.
-    pub token: Option<Token>,
-    /// A token provider for this call; overrides the client's.
-    pub token_provider: Option<Arc<dyn TokenProvider>>,
+    /// What authorises a revocation by serial; `None`: the client's token provider.
+    /// Unused by [`Client::revoke_with_certificate`].
+    pub token: Option<TokenSource>,
 }
 
 #[derive(Serialize)]
@@ -61,14 +57,8 @@ pub fn normalize_serial(serial: &str) -> Result<String> {
 }
 
 impl Client {
-    /// Posts a revocation, authorised by a token from `token` or by the mutual-TLS `agent`.
-    fn post_revoke(
-        &self,
-        serial: &str,
-        opts: &RevokeOptions,
-        token: Option<&dyn Fn() -> Result<Token>>,
-        agent: Option<&ureq::Agent>,
-    ) -> Result<()> {
+    /// Posts a revocation authorised by `auth`.
+    fn post_revoke(&self, serial: &str, opts: &RevokeOptions, auth: Auth<'_>) -> Result<()> {
         if opts.reason_code > 10 {
             return Err(Error::invalid("reason_code", "must be 0 to 10"));
         }
@@ -87,52 +77,25 @@ impl Client {
             what: "revoke",
             path: "/1.0/revoke",
             body: Some(&body),
-            token,
-            agent,
-            ..Call::default()
+            auth,
         })?;
         Ok(())
     }
 
     /// Revokes the certificate with `serial` (decimal, `0x` hex, or `aa:bb` hex) with a
-    /// revoke token: `opts.token`, else one from the per-call or client provider (asked
-    /// with [`TokenPurpose::Revoke`], once per call). Retried, with the same token, only
-    /// when the request never reached step-ca.
+    /// revoke token: from `opts.token`, else the client's provider (asked with
+    /// [`TokenPurpose::Revoke`], once per call). Retried, with the same token, only when
+    /// the request never reached step-ca.
     pub fn revoke(&self, serial: &str, opts: &RevokeOptions) -> Result<()> {
         let serial = normalize_serial(serial)?;
-        let fetch = || {
-            self.call_token(
-                opts.token.as_ref(),
-                opts.token_provider.as_ref(),
-                &serial,
-                &[],
-                TokenPurpose::Revoke,
-            )
-        };
-        self.post_revoke(&serial, opts, Some(&fetch), None)
+        let token = || self.token(opts.token.as_ref(), &serial, &[], TokenPurpose::Revoke);
+        self.post_revoke(&serial, opts, Auth::Ott(&token))
     }
 
-    /// Revokes `chain`'s leaf, authenticating over mutual TLS with it and `key`.
-    pub fn revoke_with_certificate(
-        &self,
-        chain: &CertificateChain,
-        key: &PrivateKey,
-        opts: &RevokeOptions,
-    ) -> Result<()> {
-        if chain.leaf_spki() != key.spki_der() {
-            return Err(Error::invalid(
-                "key",
-                "does not match the certificate's public key",
-            ));
-        }
-        let agent = http::agent(
-            &self.inner.transport,
-            Some(Identity {
-                chain: chain.certificates(),
-                pkcs8_der: key.to_pkcs8_der(),
-            }),
-        )?;
-        self.post_revoke(&chain.serial(), opts, None, Some(&agent))
+    /// Revokes the credential's leaf, authenticating over mutual TLS with it (a held key
+    /// signs the handshake through its signer). No token is used.
+    pub fn revoke_with_certificate(&self, cred: &Credential, opts: &RevokeOptions) -> Result<()> {
+        self.post_revoke(&cred.chain().serial(), opts, Auth::MutualTls(cred))
     }
 }
 

@@ -1,12 +1,14 @@
-//! Read-only calls: health, version, roots, federation, intermediates and provisioners.
-//! These are GETs, idempotent, and safe to retry.
+//! The read-only GETs: health, version, roots, federation, intermediates and
+//! provisioners. Idempotent, and safe to retry.
 
 use serde::Deserialize;
 
 use crate::chain::certs_from_pem;
-use crate::client::{Call, Client};
 use crate::error::{Error, ErrorKind, Result};
 use crate::provisioner::{self, JwkProvisioner, ProvisionerEntry};
+
+use super::Client;
+use super::request::Call;
 
 /// Largest number of `/provisioners` pages followed (100 per page).
 const MAX_PAGES: usize = 100;

@@ -1,12 +1,12 @@
-//! `stepca_external_key`: a public key plus a sign callback, for keys that never leave a
-//! secure element, TPM or HSM.
+//! `stepca_external_key`: a key held elsewhere, as a public key plus a sign callback (a
+//! secure element, TPM or HSM SDK) or a PKCS#11 token key (`ffi/pkcs11.rs`).
 
 use std::ffi::{c_char, c_int, c_void};
 
+use std::sync::Arc;
+
 use super::buffer::hand_out;
-use super::chain::stepca_chain;
-use super::client::stepca_client;
-use super::csr::{stepca_csr_request, stepca_sig_alg};
+use super::csr::{sig_alg, sig_alg_value, stepca_csr_request, stepca_sig_alg};
 use super::error::{FfiError, stepca_error, stepca_status};
 use super::{
     bytes, call, format, free_handle, guard, handle, handle_mut, into_handle, out, out_len,
@@ -18,15 +18,21 @@ use crate::token::ProviderError;
 
 /// Where a sign callback puts the signature. Valid only during the callback.
 pub struct stepca_signature_sink {
+    alg: SignatureAlgorithm,
     sig: Option<Vec<u8>>,
     message: Option<String>,
 }
 
-/// A sign callback: signs `data` (`len` bytes; the callback hashes it) and hands the
-/// signature over with `stepca_signature_sink_set`, returning 0; non-zero fails the call
-/// with `STEPCA_ERR_SIGNER`. Formats: a DER `ECDSA-Sig-Value` for ECDSA (what OpenSSL's
-/// EVP_DigestSign and Go's crypto.Signer produce), the PKCS#1 v1.5 signature for RSA, the
-/// 64 raw bytes for Ed25519. Called synchronously on the calling thread.
+/// A sign callback: signs `data` (`len` bytes; the callback hashes it) with the algorithm
+/// `stepca_signature_sink_algorithm(sink)` names and hands the signature over with
+/// `stepca_signature_sink_set`, returning 0; non-zero fails the call with
+/// `STEPCA_ERR_SIGNER`. The algorithm is the key's own for CSRs and tokens; during a
+/// mutual-TLS handshake it is the scheme the handshake needs (`STEPCA_SIG_RSA_PSS_SHA256`
+/// for an RSA key under TLS 1.3). Formats: a DER `ECDSA-Sig-Value` for ECDSA (what
+/// OpenSSL's EVP_DigestSign and Go's crypto.Signer produce), the PKCS#1 v1.5 or PSS
+/// signature for RSA, the 64 raw bytes for Ed25519. Every signature is verified with the
+/// public key before use; one that does not verify fails the call with
+/// `STEPCA_ERR_SIGNER`. Called synchronously on the calling thread.
 pub type stepca_sign_fn = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,
@@ -39,7 +45,9 @@ pub type stepca_sign_fn = Option<
 /// A key held elsewhere: a public key with a sign callback, or a key in a PKCS#11 token.
 /// Immutable; a callback must be thread-safe if the key is used from several threads.
 pub struct stepca_external_key {
-    inner: Box<dyn Signer>,
+    pub(crate) inner: Arc<dyn Signer>,
+    /// The same key when it is in a PKCS#11 token, which can also sign digests.
+    pub(crate) pkcs11: Option<Arc<crate::pkcs11::Pkcs11Key>>,
 }
 
 /// A sign callback as a [`Signer`].
@@ -55,20 +63,6 @@ struct CallbackSigner {
 unsafe impl Send for CallbackSigner {}
 // SAFETY: as above.
 unsafe impl Sync for CallbackSigner {}
-
-impl Signer for stepca_external_key {
-    fn public_key_spki(&self) -> &[u8] {
-        self.inner.public_key_spki()
-    }
-
-    fn algorithm(&self) -> SignatureAlgorithm {
-        self.inner.algorithm()
-    }
-
-    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, ProviderError> {
-        self.inner.sign(msg)
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 enum SignError {
@@ -90,8 +84,9 @@ impl Signer for CallbackSigner {
         self.alg
     }
 
-    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, ProviderError> {
+    fn sign(&self, alg: SignatureAlgorithm, msg: &[u8]) -> Result<Vec<u8>, ProviderError> {
         let mut sink = stepca_signature_sink {
+            alg,
             sig: None,
             message: None,
         };
@@ -129,6 +124,17 @@ pub unsafe extern "C" fn stepca_signature_sink_set(
     })
 }
 
+/// The algorithm the callback must sign with (`STEPCA_SIG_*`), or 0 for NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_signature_sink_algorithm(
+    sink: *const stepca_signature_sink,
+) -> stepca_sig_alg {
+    // SAFETY: NULL or the sink passed to a running callback.
+    super::guard(0, || {
+        unsafe { sink.as_ref() }.map_or(0, |s| sig_alg_value(s.alg))
+    })
+}
+
 /// Records why the signer failed; the text appears in the call's error message.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn stepca_signature_sink_set_error(
@@ -141,24 +147,6 @@ pub unsafe extern "C" fn stepca_signature_sink_set_error(
         let (sink, message) = unsafe { (handle_mut(sink, "sink")?, string(message, "message")?) };
         sink.message = Some(message.chars().take(1024).collect());
         Ok(())
-    })
-}
-
-fn sig_alg(alg: stepca_sig_alg) -> super::FfiResult<SignatureAlgorithm> {
-    use super::csr::*;
-    Ok(match alg {
-        STEPCA_SIG_RSA_PKCS1_SHA256 => SignatureAlgorithm::RsaPkcs1Sha256,
-        STEPCA_SIG_RSA_PKCS1_SHA384 => SignatureAlgorithm::RsaPkcs1Sha384,
-        STEPCA_SIG_RSA_PKCS1_SHA512 => SignatureAlgorithm::RsaPkcs1Sha512,
-        STEPCA_SIG_ECDSA_P256_SHA256 => SignatureAlgorithm::EcdsaP256Sha256,
-        STEPCA_SIG_ECDSA_P384_SHA384 => SignatureAlgorithm::EcdsaP384Sha384,
-        STEPCA_SIG_ED25519 => SignatureAlgorithm::Ed25519,
-        other => {
-            return Err(FfiError::invalid(
-                "signature_algorithm",
-                &format!("{other} is not a STEPCA_SIG_* value for an external key"),
-            ));
-        }
     })
 }
 
@@ -194,14 +182,20 @@ pub unsafe extern "C" fn stepca_external_key_new(
         };
         let signer = CallbackSigner {
             spki,
-            alg: sig_alg(alg)?,
+            alg: sig_alg(alg)?.ok_or_else(|| {
+                FfiError::invalid(
+                    "signature_algorithm",
+                    "an external key needs its algorithm, not STEPCA_SIG_DEFAULT",
+                )
+            })?,
             func,
             user_data,
         };
         // Checks the public key parses and fits the algorithm, now rather than at first use.
-        crate::signer::ExternalKey::new(&signer)?;
+        crate::signer::ExternalKey::new(&signer, "public_key")?;
         *slot = into_handle(stepca_external_key {
-            inner: Box::new(signer),
+            inner: Arc::new(signer),
+            pkcs11: None,
         });
         Ok(())
     })
@@ -237,125 +231,8 @@ pub unsafe extern "C" fn stepca_create_csr_external(
             )
         };
         let fmt = format(format_)?;
-        let csr = request.request().build_with_signer(key)?;
+        let csr = request.request().build_with_signer(key.inner.as_ref())?;
         hand_out(&csr.encode(fmt), slot, len)
-    })
-}
-
-/// Renews `chain` whose key is held by the external key, with a renew token the callback
-/// signs. The new chain goes to `*chain_out`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn stepca_renew_external(
-    client: *const stepca_client,
-    chain: *const stepca_chain,
-    key: *const stepca_external_key,
-    chain_out: *mut *mut stepca_chain,
-    error: *mut *mut stepca_error,
-) -> stepca_status {
-    call(error, || {
-        // SAFETY: pointer contracts forwarded from the caller.
-        let (slot, client, chain, key) = unsafe {
-            (
-                out(chain_out, "chain_out")?,
-                handle(client, "client")?,
-                handle(chain, "chain")?,
-                handle(key, "key")?,
-            )
-        };
-        let new = client.client.renew_with_signer(&chain.chain, key)?;
-        *slot = into_handle(stepca_chain { chain: new });
-        Ok(())
-    })
-}
-
-/// Opens the key pair labelled `key_label` in the PKCS#11 token labelled `token_label` of
-/// `module` (a path to the module, e.g. libsofthsm2.so), logging in with `pin` (wrong PIN:
-/// `STEPCA_ERR_KEY_PASSPHRASE`; no such key: `STEPCA_ERR_KEY`). Use it with
-/// `stepca_create_csr_external` and `stepca_renew_external`; the private key never leaves
-/// the token. Free with `stepca_external_key_free`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn stepca_pkcs11_key_open(
-    module: *const c_char,
-    token_label: *const c_char,
-    pin: *const c_char,
-    key_label: *const c_char,
-    key_out: *mut *mut stepca_external_key,
-    error: *mut *mut stepca_error,
-) -> stepca_status {
-    call(error, || {
-        // SAFETY: pointer contracts forwarded from the caller.
-        let (slot, module, token, pin, label) = unsafe {
-            (
-                out(key_out, "key_out")?,
-                string(module, "module")?,
-                string(token_label, "token_label")?,
-                string(pin, "pin")?,
-                string(key_label, "key_label")?,
-            )
-        };
-        let pin = zeroize::Zeroizing::new(pin.to_string());
-        let key = crate::pkcs11::Pkcs11Key::open(
-            std::path::Path::new(module),
-            token,
-            &pin,
-            &crate::pkcs11::Pkcs11KeyRef::Label(label.to_string()),
-        )?;
-        *slot = into_handle(stepca_external_key {
-            inner: Box::new(key),
-        });
-        Ok(())
-    })
-}
-
-/// Generates a key pair of `type` (`STEPCA_KEY_EC_P256`, `_EC_P384`, `_RSA_2048/3072/4096`)
-/// labelled `key_label` inside the PKCS#11 token; the private key is not extractable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn stepca_pkcs11_key_generate(
-    module: *const c_char,
-    token_label: *const c_char,
-    pin: *const c_char,
-    key_label: *const c_char,
-    r#type: super::key::stepca_key_type,
-    key_out: *mut *mut stepca_external_key,
-    error: *mut *mut stepca_error,
-) -> stepca_status {
-    call(error, || {
-        // SAFETY: pointer contracts forwarded from the caller.
-        let (slot, module, token, pin, label) = unsafe {
-            (
-                out(key_out, "key_out")?,
-                string(module, "module")?,
-                string(token_label, "token_label")?,
-                string(pin, "pin")?,
-                string(key_label, "key_label")?,
-            )
-        };
-        use super::key::*;
-        let kt = match r#type {
-            STEPCA_KEY_EC_P256 => crate::key::KeyType::EcP256,
-            STEPCA_KEY_EC_P384 => crate::key::KeyType::EcP384,
-            STEPCA_KEY_RSA_2048 => crate::key::KeyType::Rsa2048,
-            STEPCA_KEY_RSA_3072 => crate::key::KeyType::Rsa3072,
-            STEPCA_KEY_RSA_4096 => crate::key::KeyType::Rsa4096,
-            other => {
-                return Err(FfiError::invalid(
-                    "type",
-                    &format!("{other} is not a key type a token can generate here"),
-                ));
-            }
-        };
-        let pin = zeroize::Zeroizing::new(pin.to_string());
-        let key = crate::pkcs11::Pkcs11Key::generate(
-            std::path::Path::new(module),
-            token,
-            &pin,
-            label,
-            kt,
-        )?;
-        *slot = into_handle(stepca_external_key {
-            inner: Box::new(key),
-        });
-        Ok(())
     })
 }
 
@@ -376,6 +253,6 @@ pub unsafe extern "C" fn stepca_external_key_public_key(
                 handle(key, "key")?,
             )
         };
-        hand_out(key.public_key_spki(), slot, len)
+        hand_out(key.inner.public_key_spki(), slot, len)
     })
 }

@@ -1,0 +1,116 @@
+//! A credential: a certificate chain and the key its leaf certifies, in memory or held
+//! (a callback signer, a PKCS#11 token). One type for every call that authenticates with
+//! a certificate: mutual-TLS renewal, rekey, revocation, and certificate-signed tokens.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+use crate::chain::CertificateChain;
+use crate::error::{Error, Result};
+use crate::key::{PrivateKey, SignatureAlgorithm};
+use crate::signer::{ExternalKey, Signer};
+
+/// A certificate chain (leaf first) with the key of its leaf. Cheap to clone; `Send + Sync`.
+#[derive(Clone)]
+pub struct Credential {
+    chain: CertificateChain,
+    key: Arc<dyn Signer>,
+    held: bool,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("subject", &self.chain.common_name())
+            .field("serial", &self.chain.serial())
+            .field("held", &self.held)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Credential {
+    /// `chain` with its key in memory. Fails (naming `key`) when the key is not the leaf's.
+    pub fn new(chain: CertificateChain, key: impl Into<Arc<PrivateKey>>) -> Result<Credential> {
+        let key: Arc<PrivateKey> = key.into();
+        Self::make(chain, key, false, "key")
+    }
+
+    /// `chain` with its key held by `signer` (a [`Pkcs11Key`](crate::Pkcs11Key), a secure
+    /// element's SDK, ...), which never hands the private key over. Fails (naming `signer`)
+    /// when the signer's key is not the leaf's.
+    pub fn held(chain: CertificateChain, signer: Arc<dyn Signer>) -> Result<Credential> {
+        Self::make(chain, signer, true, "signer")
+    }
+
+    fn make(
+        chain: CertificateChain,
+        key: Arc<dyn Signer>,
+        held: bool,
+        field: &str,
+    ) -> Result<Credential> {
+        ExternalKey::new(key.as_ref(), field)?;
+        if chain.leaf_public_key() != key.public_key_spki() {
+            return Err(Error::invalid(
+                field,
+                "does not match the certificate's public key",
+            ));
+        }
+        Ok(Credential { chain, key, held })
+    }
+
+    /// The same key with a new chain (after a renewal); fails when the chain certifies
+    /// another key.
+    pub fn with_chain(&self, chain: CertificateChain) -> Result<Credential> {
+        let field = if self.held { "signer" } else { "key" };
+        Self::make(chain, self.key.clone(), self.held, field)
+    }
+
+    /// The chain, leaf first.
+    pub fn chain(&self) -> &CertificateChain {
+        &self.chain
+    }
+
+    /// The key, as the signer every operation goes through.
+    pub fn signer(&self) -> &Arc<dyn Signer> {
+        &self.key
+    }
+
+    /// Whether the key is held elsewhere (not a [`PrivateKey`] in memory).
+    pub fn is_held(&self) -> bool {
+        self.held
+    }
+
+    /// The key checked and wrapped for signing; it was checked at construction.
+    pub(crate) fn key(&self) -> Result<ExternalKey<'_>> {
+        ExternalKey::new(self.key.as_ref(), if self.held { "signer" } else { "key" })
+    }
+
+    /// Signs `msg` with `alg`, verified against the public key (see [`ExternalKey::sign`]).
+    pub(crate) fn sign(&self, alg: SignatureAlgorithm, msg: &[u8]) -> Result<Vec<u8>> {
+        self.key()?.sign(alg, msg)
+    }
+
+    /// A compact JWS over `claims`, signed by the key, whose header carries the chain
+    /// under `chain_header` (`x5c`, or `x5cInsecure` for renewal) and `alg`.
+    pub(crate) fn jws(&self, chain_header: &str, claims: &Value) -> Result<Zeroizing<String>> {
+        let key = self.key()?;
+        let x5c: Vec<String> = self
+            .chain
+            .certificates()
+            .iter()
+            .map(|c| crate::jose::b64std(c))
+            .collect();
+        let mut header = serde_json::json!({
+            "alg": crate::jose::jws_alg(self.key.algorithm()),
+            "typ": "JWT",
+        });
+        header[chain_header] = serde_json::json!(x5c);
+        Ok(Zeroizing::new(crate::jose::sign_compact(
+            &|msg| key.sign_jws(msg),
+            &header,
+            claims,
+        )?))
+    }
+}
