@@ -93,12 +93,6 @@ impl Error {
         self
     }
 
-    /// Puts `prefix: ` (the operation) before the message.
-    pub(crate) fn context(mut self, prefix: &str) -> Self {
-        self.message = format!("{prefix}: {}", self.message);
-        self
-    }
-
     pub(crate) fn with_http(mut self, status: u16, ca_message: Option<String>) -> Self {
         self.http_status = Some(status);
         self.ca_message = ca_message;

@@ -57,8 +57,8 @@ impl Client {
     /// A token is made when the first attempt needs it and kept while attempts fail
     /// without reaching step-ca, so that it is sent again rather than a new one spent. In
     /// CA-time mode the CA's clock is measured before a token is made. A held key's
-    /// failure during a mutual-TLS handshake is reported as [`ErrorKind::Signer`], with the
-    /// signer's own words, not as a TLS error.
+    /// failure during a mutual-TLS handshake is reported as [`ErrorKind::Signer`] ("signer:
+    /// ..."), with the signer's own words, not as a TLS error.
     pub(crate) fn request(&self, call: &Call<'_>) -> Result<http::Response> {
         let deadline = Instant::now() + self.inner.transport.timeout;
         let token_fn = match call.auth {
@@ -120,7 +120,7 @@ impl Client {
                 Ok(resp)
             });
         match (result, identity.and_then(|id| id.take_failure())) {
-            (Err(_), Some(signer)) => Err(signer.context(call.what)),
+            (Err(_), Some(signer)) => Err(signer),
             (result, _) => result,
         }
     }
