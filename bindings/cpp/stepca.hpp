@@ -5,6 +5,10 @@
 // callbacks (token provider, time source, external signer) are std::functions that no
 // exception ever escapes from. Times are UNIX seconds (int64_t), durations std::chrono.
 // Link with -lstepca (pkg-config: stepca; CMake: stepca::stepca).
+//
+// Deliberately unwrapped (checked by scripts/check-bindings.py):
+//   stepca_error_code: the code is the status the failed call returned, which
+//     detail::check already has
 #ifndef STEPCA_HPP
 #define STEPCA_HPP
 
@@ -91,6 +95,20 @@ struct Deleter {
 
 }  // namespace detail
 
+// The library's version, e.g. "0.1.0".
+inline std::string version() { return stepca_version(); }
+
+// MAJOR * 1000000 + MINOR * 1000 + PATCH of the library linked at run time; differs from
+// STEPCA_VERSION_NUMBER when the header does not match the library.
+inline uint32_t version_number() noexcept { return stepca_version_number(); }
+
+// What this build supports, as JSON: {"key_algs":[...],"sig_algs":[...],"san_types":[...],
+// "features":[...]}.
+inline std::string capabilities() { return stepca_capabilities(); }
+
+// Whether `name` (e.g. "EC-P384", "ECDSA-P384-SHA384", "uri", "sign") is in capabilities().
+inline bool supports(const std::string &name) noexcept { return stepca_supports(name.c_str()); }
+
 // Key types to generate.
 enum class KeyType : stepca_key_type {
   Rsa2048 = STEPCA_KEY_RSA_2048,
@@ -170,6 +188,14 @@ class CsrRequest {
   }
   CsrRequest &signature_algorithm(stepca_sig_alg alg) {
     detail::call([&](stepca_error **e) { return stepca_csr_request_set_signature_algorithm(ptr_.get(), alg, e); });
+    return *this;
+  }
+  // Any other extension, by dotted OID, with its DER-encoded value.
+  CsrRequest &extension(const std::string &oid, bool critical, const std::string &der_value) {
+    detail::call([&](stepca_error **e) {
+      return stepca_csr_request_add_extension(ptr_.get(), oid.c_str(), critical,
+                                              reinterpret_cast<const uint8_t *>(der_value.data()), der_value.size(), e);
+    });
     return *this;
   }
   const stepca_csr_request *get() const noexcept { return ptr_.get(); }
@@ -264,6 +290,11 @@ class ExternalKey {
   std::unique_ptr<stepca_external_key, detail::Deleter<stepca_external_key, stepca_external_key_free>> ptr_;
 };
 
+// A leaf's validity, in UNIX seconds.
+struct Validity {
+  int64_t not_before = 0, not_after = 0;
+};
+
 // An issued certificate and its intermediates.
 class Chain {
  public:
@@ -295,6 +326,11 @@ class Chain {
     size_t n = 0;
     detail::call([&](stepca_error **e) { return stepca_chain_serial(get(), &p, &n, e); });
     return detail::take(p, n);
+  }
+  Validity validity() const {
+    Validity v;
+    detail::call([&](stepca_error **e) { return stepca_chain_validity(get(), &v.not_before, &v.not_after, e); });
+    return v;
   }
   // When to renew the leaf (UNIX seconds).
   int64_t renew_after() const {
@@ -374,13 +410,86 @@ struct Callbacks {
 };
 }  // namespace detail
 
-class JwkProvisioner;
+class Client;
 
-// Options for one sign call.
+// A JWK provisioner whose key was decrypted once, to mint tokens in process. Clients it is
+// given to share it, so it may be destroyed before them.
+class JwkProvisioner {
+ public:
+  // Fetches the JWK provisioner `name` from the CA and decrypts its key with `password`
+  // (wrong: STEPCA_ERR_KEY_PASSPHRASE). `kid` is needed only when several share the name.
+  static JwkProvisioner fetch(const Client &client, const std::string &name, const std::string &password,
+                              const std::string &kid = {});
+  // Loads one offline from a ca.json provisioner entry (`name` may be empty), or from an
+  // encrypted JWK (compact JWE, or JWE JSON as `step crypto jwk create` writes it), whose
+  // `name` is required.
+  static JwkProvisioner load(const std::string &data, const std::string &password, const std::string &name = {}) {
+    stepca_jwk_provisioner *p = nullptr;
+    detail::call([&](stepca_error **e) {
+      return stepca_jwk_provisioner_load(reinterpret_cast<const uint8_t *>(data.data()), data.size(),
+                                         name.empty() ? nullptr : name.c_str(), password.c_str(), &p, e);
+    });
+    return JwkProvisioner(p);
+  }
+  // Sets the lifetime of minted tokens (10 s to 1 h; default 5 min). Not while a client
+  // uses the provisioner (STEPCA_ERR_INVALID_ARGUMENT naming `provisioner`).
+  JwkProvisioner &lifetime(std::chrono::seconds s) {
+    // Out of range stays out of range rather than wrapping into it.
+    uint32_t seconds = s.count() < 0 || s.count() > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(s.count());
+    detail::call([&](stepca_error **e) { return stepca_jwk_provisioner_set_lifetime(ptr_.get(), seconds, e); });
+    return *this;
+  }
+  // A sign token for `subject` and `sans` (in step's form) with `audience`, e.g.
+  // "https://ca:9000/1.0/sign". Its times come from the system clock; a client given the
+  // provisioner mints with its own clock instead.
+  std::string sign_token(const std::string &subject, const std::vector<std::string> &sans,
+                         const std::string &audience) const {
+    std::vector<const char *> list;
+    for (const auto &s : sans) list.push_back(s.c_str());
+    uint8_t *p = nullptr;
+    size_t n = 0;
+    detail::call([&](stepca_error **e) {
+      return stepca_jwk_provisioner_sign_token(get(), subject.c_str(), list.data(), list.size(), audience.c_str(), &p,
+                                               &n, e);
+    });
+    return detail::take(p, n);
+  }
+  // A revoke token for the certificate with decimal `serial`, for `audience`, e.g.
+  // "https://ca:9000/1.0/revoke". Its times come from the system clock.
+  std::string revoke_token(const std::string &serial, const std::string &audience) const {
+    uint8_t *p = nullptr;
+    size_t n = 0;
+    detail::call([&](stepca_error **e) {
+      return stepca_jwk_provisioner_revoke_token(get(), serial.c_str(), audience.c_str(), &p, &n, e);
+    });
+    return detail::take(p, n);
+  }
+  const stepca_jwk_provisioner *get() const noexcept { return ptr_.get(); }
+
+ private:
+  explicit JwkProvisioner(stepca_jwk_provisioner *p) : ptr_(p) {}
+  std::unique_ptr<stepca_jwk_provisioner, detail::Deleter<stepca_jwk_provisioner, stepca_jwk_provisioner_free>> ptr_;
+};
+
+// Options for one sign call. The token is `token`, else the one from `token_provider` or
+// `jwk_provisioner` (set at most one), else the client's provider's.
 struct SignOptions {
-  std::string token;                      // empty: use the provider
-  int64_t not_before = 0, not_after = 0;  // UNIX seconds; 0: step-ca's default
-  std::string template_data;              // JSON; empty: none
+  std::string token;                                // empty: use a provider
+  TokenProvider token_provider;                     // instead of the client's; empty: none
+  const JwkProvisioner *jwk_provisioner = nullptr;  // instead of the client's provider; not owned
+  int64_t not_before = 0, not_after = 0;            // UNIX seconds; 0: step-ca's default
+  std::string template_data;                        // JSON; empty: none
+};
+
+// Options for one revocation. A revocation by serial takes its token from `token`, else
+// from `token_provider` or `jwk_provisioner` (set at most one), else from the client's
+// provider; one authenticated with the certificate needs none.
+struct RevokeOptions {
+  uint32_t reason_code = 0;                         // RFC 5280, 0 to 10
+  std::string reason;                               // free text; empty: none
+  std::string token;                                // empty: use a provider
+  TokenProvider token_provider;                     // asked with purpose STEPCA_TOKEN_REVOKE
+  const JwkProvisioner *jwk_provisioner = nullptr;  // not owned
 };
 
 // A step-ca client. Thread-safe; keeps its connections alive. Move-only.
@@ -407,11 +516,42 @@ class Client {
       detail::call([&](stepca_error **e) { return stepca_client_builder_set_root_fingerprint(ptr_.get(), fp.c_str(), e); });
       return *this;
     }
+    // Allows a plain http:// CA URL, refused by default.
+    Builder &allow_insecure_http(bool allow = true) {
+      detail::call([&](stepca_error **e) { return stepca_client_builder_allow_insecure_http(ptr_.get(), allow, e); });
+      return *this;
+    }
+    // Turns TLS server verification OFF, for tests only: anyone on the network path can
+    // then read tokens. Issued chains are still checked against a configured root.
+    Builder &dangerous_disable_tls_verification() {
+      detail::call(
+          [&](stepca_error **e) { return stepca_client_builder_dangerous_disable_tls_verification(ptr_.get(), e); });
+      return *this;
+    }
     Builder &timeouts(std::chrono::milliseconds connect, std::chrono::milliseconds call) {
       detail::call([&](stepca_error **e) {
         return stepca_client_builder_set_timeouts(ptr_.get(), static_cast<uint64_t>(connect.count()),
                                                   static_cast<uint64_t>(call.count()), e);
       });
+      return *this;
+    }
+    // Retries a request that never reached the CA (and a GET after a transport failure or
+    // a 5xx): `max_attempts` in all (1 = never retry; default 3), waiting `initial_backoff`
+    // (default 200 ms) doubling up to `max_backoff` (default 2 s), with jitter, all within
+    // the call timeout.
+    Builder &retries(uint32_t max_attempts, std::chrono::milliseconds initial_backoff,
+                     std::chrono::milliseconds max_backoff) {
+      detail::call([&](stepca_error **e) {
+        return stepca_client_builder_set_retries(ptr_.get(), max_attempts,
+                                                 static_cast<uint64_t>(initial_backoff.count()),
+                                                 static_cast<uint64_t>(max_backoff.count()), e);
+      });
+      return *this;
+    }
+    // Sends requests through this HTTP proxy; proxy environment variables are never read.
+    // A URL that is no proxy URL fails build() with STEPCA_ERR_INVALID_ARGUMENT.
+    Builder &proxy(const std::string &url) {
+      detail::call([&](stepca_error **e) { return stepca_client_builder_set_proxy(ptr_.get(), url.c_str(), e); });
       return *this;
     }
     Builder &provisioner(const std::string &name) {
@@ -428,7 +568,11 @@ class Client {
       return *this;
     }
     // Mints tokens in process with this JWK provisioner (instead of a token provider).
-    Builder &jwk_provisioner(const JwkProvisioner &provisioner);
+    Builder &jwk_provisioner(const JwkProvisioner &provisioner) {
+      detail::call([&](stepca_error **e) { return stepca_client_builder_set_jwk_provisioner(ptr_.get(), provisioner.get(), e); });
+      callbacks_.provider.reset();  // replaced on the C side too
+      return *this;
+    }
     // Takes the time from `fn` instead of the system clock, everywhere the client needs it
     // (token times, step-ca's TLS certificate, issued chains, the roots' validity at
     // build()). Clients built with it keep it alive, also after this builder is gone. An
@@ -484,6 +628,8 @@ class Client {
     std::unique_ptr<stepca_sign_options, detail::Deleter<stepca_sign_options, stepca_sign_options_free>> guard(o);
     if (!opts.token.empty())
       detail::call([&](stepca_error **e) { return stepca_sign_options_set_token(o, opts.token.c_str(), e); });
+    token_source(o, opts.token_provider, opts.jwk_provisioner, stepca_sign_options_set_token_provider,
+                 stepca_sign_options_set_jwk_provisioner);
     if (opts.not_before != 0)
       detail::call([&](stepca_error **e) { return stepca_sign_options_set_not_before(o, opts.not_before, e); });
     if (opts.not_after != 0)
@@ -511,56 +657,138 @@ class Client {
     return Chain(c);
   }
 
+  // Gets a certificate for the key in `new_csr` (PEM or DER), authenticating over mutual
+  // TLS with `chain` and its `key`.
+  Chain rekey(const Chain &chain, const Key &key, const std::string &new_csr) const {
+    stepca_chain *c = nullptr;
+    detail::call([&](stepca_error **e) {
+      return stepca_rekey(ptr_.get(), chain.get(), key.get(), reinterpret_cast<const uint8_t *>(new_csr.data()),
+                          new_csr.size(), &c, e);
+    });
+    return Chain(c);
+  }
+
+  // Revokes the certificate with `serial` (decimal, 0x hex or aa:bb hex).
+  void revoke(const std::string &serial, const RevokeOptions &opts) const {
+    auto o = revoke_options(opts);
+    detail::call([&](stepca_error **e) { return stepca_revoke(ptr_.get(), serial.c_str(), o.get(), e); });
+  }
+
   // Revokes the certificate with `serial`; the token comes from `token` or the provider.
   void revoke(const std::string &serial, uint32_t reason_code = 0, const std::string &token = {}) const {
-    stepca_revoke_options *o = nullptr;
-    detail::call([&](stepca_error **e) { return stepca_revoke_options_new(&o, e); });
-    std::unique_ptr<stepca_revoke_options, detail::Deleter<stepca_revoke_options, stepca_revoke_options_free>> guard(o);
-    detail::call([&](stepca_error **e) { return stepca_revoke_options_set_reason(o, reason_code, nullptr, e); });
-    if (!token.empty()) detail::call([&](stepca_error **e) { return stepca_revoke_options_set_token(o, token.c_str(), e); });
-    detail::call([&](stepca_error **e) { return stepca_revoke(ptr_.get(), serial.c_str(), o, e); });
+    RevokeOptions opts;
+    opts.reason_code = reason_code;
+    opts.token = token;
+    revoke(serial, opts);
+  }
+
+  // Revokes `chain`'s leaf, authenticating over mutual TLS with it and its `key` (no
+  // token: only the reason of `opts` is used).
+  void revoke(const Chain &chain, const Key &key, const RevokeOptions &opts = {}) const {
+    auto o = revoke_options(opts);
+    detail::call([&](stepca_error **e) {
+      return stepca_revoke_with_certificate(ptr_.get(), chain.get(), key.get(), o.get(), e);
+    });
   }
 
   void health() const {
     detail::call([&](stepca_error **e) { return stepca_client_health(ptr_.get(), e); });
   }
 
+  // step-ca's version string.
+  std::string version() const {
+    uint8_t *p = nullptr;
+    size_t n = 0;
+    detail::call([&](stepca_error **e) { return stepca_client_version(ptr_.get(), &p, &n, e); });
+    return detail::take(p, n);
+  }
+  // The CA's roots, as a PEM bundle.
+  std::string roots() const {
+    uint8_t *p = nullptr;
+    size_t n = 0;
+    detail::call([&](stepca_error **e) { return stepca_client_roots(ptr_.get(), &p, &n, e); });
+    return detail::take(p, n);
+  }
+  // The CA's roots and federated roots, as a PEM bundle.
+  std::string federation() const {
+    uint8_t *p = nullptr;
+    size_t n = 0;
+    detail::call([&](stepca_error **e) { return stepca_client_federation(ptr_.get(), &p, &n, e); });
+    return detail::take(p, n);
+  }
+  // The CA's intermediates, as a PEM bundle.
+  std::string intermediates() const {
+    uint8_t *p = nullptr;
+    size_t n = 0;
+    detail::call([&](stepca_error **e) { return stepca_client_intermediates(ptr_.get(), &p, &n, e); });
+    return detail::take(p, n);
+  }
+  // Every provisioner step-ca lists (all pages), as a JSON array.
+  std::string provisioners() const {
+    uint8_t *p = nullptr;
+    size_t n = 0;
+    detail::call([&](stepca_error **e) { return stepca_client_provisioners(ptr_.get(), &p, &n, e); });
+    return detail::take(p, n);
+  }
+  // The roots this client trusts (configured or bootstrapped by fingerprint) as PEM: save
+  // them after bootstrapping. Throws when the client uses the system roots.
+  std::string trusted_roots_pem() const {
+    uint8_t *p = nullptr;
+    size_t n = 0;
+    detail::call([&](stepca_error **e) { return stepca_client_trusted_roots_pem(ptr_.get(), &p, &n, e); });
+    return detail::take(p, n);
+  }
+
   const stepca_client *get() const noexcept { return ptr_.get(); }
 
  private:
   Client(stepca_client *c, detail::Callbacks callbacks) : callbacks_(std::move(callbacks)), ptr_(c) {}
+
+  // Sets a call's own token source on its C options `o`. The provider is passed by
+  // address: the options are freed before the call returns, while `provider` still lives.
+  template <typename O>
+  static void token_source(O *o, const TokenProvider &provider, const JwkProvisioner *jwk,
+                           stepca_status (*set_provider)(O *, stepca_token_provider_fn, void *, stepca_error **),
+                           stepca_status (*set_jwk)(O *, const stepca_jwk_provisioner *, stepca_error **)) {
+    // Each replaces the other on the C side; say so rather than silently keep one.
+    if (provider && jwk)
+      throw Error(STEPCA_ERR_INVALID_ARGUMENT, "token_provider: set at most one of token_provider and jwk_provisioner",
+                  0, "", "");
+    if (provider)
+      detail::call([&](stepca_error **e) {
+        return set_provider(o, detail::provider_trampoline, const_cast<TokenProvider *>(&provider), e);
+      });
+    if (jwk) detail::call([&](stepca_error **e) { return set_jwk(o, jwk->get(), e); });
+  }
+
+  static std::unique_ptr<stepca_revoke_options, detail::Deleter<stepca_revoke_options, stepca_revoke_options_free>>
+  revoke_options(const RevokeOptions &opts) {
+    stepca_revoke_options *o = nullptr;
+    detail::call([&](stepca_error **e) { return stepca_revoke_options_new(&o, e); });
+    std::unique_ptr<stepca_revoke_options, detail::Deleter<stepca_revoke_options, stepca_revoke_options_free>> guard(o);
+    const char *reason = opts.reason.empty() ? nullptr : opts.reason.c_str();
+    detail::call([&](stepca_error **e) { return stepca_revoke_options_set_reason(o, opts.reason_code, reason, e); });
+    if (!opts.token.empty())
+      detail::call([&](stepca_error **e) { return stepca_revoke_options_set_token(o, opts.token.c_str(), e); });
+    token_source(o, opts.token_provider, opts.jwk_provisioner, stepca_revoke_options_set_token_provider,
+                 stepca_revoke_options_set_jwk_provisioner);
+    return guard;
+  }
+
   // Keeps the token provider and time source alive as long as the client: the C side
   // holds pointers to them. Declared first, so it is destroyed after the client.
   detail::Callbacks callbacks_;
   std::unique_ptr<stepca_client, detail::Deleter<stepca_client, stepca_client_free>> ptr_;
 };
 
-// A JWK provisioner whose key was decrypted once, to mint tokens in process. Immutable;
-// clients it is given to share it, so it may be destroyed before them.
-class JwkProvisioner {
- public:
-  // Fetches the JWK provisioner `name` from the CA and decrypts its key with `password`
-  // (wrong: STEPCA_ERR_KEY_PASSPHRASE). `kid` is needed only when several share the name.
-  static JwkProvisioner fetch(const Client &client, const std::string &name, const std::string &password,
-                              const std::string &kid = {}) {
-    stepca_jwk_provisioner *p = nullptr;
-    detail::call([&](stepca_error **e) {
-      return stepca_jwk_provisioner_fetch(client.get(), name.c_str(), kid.empty() ? nullptr : kid.c_str(),
-                                          password.c_str(), &p, e);
-    });
-    return JwkProvisioner(p);
-  }
-  const stepca_jwk_provisioner *get() const noexcept { return ptr_.get(); }
-
- private:
-  explicit JwkProvisioner(stepca_jwk_provisioner *p) : ptr_(p) {}
-  std::unique_ptr<stepca_jwk_provisioner, detail::Deleter<stepca_jwk_provisioner, stepca_jwk_provisioner_free>> ptr_;
-};
-
-inline Client::Builder &Client::Builder::jwk_provisioner(const JwkProvisioner &provisioner) {
-  detail::call([&](stepca_error **e) { return stepca_client_builder_set_jwk_provisioner(ptr_.get(), provisioner.get(), e); });
-  callbacks_.provider.reset();  // replaced on the C side too
-  return *this;
+inline JwkProvisioner JwkProvisioner::fetch(const Client &client, const std::string &name, const std::string &password,
+                                            const std::string &kid) {
+  stepca_jwk_provisioner *p = nullptr;
+  detail::call([&](stepca_error **e) {
+    return stepca_jwk_provisioner_fetch(client.get(), name.c_str(), kid.empty() ? nullptr : kid.c_str(), password.c_str(),
+                                        &p, e);
+  });
+  return JwkProvisioner(p);
 }
 
 }  // namespace stepca

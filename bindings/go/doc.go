@@ -22,3 +22,15 @@
 // default (run `make` at the repository root first); build with -tags stepca_static to
 // link libstepca.a instead.
 package stepca
+
+// Deliberately unwrapped (checked by scripts/check-bindings.py):
+//   stepca_client_builder_set_token_provider: the client's provider is set on each
+//     call's options instead (stepca_sign_options_set_token_provider,
+//     stepca_revoke_options_set_token_provider), so each call has its own handle, deleted
+//     when the call returns, through which the provider's error comes back unchanged
+//   stepca_chain_pem: a Chain is []*x509.Certificate parsed from each certificate's DER
+//     (stepca_chain_get); Chain.PEM encodes those with encoding/pem
+//   stepca_chain_serial: Leaf().SerialNumber (crypto/x509) is the serial
+//   stepca_chain_validity: Leaf().NotBefore and Leaf().NotAfter (crypto/x509) are the
+//     validity
+//   stepca_error_code: the code is the status the failed call returned (takeError)

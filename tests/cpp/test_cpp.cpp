@@ -2,19 +2,33 @@
 // scripts/with-ca.sh): owners free exactly once, exceptions carry code, HTTP status and
 // messages, and a std::function token provider works (and may throw). A std::function
 // time source outlives the builder, its exceptions never reach C, and the clock's failures
-// (skew past step-ca's leeway, a clock before the root) are told apart.
+// (skew past step-ca's leeway, a clock before the root) are told apart. Rekeying,
+// revoking (by serial with any token source, or with the certificate), JWK provisioners
+// loaded offline, retries, a proxy and the CA's read-only endpoints are checked by what
+// the CA and OpenSSL see.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "stepca.hpp"
 
@@ -78,6 +92,185 @@ int64_t unix_now() { return static_cast<int64_t>(std::time(nullptr)); }
 std::string csr_for(const stepca::Key &key, const std::string &cn) {
   return stepca::CsrRequest().subject("CN", cn).dns(cn).build(key);
 }
+
+std::string chomp(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+// A revoke token from the step CLI for `serial`.
+std::string mint_revoke(const std::string &serial) {
+  return chomp(run("STEP_TOKEN_FLAGS=--revoke scripts/mint-token.sh " + quote(serial)));
+}
+
+// The admin provisioner's entry in the CA's ca.json.
+std::string admin_entry() {
+  return chomp(run("python3 -c 'import json, sys; c = json.load(open(sys.argv[1])); "
+                   "print(json.dumps([p for p in c[\"authority\"][\"provisioners\"] if p[\"name\"] == \"admin\"][0]))' " +
+                   quote(env("STEPCA_CONFIG"))));
+}
+
+// What OpenSSL reads from a chain's leaf and from a key.
+struct X509Free {
+  void operator()(X509 *x) const { X509_free(x); }
+};
+std::unique_ptr<X509, X509Free> leaf(const stepca::Chain &chain) {
+  std::string der = chain.certificate(0, STEPCA_FORMAT_DER);
+  auto p = reinterpret_cast<const unsigned char *>(der.data());
+  return std::unique_ptr<X509, X509Free>(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+}
+std::string spki(EVP_PKEY *pkey) {
+  unsigned char *der = nullptr;
+  int n = i2d_PUBKEY(pkey, &der);
+  std::string out(reinterpret_cast<char *>(der), static_cast<size_t>(n > 0 ? n : 0));
+  OPENSSL_free(der);
+  return out;
+}
+std::string leaf_spki(const stepca::Chain &chain) { return spki(X509_get0_pubkey(leaf(chain).get())); }
+std::string leaf_subject(const stepca::Chain &chain) {
+  char *s = X509_NAME_oneline(X509_get_subject_name(leaf(chain).get()), nullptr, 0);
+  std::string out(s);
+  OPENSSL_free(s);
+  return out;
+}
+std::string key_spki(const stepca::Key &key) {
+  std::string pem = key.pem();
+  BIO *bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  EVP_PKEY *pkey = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  std::string out = spki(pkey);
+  EVP_PKEY_free(pkey);
+  return out;
+}
+
+// A numeric claim of a JWT's payload.
+int64_t jwt_claim(const std::string &jwt, const std::string &name) {
+  size_t a = jwt.find('.'), b = jwt.find('.', a + 1);
+  std::string b64 = jwt.substr(a + 1, b - a - 1);
+  for (char &c : b64) c = c == '-' ? '+' : c == '_' ? '/' : c;
+  while (b64.size() % 4) b64 += '=';
+  std::string json(b64.size(), '\0');
+  EVP_DecodeBlock(reinterpret_cast<unsigned char *>(&json[0]), reinterpret_cast<const unsigned char *>(b64.data()),
+                  static_cast<int>(b64.size()));
+  size_t at = json.find("\"" + name + "\":");
+  if (at == std::string::npos) throw std::runtime_error("no claim " + name + " in " + json);
+  return std::stoll(json.substr(at + name.size() + 3));
+}
+
+// Expects `f` to throw stepca::Error with `code` and a message starting with "`field`:".
+template <typename F>
+void expect_error(F &&f, stepca_status code, const std::string &field) {
+  try {
+    f();
+    ADD_FAILURE() << "no exception; expected " << field;
+  } catch (const stepca::Error &e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    EXPECT_EQ(std::string(e.what()).rfind(field + ":", 0), 0u) << e.what();
+  }
+}
+
+// A TCP server on 127.0.0.1 that runs `handler` for each connection on its own thread;
+// the handler should return soon after `stop` turns true (the destructor waits for it).
+class Server {
+ public:
+  using Handler = std::function<void(int fd, const std::atomic<bool> &stop)>;
+  explicit Server(Handler handler) : handler_(std::move(handler)), fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (bind(fd_, reinterpret_cast<sockaddr *>(&a), len) != 0 || listen(fd_, 16) != 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr *>(&a), &len) != 0)
+      throw std::runtime_error("cannot listen on 127.0.0.1");
+    port_ = ntohs(a.sin_port);
+    accepter_ = std::thread([this] {
+      while (!stop_) {
+        pollfd p{fd_, POLLIN, 0};
+        if (poll(&p, 1, 50) <= 0) continue;
+        int c = accept(fd_, nullptr, nullptr);
+        if (c >= 0) connections_.emplace_back([this, c] {
+          handler_(c, stop_);
+          close(c);
+        });
+      }
+    });
+  }
+  ~Server() {
+    stop_ = true;
+    accepter_.join();
+    for (auto &t : connections_) t.join();
+    close(fd_);
+  }
+  int port() const { return port_; }
+
+ private:
+  Handler handler_;
+  int fd_, port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread accepter_;
+  std::vector<std::thread> connections_;  // touched by the accepter only, until it is joined
+};
+
+// Reads an HTTP request head; "" when the peer closes first or the server stops.
+std::string read_head(int fd, const std::atomic<bool> &stop) {
+  std::string head;
+  std::array<char, 1024> buf{};
+  while (!stop && head.find("\r\n\r\n") == std::string::npos) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 50) <= 0) continue;
+    ssize_t n = recv(fd, buf.data(), buf.size(), 0);
+    if (n <= 0) return "";
+    head.append(buf.data(), static_cast<size_t>(n));
+  }
+  return head;
+}
+
+bool send_all(int fd, const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+// An HTTP CONNECT proxy to 127.0.0.1 that records each CONNECT target.
+struct ConnectProxy {
+  std::mutex mu;
+  std::vector<std::string> targets;
+  // Last: its threads use the members above.
+  Server server{[this](int fd, const std::atomic<bool> &stop) { serve(fd, stop); }};
+
+  void serve(int fd, const std::atomic<bool> &stop) {
+    std::string head = read_head(fd, stop);
+    if (head.rfind("CONNECT ", 0) != 0) return;
+    std::string target = head.substr(8, head.find(' ', 8) - 8);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      targets.push_back(target);
+    }
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(std::stoi(target.substr(target.rfind(':') + 1))));
+    inet_pton(AF_INET, target.substr(0, target.rfind(':')).c_str(), &a.sin_addr);
+    int up = socket(AF_INET, SOCK_STREAM, 0);
+    const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+    if (connect(up, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0 && send_all(fd, ok, sizeof ok - 1)) {
+      std::array<char, 16384> buf{};
+      pollfd p[2] = {{fd, POLLIN, 0}, {up, POLLIN, 0}};
+      for (bool open = true; open && !stop;) {
+        if (poll(p, 2, 50) <= 0) continue;
+        for (int i = 0; i < 2 && open; ++i) {
+          if (p[i].revents == 0) continue;
+          ssize_t n = recv(p[i].fd, buf.data(), buf.size(), 0);
+          open = n > 0 && send_all(p[1 - i].fd, buf.data(), static_cast<size_t>(n));
+        }
+      }
+    }
+    close(up);
+  }
+};
 
 }  // namespace
 
@@ -148,9 +341,7 @@ TEST(Client, EnrollsRenewsAndRevokesWithAStdFunctionProvider) {
   auto reloaded = stepca::Chain::load(renewed.pem());
   EXPECT_EQ(reloaded.serial(), renewed.serial());
   // Revoke with a token the step CLI mints for the serial, then renewal is refused.
-  std::string token = run("STEP_TOKEN_FLAGS=--revoke scripts/mint-token.sh " + renewed.serial());
-  while (!token.empty() && token.back() == '\n') token.pop_back();
-  c.revoke(renewed.serial(), 1, token);
+  c.revoke(renewed.serial(), 1, mint_revoke(renewed.serial()));
   try {
     c.renew(renewed, key, STEPCA_RENEW_MTLS);
     FAIL() << "a revoked certificate renewed";
@@ -373,4 +564,300 @@ TEST(Clock, AThrowingTimeSourceFallsBackToTheSystemClock) {
   auto chain = c.sign(csr_for(key, "cpp-throwing-clock.example.com"));
   EXPECT_EQ(chain.size(), 2u);
   EXPECT_GT(throws.load(), 0);
+}
+
+TEST(Library, VersionAndCapabilitiesDescribeThisBuild) {
+  EXPECT_EQ(stepca::version(), std::to_string(STEPCA_VERSION_MAJOR) + "." + std::to_string(STEPCA_VERSION_MINOR) + "." +
+                                   std::to_string(STEPCA_VERSION_PATCH));
+  EXPECT_EQ(stepca::version_number(), static_cast<uint32_t>(STEPCA_VERSION_NUMBER));
+  std::string caps = stepca::capabilities();
+  EXPECT_EQ(caps.front(), '{') << caps;
+  EXPECT_NE(caps.find("\"key_algs\":["), std::string::npos) << caps;
+  EXPECT_NE(caps.find("\"EC-P256\""), std::string::npos) << caps;
+  EXPECT_TRUE(stepca::supports("EC-P256"));
+  EXPECT_TRUE(stepca::supports("uri"));
+  EXPECT_FALSE(stepca::supports("no-such-capability"));
+}
+
+TEST(Csr, AnExtensionByOidReachesOpenssl) {
+  auto key = stepca::Key::generate(stepca::KeyType::EcP256);
+  // subjectKeyIdentifier: an OCTET STRING of 4 bytes.
+  std::string ski("\x04\x04\xde\xad\xbe\xef", 6);
+  std::string csr = stepca::CsrRequest().subject("CN", "ext.example.com").extension("2.5.29.14", false, ski).build(key);
+  std::FILE *f = std::fopen("/tmp/stepca-cpp-ext.csr", "w");
+  std::fwrite(csr.data(), 1, csr.size(), f);
+  std::fclose(f);
+  std::string text = run("openssl req -verify -noout -text -in /tmp/stepca-cpp-ext.csr 2>&1");
+  std::remove("/tmp/stepca-cpp-ext.csr");
+  EXPECT_NE(text.find("verify OK"), std::string::npos) << text;
+  EXPECT_NE(text.find("X509v3 Subject Key Identifier"), std::string::npos) << text;
+  EXPECT_NE(text.find("DE:AD:BE:EF"), std::string::npos) << text;
+  expect_error([] { stepca::CsrRequest().extension("not-an-oid", false, std::string("\x05\x00", 2)); },
+               STEPCA_ERR_INVALID_ARGUMENT, "extension.oid");
+}
+
+TEST(Client, ReadOnlyEndpointsReturnWhatTheCaServes) {
+  auto c = stepca::Client::Builder(env("STEPCA_URL")).root_file(env("STEPCA_ROOT")).build();
+  std::string served =
+      run("curl -s --cacert " + quote(env("STEPCA_ROOT")) + " " + quote(env("STEPCA_URL") + "/version"));
+  std::string version = c.version();
+  EXPECT_FALSE(version.empty());
+  EXPECT_NE(served.find("\"version\":\"" + version + "\""), std::string::npos) << served;
+  std::string roots = c.roots();
+  std::ifstream in(env("STEPCA_ROOT"));
+  std::string root_file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(roots, root_file);
+  EXPECT_EQ(c.trusted_roots_pem(), roots);
+  EXPECT_NE(c.federation().find(roots), std::string::npos);
+  std::string provisioners = c.provisioners();
+  EXPECT_EQ(provisioners.front(), '[');
+  EXPECT_NE(provisioners.find("\"name\":\"admin\""), std::string::npos) << provisioners;
+  EXPECT_NE(provisioners.find("\"name\":\"strict\""), std::string::npos) << provisioners;
+  // The intermediate is the one that issues.
+  auto key = stepca::Key::generate(stepca::KeyType::EcP256);
+  auto chain = client().sign(csr_for(key, "cpp-info.example.com"));
+  EXPECT_EQ(c.intermediates(), chain.certificate(1));
+  // A client on the system roots has none of its own to hand out.
+  expect_error([] { stepca::Client::Builder(env("STEPCA_URL")).build().trusted_roots_pem(); },
+               STEPCA_ERR_INVALID_ARGUMENT, "client");
+}
+
+TEST(Chain, ValidityIsTheOneAskedFor) {
+  auto key = stepca::Key::generate(stepca::KeyType::EcP256);
+  stepca::SignOptions opts;
+  opts.not_before = unix_now() - 60;
+  opts.not_after = unix_now() + 7200;
+  auto chain = client().sign(csr_for(key, "cpp-validity.example.com"), opts);
+  auto v = chain.validity();
+  EXPECT_EQ(v.not_before, opts.not_before);
+  EXPECT_EQ(v.not_after, opts.not_after);
+  EXPECT_GT(chain.renew_after(), v.not_before);
+  EXPECT_LT(chain.renew_after(), v.not_after);
+}
+
+TEST(Client, RekeyCertifiesTheNewKeyUnderTheSameSubject) {
+  auto c = client();
+  auto old_key = stepca::Key::generate(stepca::KeyType::EcP256);
+  auto chain = c.sign(csr_for(old_key, "cpp-rekey.example.com"));
+  auto new_key = stepca::Key::generate(stepca::KeyType::EcP384);
+  auto rekeyed = c.rekey(chain, old_key, csr_for(new_key, "cpp-rekey.example.com"));
+  EXPECT_EQ(leaf_spki(rekeyed), key_spki(new_key));
+  EXPECT_NE(leaf_spki(rekeyed), leaf_spki(chain));
+  EXPECT_EQ(leaf_subject(rekeyed), leaf_subject(chain));
+  EXPECT_EQ(leaf_subject(rekeyed), "/CN=cpp-rekey.example.com");
+  EXPECT_NE(rekeyed.serial(), chain.serial());
+  // The new certificate works with the new key only.
+  EXPECT_NO_THROW(c.renew(rekeyed, new_key, STEPCA_RENEW_MTLS));
+  expect_error([&] { c.rekey(chain, new_key, csr_for(new_key, "cpp-rekey.example.com")); },
+               STEPCA_ERR_INVALID_ARGUMENT, "key");
+}
+
+TEST(Client, RevokingWithTheCertificateMakesTheCaRefuseItsRenewal) {
+  auto c = stepca::Client::Builder(env("STEPCA_URL")).root_file(env("STEPCA_ROOT")).build();
+  auto key = stepca::Key::generate(stepca::KeyType::EcP256);
+  auto chain = client().sign(csr_for(key, "cpp-revoke-mtls.example.com"));
+  EXPECT_NO_THROW(c.renew(chain, key, STEPCA_RENEW_MTLS));
+  stepca::RevokeOptions opts;
+  opts.reason_code = 4;  // superseded
+  opts.reason = "replaced by the C++ test";
+  c.revoke(chain, key, opts);  // no token provider anywhere: mutual TLS only
+  try {
+    c.renew(chain, key, STEPCA_RENEW_MTLS);
+    FAIL() << "a revoked certificate renewed";
+  } catch (const stepca::Error &e) {
+    EXPECT_EQ(e.code(), STEPCA_ERR_CA_REJECTED);
+    EXPECT_EQ(e.http_status(), 401);
+  }
+}
+
+TEST(Client, RevokeTokensComeFromTheOptionsProviderOrJwkProvisioner) {
+  auto c = client([](const stepca::Claims &) -> std::string { throw std::runtime_error("the client's provider"); });
+  auto issue = [](const stepca::Key &key, const std::string &cn) { return client().sign(csr_for(key, cn)); };
+  auto refused = [&](const stepca::Chain &chain, const stepca::Key &key) {
+    try {
+      c.renew(chain, key, STEPCA_RENEW_MTLS);
+      return false;
+    } catch (const stepca::Error &e) {
+      return e.code() == STEPCA_ERR_CA_REJECTED && e.http_status() == 401;
+    }
+  };
+  auto key = stepca::Key::generate(stepca::KeyType::EcP256);
+  auto first = issue(key, "cpp-revoke-provider.example.com");
+  auto second = issue(key, "cpp-revoke-jwk.example.com");
+  stepca::RevokeOptions by_provider;
+  by_provider.reason_code = 1;
+  by_provider.reason = "key compromise drill";
+  int asked = 0;
+  by_provider.token_provider = [&](const stepca::Claims &claims) {
+    ++asked;
+    EXPECT_EQ(claims.purpose, static_cast<stepca_token_purpose>(STEPCA_TOKEN_REVOKE));
+    EXPECT_EQ(claims.subject, first.serial());
+    EXPECT_EQ(claims.audience, env("STEPCA_URL") + "/1.0/revoke");
+    return mint_revoke(claims.subject);
+  };
+  c.revoke(first.serial(), by_provider);
+  EXPECT_EQ(asked, 1);
+  EXPECT_TRUE(refused(first, key));
+  EXPECT_FALSE(refused(second, key));
+  auto jwk = admin_provisioner();
+  stepca::RevokeOptions by_jwk;
+  by_jwk.jwk_provisioner = &jwk;
+  c.revoke(second.serial(), by_jwk);
+  EXPECT_TRUE(refused(second, key));
+
+  stepca::RevokeOptions both = by_provider;
+  both.jwk_provisioner = &jwk;
+  expect_error([&] { c.revoke("1", both); }, STEPCA_ERR_INVALID_ARGUMENT, "token_provider");
+  stepca::RevokeOptions bad_reason;
+  bad_reason.reason_code = 11;
+  expect_error([&] { c.revoke("1", bad_reason); }, STEPCA_ERR_INVALID_ARGUMENT, "reason_code");
+}
+
+TEST(SignOptions, ACallsProviderOrJwkProvisionerReplacesTheClients) {
+  int client_asked = 0;
+  auto c = client([&](const stepca::Claims &) -> std::string {
+    ++client_asked;
+    throw std::runtime_error("the client's provider");
+  });
+  auto key = stepca::Key::generate(stepca::KeyType::EcP256);
+  std::string csr = csr_for(key, "cpp-call-provider.example.com");
+  stepca::SignOptions by_provider;
+  int asked = 0;
+  by_provider.token_provider = [&](const stepca::Claims &claims) {
+    ++asked;
+    return mint(claims);
+  };
+  EXPECT_EQ(c.sign(csr, by_provider).size(), 2u);
+  EXPECT_EQ(asked, 1);
+  auto jwk = admin_provisioner();
+  stepca::SignOptions by_jwk;
+  by_jwk.jwk_provisioner = &jwk;
+  EXPECT_EQ(c.sign(csr, by_jwk).size(), 2u);
+  EXPECT_EQ(client_asked, 0);
+
+  stepca::SignOptions throwing;
+  throwing.token_provider = [](const stepca::Claims &) -> std::string { throw std::runtime_error("hsm unplugged"); };
+  try {
+    c.sign(csr, throwing);
+    FAIL() << "no exception";
+  } catch (const stepca::Error &e) {
+    EXPECT_EQ(e.code(), STEPCA_ERR_TOKEN_PROVIDER);
+    EXPECT_NE(std::string(e.what()).find("hsm unplugged"), std::string::npos) << e.what();
+  }
+  stepca::SignOptions both = by_provider;
+  both.jwk_provisioner = &jwk;
+  expect_error([&] { c.sign(csr, both); }, STEPCA_ERR_INVALID_ARGUMENT, "token_provider");
+  EXPECT_EQ(client_asked, 0);
+}
+
+TEST(JwkProvisioner, LoadedOfflineItMintsTokensTheCaAccepts) {
+  std::string entry = admin_entry();
+  auto from_entry = stepca::JwkProvisioner::load(entry, password());
+  // The entry's encrypted key alone (a compact JWE) needs the provisioner's name.
+  const std::string field = "\"encryptedKey\": \"";
+  size_t at = entry.find(field) + field.size();
+  std::string jwe = entry.substr(at, entry.find('"', at) - at);
+  auto from_jwe = stepca::JwkProvisioner::load(jwe, password(), "admin");
+  expect_error([&] { stepca::JwkProvisioner::load(jwe, password()); }, STEPCA_ERR_INVALID_ARGUMENT, "provisioner");
+  try {
+    stepca::JwkProvisioner::load(entry, "not-the-password");
+    FAIL() << "a wrong provisioner password was accepted";
+  } catch (const stepca::Error &e) {
+    EXPECT_EQ(e.code(), STEPCA_ERR_KEY_PASSPHRASE);
+  }
+
+  auto c = stepca::Client::Builder(env("STEPCA_URL")).root_file(env("STEPCA_ROOT")).build();
+  auto key = stepca::Key::generate(stepca::KeyType::EcP256);
+  const std::string cn = "cpp-offline.example.com";
+  stepca::SignOptions opts;
+  opts.token = from_entry.sign_token(cn, {cn}, env("STEPCA_URL") + "/1.0/sign");
+  auto chain = c.sign(csr_for(key, cn), opts);
+  opts.token = from_jwe.sign_token(cn, {cn}, env("STEPCA_URL") + "/1.0/sign");
+  auto other = c.sign(csr_for(key, cn), opts);
+  stepca::RevokeOptions revoke;
+  revoke.token = from_jwe.revoke_token(chain.serial(), env("STEPCA_URL") + "/1.0/revoke");
+  c.revoke(chain.serial(), revoke);
+  expect_error([&] { c.renew(chain, key, STEPCA_RENEW_MTLS); }, STEPCA_ERR_CA_REJECTED, "renew");
+  EXPECT_NO_THROW(c.renew(other, key, STEPCA_RENEW_MTLS));
+}
+
+TEST(JwkProvisioner, LifetimeShapesTokensAndIsFixedOnceAClientHasIt) {
+  auto p = admin_provisioner();
+  const std::string aud = env("STEPCA_URL") + "/1.0/sign";
+  std::string token = p.sign_token("x.example.com", {}, aud);
+  EXPECT_EQ(jwt_claim(token, "exp") - jwt_claim(token, "nbf"), 300);
+  p.lifetime(std::chrono::seconds(60));
+  token = p.sign_token("x.example.com", {}, aud);
+  EXPECT_EQ(jwt_claim(token, "exp") - jwt_claim(token, "nbf"), 60);
+  expect_error([&] { p.lifetime(std::chrono::seconds(5)); }, STEPCA_ERR_INVALID_ARGUMENT, "token_lifetime");
+  expect_error([&] { p.lifetime(std::chrono::hours(24 * 365 * 200)); }, STEPCA_ERR_INVALID_ARGUMENT, "token_lifetime");
+  {
+    stepca::Client::Builder b(env("STEPCA_URL"));
+    b.jwk_provisioner(p);
+    expect_error([&] { p.lifetime(std::chrono::seconds(120)); }, STEPCA_ERR_INVALID_ARGUMENT, "provisioner");
+  }
+  p.lifetime(std::chrono::seconds(120));  // the builder is gone
+  token = p.sign_token("x.example.com", {}, aud);
+  EXPECT_EQ(jwt_claim(token, "exp") - jwt_claim(token, "nbf"), 120);
+}
+
+TEST(Builder, RetriesRepeatAGetTheCaAnsweredWith5xx) {
+  std::atomic<int> requests{0};
+  Server unavailable([&](int fd, const std::atomic<bool> &stop) {
+    if (read_head(fd, stop).empty()) return;
+    ++requests;
+    const char answer[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    send_all(fd, answer, sizeof answer - 1);
+  });
+  std::string url = "http://127.0.0.1:" + std::to_string(unavailable.port());
+  expect_error([&] { stepca::Client::Builder(url).build(); }, STEPCA_ERR_INVALID_ARGUMENT, "ca_url");
+  for (uint32_t attempts : {1u, 4u}) {
+    requests = 0;
+    auto c = stepca::Client::Builder(url)
+                 .allow_insecure_http()
+                 .retries(attempts, std::chrono::milliseconds(10), std::chrono::milliseconds(20))
+                 .build();
+    try {
+      c.health();
+      FAIL() << "a 503 was healthy";
+    } catch (const stepca::Error &e) {
+      EXPECT_EQ(e.code(), STEPCA_ERR_CA_REJECTED) << e.what();
+      EXPECT_EQ(e.http_status(), 503) << e.what();
+    }
+    EXPECT_EQ(requests.load(), static_cast<int>(attempts));
+  }
+  auto ms = [](int n) { return std::chrono::milliseconds(n); };
+  expect_error([&] { stepca::Client::Builder(url).retries(0, ms(10), ms(20)); }, STEPCA_ERR_INVALID_ARGUMENT,
+               "max_attempts");
+  expect_error([&] { stepca::Client::Builder(url).retries(3, ms(20), ms(10)); }, STEPCA_ERR_INVALID_ARGUMENT,
+               "max_backoff");
+}
+
+TEST(Builder, AProxyCarriesTheCallsAndABadProxyUrlIsNamed) {
+  ConnectProxy proxy;
+  {
+    auto c = stepca::Client::Builder(env("STEPCA_URL"))
+                 .root_file(env("STEPCA_ROOT"))
+                 .proxy("http://127.0.0.1:" + std::to_string(proxy.server.port()))
+                 .jwk_provisioner(admin_provisioner())
+                 .build();
+    c.health();
+    auto key = stepca::Key::generate(stepca::KeyType::EcP256);
+    EXPECT_EQ(c.sign(csr_for(key, "cpp-proxied.example.com")).size(), 2u);
+  }
+  std::lock_guard<std::mutex> lock(proxy.mu);
+  ASSERT_FALSE(proxy.targets.empty());
+  for (const auto &t : proxy.targets) EXPECT_EQ("https://" + t, env("STEPCA_URL"));
+  expect_error([] { stepca::Client::Builder(env("STEPCA_URL")).proxy("not a proxy url").build(); },
+               STEPCA_ERR_INVALID_ARGUMENT, "proxy");
+}
+
+TEST(Builder, DisablingTlsVerificationReachesACaNoRootVouchesFor) {
+  try {
+    stepca::Client::Builder(env("STEPCA_URL")).build().health();
+    FAIL() << "the test CA was trusted without its root";
+  } catch (const stepca::Error &e) {
+    EXPECT_EQ(e.code(), STEPCA_ERR_TLS) << e.what();
+  }
+  EXPECT_NO_THROW(stepca::Client::Builder(env("STEPCA_URL")).dangerous_disable_tls_verification().build().health());
 }
