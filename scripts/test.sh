@@ -49,6 +49,10 @@ check() { # a check that is one test: passes or fails as a whole
 check "cargo fmt" cargo fmt --all -- --check
 check "cargo clippy" cargo clippy --quiet --workspace --all-targets -- -D warnings
 check "header up to date" scripts/gen-header.sh --check
+check "rustdoc builds without warnings" env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
+# Every function in include/stepca.h is wrapped by C++ and Go, or listed there with a reason.
+check "bindings cover the C API (C++ and Go)" python3 scripts/check-bindings.py
+suite "bindings coverage checker self-test" python3 scripts/check-bindings.py --self-test
 check "build library, example, C and C++ tests" make -s all c-tests cpp-tests
 check "gofmt" sh -c 'test -z "$(gofmt -l bindings/go examples/go)" || { gofmt -l bindings/go examples/go; exit 1; }'
 check "go vet" sh -c 'cd bindings/go && go vet ./... && cd ../../examples/go && go vet ./...'

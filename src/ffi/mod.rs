@@ -1,7 +1,7 @@
 //! The C ABI: thin wrappers over the Rust API.
 //!
 //! Every exported function
-//! - runs inside a panic boundary ([`call`] or [`guard`]): a panic becomes
+//! - runs inside a panic boundary (`call` or `guard`): a panic becomes
 //!   `STEPCA_ERR_PANIC` (or a neutral value), never an unwind into C;
 //! - checks each pointer for NULL and each string for UTF-8, naming the argument;
 //! - clears `*error` and every out-pointer on entry, and writes outputs only on success;
