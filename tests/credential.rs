@@ -9,19 +9,9 @@ use std::sync::Arc;
 
 use common::{Ca, Fault, Recording, TempDir, openssl_verify_chain};
 use stepca::{
-    CertificateChain, Client, ClientBuilder, Credential, CsrRequest, ErrorKind, KeyType,
-    PrivateKey, RenewAuth, RevokeOptions, SanKind, SignOptions, SignatureAlgorithm, Signer,
+    CertificateChain, Client, Credential, CsrRequest, ErrorKind, KeyType, PrivateKey, RenewAuth,
+    RevokeOptions, SanKind, SignOptions, SignatureAlgorithm, Signer,
 };
-
-fn minting_client(ca: &Ca) -> Client {
-    let base = ClientBuilder::new(&ca.url)
-        .root_file(&ca.root)
-        .unwrap()
-        .build()
-        .unwrap();
-    let prov = base.jwk_provisioner("admin", None, &ca.password()).unwrap();
-    base.with_token_provider(Arc::new(prov))
-}
 
 fn request(cn: &str) -> CsrRequest {
     let mut req = CsrRequest::new();
@@ -45,7 +35,7 @@ fn held(kt: KeyType, fault: Fault) -> Arc<Recording> {
 #[test]
 fn held_keys_of_every_type_serve_their_whole_life() {
     let ca = Ca::get();
-    let client = minting_client(&ca);
+    let client = ca.minting_client();
     let dir = TempDir::new("credential");
     for (kt, scheme) in [
         (KeyType::EcP256, SignatureAlgorithm::EcdsaP256Sha256),
@@ -112,7 +102,7 @@ fn held_keys_of_every_type_serve_their_whole_life() {
 #[test]
 fn a_key_in_memory_does_the_same_over_tls13() {
     let ca = Ca::get();
-    let client = minting_client(&ca);
+    let client = ca.minting_client();
     let key = Arc::new(PrivateKey::generate(KeyType::Rsa2048).unwrap());
     let chain = enroll(&client, "memory-rsa.example.com", key.as_ref());
     let cred = Credential::new(chain, key.clone()).unwrap();
@@ -124,7 +114,7 @@ fn a_key_in_memory_does_the_same_over_tls13() {
 #[test]
 fn a_signer_that_fails_or_answers_in_the_wrong_scheme_is_a_signer_error() {
     let ca = Ca::get();
-    let client = minting_client(&ca);
+    let client = ca.minting_client();
     for (kt, fault, says) in [
         (
             KeyType::EcP256,
@@ -173,7 +163,7 @@ fn a_signer_that_fails_or_answers_in_the_wrong_scheme_is_a_signer_error() {
 #[test]
 fn a_credential_refuses_a_key_that_is_not_the_leafs() {
     let ca = Ca::get();
-    let client = minting_client(&ca);
+    let client = ca.minting_client();
     let signer = held(KeyType::EcP256, Fault::None);
     let chain = enroll(&client, "mismatch.example.com", signer.as_ref());
     let other = held(KeyType::EcP256, Fault::None);

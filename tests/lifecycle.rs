@@ -29,17 +29,6 @@ fn fingerprint(ca: &Ca) -> String {
     .to_string()
 }
 
-/// A client that mints its own tokens with the admin provisioner.
-fn minting_client(ca: &Ca) -> Client {
-    let base = ClientBuilder::new(&ca.url)
-        .root_file(&ca.root)
-        .unwrap()
-        .build()
-        .unwrap();
-    let prov = base.jwk_provisioner("admin", None, &ca.password()).unwrap();
-    base.with_token_provider(Arc::new(prov))
-}
-
 fn enroll(client: &Client, cn: &str, validity: Option<i64>) -> (Arc<PrivateKey>, CertificateChain) {
     let key = Arc::new(PrivateKey::generate(KeyType::EcP256).unwrap());
     let mut req = CsrRequest::new();
@@ -116,7 +105,7 @@ fn read_only_calls() {
     assert!(client.federation().unwrap().contains(&ca_root_der(&ca)));
     let inter = client.intermediates().unwrap();
     assert_eq!(inter.len(), 1);
-    let (_, chain) = enroll(&minting_client(&ca), "ro.example.com", None);
+    let (_, chain) = enroll(&ca.minting_client(), "ro.example.com", None);
     assert_eq!(chain.certificates()[1], inter[0]);
     let names: Vec<String> = client
         .provisioners()
@@ -257,7 +246,7 @@ fn minted_tokens_are_accepted_and_interchangeable_with_steps() {
 #[test]
 fn renew_over_mtls_and_with_the_token() {
     let ca = Ca::get();
-    let client = minting_client(&ca);
+    let client = ca.minting_client();
     let (key, chain) = enroll(&client, "renew.example.com", Some(3600));
     let dir = TempDir::new("renew");
     for auth in [RenewAuth::MutualTls, RenewAuth::Token, RenewAuth::Auto] {
@@ -291,7 +280,7 @@ fn renew_over_mtls_and_with_the_token() {
 #[test]
 fn expired_certificates_renew_with_the_token_where_allowed() {
     let ca = Ca::get();
-    let client = minting_client(&ca);
+    let client = ca.minting_client();
     let (key, chain) = enroll(&client, "expired.example.com", Some(6));
     // The "strict" provisioner does not allow renewal after expiry.
     let base = ClientBuilder::new(&ca.url)
@@ -325,7 +314,7 @@ fn expired_certificates_renew_with_the_token_where_allowed() {
 #[test]
 fn rekey_gets_a_certificate_for_the_new_key() {
     let ca = Ca::get();
-    let client = minting_client(&ca);
+    let client = ca.minting_client();
     let (key, chain) = enroll(&client, "rekey.example.com", Some(3600));
     let new_key = Arc::new(PrivateKey::generate(KeyType::EcP384).unwrap());
     let mut req = CsrRequest::new();
@@ -348,7 +337,7 @@ fn rekey_gets_a_certificate_for_the_new_key() {
 #[test]
 fn revoke_by_token_and_over_mtls_then_renewal_fails() {
     let ca = Ca::get();
-    let client = minting_client(&ca);
+    let client = ca.minting_client();
 
     let (key, chain) = enroll(&client, "revoke1.example.com", Some(3600));
     let serial_hex = format!("0x{}", x509_serial_hex(&chain));
@@ -433,7 +422,7 @@ fn x509_serial_hex(chain: &CertificateChain) -> String {
 #[test]
 fn renewal_timing_has_jitter_and_never_loops() {
     let ca = Ca::get();
-    let client = minting_client(&ca);
+    let client = ca.minting_client();
     let (_, chain) = enroll(&client, "timing.example.com", Some(24 * 3600));
     let (nb, na) = chain.validity();
     let period = na - nb;

@@ -68,6 +68,20 @@ impl Ca {
             .to_vec()
     }
 
+    /// A client trusting the CA's root that mints its own tokens with the `admin`
+    /// provisioner, fetched from the CA.
+    pub fn minting_client(&self) -> stepca::Client {
+        let base = stepca::ClientBuilder::new(&self.url)
+            .root_file(&self.root)
+            .unwrap()
+            .build()
+            .unwrap();
+        let prov = base
+            .jwk_provisioner("admin", None, &self.password())
+            .unwrap();
+        base.with_token_provider(std::sync::Arc::new(prov))
+    }
+
     pub fn root_pem(&self) -> Vec<u8> {
         std::fs::read(&self.root).unwrap()
     }
