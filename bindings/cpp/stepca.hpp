@@ -214,14 +214,26 @@ class CsrRequest {
 
 // Signs a message with a key libstepca never sees (HSM, TPM, secure element); returns a
 // DER ECDSA-Sig-Value for ECDSA, the PKCS#1 v1.5 signature for RSA, 64 bytes for Ed25519.
-// Throw to fail the call (STEPCA_ERR_SIGNER).
+// Throw to fail the call (STEPCA_ERR_SIGNER). It only ever signs with the key's own
+// algorithm, which is all CSRs and tokens need, and all mutual TLS needs for ECDSA and
+// Ed25519 keys; an RSA key in a TLS 1.3 handshake must sign RSA-PSS instead, so for RSA
+// mutual TLS (Credential with STEPCA_RENEW_MTLS, rekey, revoke with the certificate) use
+// AlgSignFunction. Asked for another algorithm, the ExternalKey fails the call with
+// STEPCA_ERR_SIGNER without calling it.
 using SignFunction = std::function<std::string(const std::string &message)>;
+
+// Signs `message` with `alg` (STEPCA_SIG_*): the key's own algorithm for CSRs and tokens,
+// the scheme the handshake needs during mutual TLS (STEPCA_SIG_RSA_PSS_SHA256 for an RSA
+// key under TLS 1.3: RSASSA-PSS, MGF1 with the same hash, salt as long as the hash).
+// Returns the signature in the formats SignFunction does (the PSS signature for PSS).
+// Throw to fail the call (STEPCA_ERR_SIGNER).
+using AlgSignFunction = std::function<std::string(stepca_sig_alg alg, const std::string &message)>;
 
 namespace detail {
 inline int sign_trampoline(void *user_data, const uint8_t *data, size_t len, stepca_signature_sink *sink) {
-  const auto &fn = *static_cast<const SignFunction *>(user_data);
+  const auto &fn = *static_cast<const AlgSignFunction *>(user_data);
   try {
-    std::string sig = fn(std::string(reinterpret_cast<const char *>(data), len));
+    std::string sig = fn(stepca_signature_sink_algorithm(sink), std::string(reinterpret_cast<const char *>(data), len));
     return stepca_signature_sink_set(sink, reinterpret_cast<const uint8_t *>(sig.data()), sig.size(), nullptr) == STEPCA_OK
                ? 0
                : 1;
@@ -233,18 +245,34 @@ inline int sign_trampoline(void *user_data, const uint8_t *data, size_t len, ste
     return 1;
   }
 }
+
+// A message-only sign function, asked only for the key's own algorithm `own`.
+inline AlgSignFunction with_own_alg(stepca_sig_alg own, SignFunction sign) {
+  return [own, sign = std::move(sign)](stepca_sig_alg alg, const std::string &message) -> std::string {
+    if (alg != own)
+      throw std::runtime_error("asked for signature algorithm " + std::to_string(alg) + " but the sign function signs only " +
+                               std::to_string(own) + " (the key's own); give ExternalKey an AlgSignFunction");
+    return sign(message);
+  };
+}
 }  // namespace detail
+
+class Credential;
 
 // A key held elsewhere: its public key (SubjectPublicKeyInfo, DER or PEM), the algorithm it
 // signs with, and the function that signs.
 class ExternalKey {
  public:
   ExternalKey(const std::string &public_key, stepca_sig_alg alg, SignFunction sign)
-      : sign_(std::make_unique<SignFunction>(std::move(sign))) {
+      : ExternalKey(public_key, alg, detail::with_own_alg(alg, std::move(sign))) {}
+  // The sign function learns the algorithm each signature needs: required for RSA keys
+  // over mutual TLS.
+  ExternalKey(const std::string &public_key, stepca_sig_alg alg, AlgSignFunction sign)
+      : sign_(std::make_shared<const AlgSignFunction>(std::move(sign))) {
     stepca_external_key *k = nullptr;
     detail::call([&](stepca_error **e) {
       return stepca_external_key_new(reinterpret_cast<const uint8_t *>(public_key.data()), public_key.size(), alg,
-                                     detail::sign_trampoline, sign_.get(), &k, e);
+                                     detail::sign_trampoline, const_cast<AlgSignFunction *>(sign_.get()), &k, e);
     });
     ptr_.reset(k);
   }
@@ -281,12 +309,26 @@ class ExternalKey {
     detail::call([&](stepca_error **e) { return stepca_create_csr_external(get(), request.get(), format, &p, &n, e); });
     return detail::take(p, n);
   }
+  // PKCS#11 keys only: signs a `digest` the caller computed with the hash `alg` names
+  // (STEPCA_SIG_*): a DER signature for ECDSA, PKCS#1 v1.5 or PSS (salt as long as the
+  // hash) for RSA. A key with a sign function throws STEPCA_ERR_INVALID_ARGUMENT ("key").
+  std::string sign_digest(stepca_sig_alg alg, const std::string &digest) const {
+    uint8_t *p = nullptr;
+    size_t n = 0;
+    detail::call([&](stepca_error **e) {
+      return stepca_pkcs11_key_sign_digest(get(), alg, reinterpret_cast<const uint8_t *>(digest.data()), digest.size(), &p,
+                                           &n, e);
+    });
+    return detail::take(p, n);
+  }
   const stepca_external_key *get() const noexcept { return ptr_.get(); }
 
  private:
+  friend class Credential;
   explicit ExternalKey(stepca_external_key *k) : ptr_(k) {}
-  // Declared first so it outlives the C key that points to it.
-  std::unique_ptr<SignFunction> sign_;
+  // Declared first so it outlives the C key that points to it; shared with the
+  // credentials made from this key, which the C side lets outlive it.
+  std::shared_ptr<const AlgSignFunction> sign_;
   std::unique_ptr<stepca_external_key, detail::Deleter<stepca_external_key, stepca_external_key_free>> ptr_;
 };
 
@@ -342,8 +384,43 @@ class Chain {
 
  private:
   friend class Client;
+  friend class Credential;
   explicit Chain(stepca_chain *c) : ptr_(c) {}
   std::unique_ptr<stepca_chain, detail::Deleter<stepca_chain, stepca_chain_free>> ptr_;
+};
+
+// A certificate chain with its key, to authenticate to step-ca over mutual TLS (renew,
+// rekey, revoke). Immutable and move-only. It shares the chain and key, which may be
+// destroyed before it (a held key's sign function is kept alive with the credential).
+class Credential {
+ public:
+  // From a key in memory; throws STEPCA_ERR_INVALID_ARGUMENT ("key") when the key is not
+  // the leaf's.
+  Credential(const Chain &chain, const Key &key) {
+    stepca_credential *c = nullptr;
+    detail::call([&](stepca_error **e) { return stepca_credential_new(chain.get(), key.get(), &c, e); });
+    ptr_.reset(c);
+  }
+  // From a held key (sign function or PKCS#11): the private key signs every handshake.
+  // Throws STEPCA_ERR_INVALID_ARGUMENT when the key is not the leaf's. For an RSA key
+  // with a sign function, give it an AlgSignFunction: TLS 1.3 asks for RSA-PSS.
+  Credential(const Chain &chain, const ExternalKey &key) : sign_(key.sign_) {
+    stepca_credential *c = nullptr;
+    detail::call([&](stepca_error **e) { return stepca_credential_new_external(chain.get(), key.get(), &c, e); });
+    ptr_.reset(c);
+  }
+  // The credential's chain.
+  Chain chain() const {
+    stepca_chain *c = nullptr;
+    detail::call([&](stepca_error **e) { return stepca_credential_chain(get(), &c, e); });
+    return Chain(c);
+  }
+  const stepca_credential *get() const noexcept { return ptr_.get(); }
+
+ private:
+  // Declared first: the C credential may call it until freed.
+  std::shared_ptr<const AlgSignFunction> sign_;
+  std::unique_ptr<stepca_credential, detail::Deleter<stepca_credential, stepca_credential_free>> ptr_;
 };
 
 // What the token provider is told.
@@ -657,6 +734,26 @@ class Client {
     return Chain(c);
   }
 
+  // Renews the credential's certificate (same subject, SANs, lifetime and key). With
+  // STEPCA_RENEW_MTLS a held key signs the TLS handshake; a sign function that throws or
+  // returns a signature that does not verify gives STEPCA_ERR_SIGNER.
+  Chain renew(const Credential &credential, stepca_renew_auth auth = STEPCA_RENEW_AUTO) const {
+    stepca_chain *c = nullptr;
+    detail::call([&](stepca_error **e) { return stepca_credential_renew(ptr_.get(), credential.get(), auth, &c, e); });
+    return Chain(c);
+  }
+
+  // Gets a certificate for the key in `new_csr` (PEM or DER), authenticating over mutual
+  // TLS with `credential`.
+  Chain rekey(const Credential &credential, const std::string &new_csr) const {
+    stepca_chain *c = nullptr;
+    detail::call([&](stepca_error **e) {
+      return stepca_credential_rekey(ptr_.get(), credential.get(), reinterpret_cast<const uint8_t *>(new_csr.data()),
+                                     new_csr.size(), &c, e);
+    });
+    return Chain(c);
+  }
+
   // Gets a certificate for the key in `new_csr` (PEM or DER), authenticating over mutual
   // TLS with `chain` and its `key`.
   Chain rekey(const Chain &chain, const Key &key, const std::string &new_csr) const {
@@ -689,6 +786,13 @@ class Client {
     detail::call([&](stepca_error **e) {
       return stepca_revoke_with_certificate(ptr_.get(), chain.get(), key.get(), o.get(), e);
     });
+  }
+
+  // Revokes the credential's leaf, authenticating over mutual TLS with it (no token: only
+  // the reason of `opts` is used).
+  void revoke(const Credential &credential, const RevokeOptions &opts = {}) const {
+    auto o = revoke_options(opts);
+    detail::call([&](stepca_error **e) { return stepca_credential_revoke(ptr_.get(), credential.get(), o.get(), e); });
   }
 
   void health() const {

@@ -3,14 +3,16 @@
 // messages, and a std::function token provider works (and may throw). A std::function
 // time source outlives the builder, its exceptions never reach C, and the clock's failures
 // (skew past step-ca's leeway, a clock before the root) are told apart. Rekeying,
-// revoking (by serial with any token source, or with the certificate), JWK provisioners
-// loaded offline, retries, a proxy and the CA's read-only endpoints are checked by what
-// the CA and OpenSSL see.
+// revoking (by serial with any token source, or with the certificate), credentials with
+// held keys whose sign function learns the algorithm (an OpenSSL RSA key over TLS 1.3 signs
+// RSA-PSS), PKCS#11 digest signing, JWK provisioners loaded offline, retries, a proxy and
+// the CA's read-only endpoints are checked by what the CA and OpenSSL see.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -26,6 +28,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -142,6 +145,69 @@ std::string key_spki(const stepca::Key &key) {
   EVP_PKEY_free(pkey);
   return out;
 }
+
+// Signs `msg` with an OpenSSL key as libstepca asks for `alg` (what an HSM driver does).
+std::string openssl_sign(EVP_PKEY *pkey, stepca_sig_alg alg, const std::string &msg) {
+  const EVP_MD *md = nullptr;
+  bool pss = false;
+  switch (alg) {
+    case STEPCA_SIG_RSA_PKCS1_SHA256: case STEPCA_SIG_ECDSA_P256_SHA256: md = EVP_sha256(); break;
+    case STEPCA_SIG_RSA_PKCS1_SHA384: case STEPCA_SIG_ECDSA_P384_SHA384: md = EVP_sha384(); break;
+    case STEPCA_SIG_RSA_PKCS1_SHA512: md = EVP_sha512(); break;
+    case STEPCA_SIG_RSA_PSS_SHA256: md = EVP_sha256(); pss = true; break;
+    case STEPCA_SIG_RSA_PSS_SHA384: md = EVP_sha384(); pss = true; break;
+    case STEPCA_SIG_RSA_PSS_SHA512: md = EVP_sha512(); pss = true; break;
+    default: throw std::runtime_error("no such algorithm in this test signer: " + std::to_string(alg));
+  }
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX *)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_PKEY_CTX *pctx = nullptr;
+  size_t len = 0;
+  auto in = reinterpret_cast<const unsigned char *>(msg.data());
+  if (EVP_DigestSignInit(ctx.get(), &pctx, md, nullptr, pkey) != 1 ||
+      (pss && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+               EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
+               EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) != 1)) ||
+      EVP_DigestSign(ctx.get(), nullptr, &len, in, msg.size()) != 1)
+    throw std::runtime_error("OpenSSL could not sign");
+  std::string sig(len, '\0');
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char *>(&sig[0]), &len, in, msg.size()) != 1)
+    throw std::runtime_error("OpenSSL could not sign");
+  sig.resize(len);
+  return sig;
+}
+
+// Whether OpenSSL verifies `sig` over the precomputed `digest` with the DER SPKI `public_key`.
+bool verifies_digest(const std::string &public_key, stepca_sig_alg alg, const std::string &digest,
+                     const std::string &sig) {
+  auto p = reinterpret_cast<const unsigned char *>(public_key.data());
+  std::unique_ptr<EVP_PKEY, void (*)(EVP_PKEY *)> pkey(d2i_PUBKEY(nullptr, &p, static_cast<long>(public_key.size())),
+                                                       EVP_PKEY_free);
+  std::unique_ptr<EVP_PKEY_CTX, void (*)(EVP_PKEY_CTX *)> ctx(EVP_PKEY_CTX_new(pkey.get(), nullptr), EVP_PKEY_CTX_free);
+  const EVP_MD *md = alg == STEPCA_SIG_ECDSA_P384_SHA384 || alg == STEPCA_SIG_RSA_PKCS1_SHA384 ||
+                             alg == STEPCA_SIG_RSA_PSS_SHA384
+                         ? EVP_sha384()
+                         : EVP_sha256();
+  bool pss = alg == STEPCA_SIG_RSA_PSS_SHA256 || alg == STEPCA_SIG_RSA_PSS_SHA384;
+  if (!pkey || EVP_PKEY_verify_init(ctx.get()) != 1 || EVP_PKEY_CTX_set_signature_md(ctx.get(), md) != 1) return false;
+  if (pss && (EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PSS_PADDING) != 1 ||
+              EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx.get(), RSA_PSS_SALTLEN_DIGEST) != 1 ||
+              EVP_PKEY_CTX_set_rsa_mgf1_md(ctx.get(), md) != 1))
+    return false;
+  return EVP_PKEY_verify(ctx.get(), reinterpret_cast<const unsigned char *>(sig.data()), sig.size(),
+                         reinterpret_cast<const unsigned char *>(digest.data()), digest.size()) == 1;
+}
+
+std::string digest_of(const EVP_MD *md, const std::string &msg) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(msg.data(), msg.size(), out, &n, md, nullptr);
+  return std::string(reinterpret_cast<char *>(out), n);
+}
+
+struct PkeyFree {
+  void operator()(EVP_PKEY *k) const { EVP_PKEY_free(k); }
+};
+using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
 
 // A numeric claim of a JWT's payload.
 int64_t jwt_claim(const std::string &jwt, const std::string &name) {
@@ -416,6 +482,143 @@ TEST(ExternalKey, AnOpensslHeldKeyEnrollsAndRenews) {
   EVP_PKEY_free(pkey);
 }
 
+// One signature libstepca asked a held key's sign function for.
+struct Asked {
+  stepca_sig_alg alg;
+  std::string message;
+};
+
+TEST(Credential, AnOpensslRsaKeyRenewsOverTls13RekeysAndRevokes) {
+  Pkey rsa(EVP_RSA_gen(2048));
+  ASSERT_NE(rsa, nullptr);
+  std::vector<Asked> asked;
+  stepca::ExternalKey key(spki(rsa.get()), STEPCA_SIG_RSA_PKCS1_SHA256,
+                          [&](stepca_sig_alg alg, const std::string &msg) {
+                            asked.push_back({alg, msg});
+                            return openssl_sign(rsa.get(), alg, msg);
+                          });
+  const std::string cn = "cpp-cred-rsa.example.com";
+  auto c = client();
+  auto chain = c.sign(key.csr(stepca::CsrRequest().subject("CN", cn).dns(cn)));
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0].alg, static_cast<stepca_sig_alg>(STEPCA_SIG_RSA_PKCS1_SHA256));  // the CSR: the key's own
+
+  // A client without any token source: mutual TLS is the only way in.
+  auto mtls = stepca::Client::Builder(env("STEPCA_URL")).root_file(env("STEPCA_ROOT")).build();
+  stepca::Credential credential(chain, key);
+  EXPECT_EQ(credential.chain().serial(), chain.serial());
+  asked.clear();
+  auto renewed = mtls.renew(credential, STEPCA_RENEW_MTLS);
+  EXPECT_NE(renewed.serial(), chain.serial());
+  EXPECT_EQ(leaf_spki(renewed), spki(rsa.get()));
+  // One TLS 1.3 CertificateVerify (RFC 8446 4.4.3), signed RSA-PSS.
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0].alg, static_cast<stepca_sig_alg>(STEPCA_SIG_RSA_PSS_SHA256));
+  const std::string context = std::string(64, '\x20') + "TLS 1.3, client CertificateVerify";
+  EXPECT_EQ(asked[0].message.rfind(context, 0), 0u);
+
+  // Rekey to an OpenSSL P-256 key, authenticating with the renewed RSA credential.
+  Pkey ec(EVP_EC_gen("P-256"));
+  ASSERT_NE(ec, nullptr);
+  int ec_signatures = 0;
+  stepca::ExternalKey new_key(spki(ec.get()), STEPCA_SIG_ECDSA_P256_SHA256,
+                              [&](stepca_sig_alg alg, const std::string &msg) {
+                                ++ec_signatures;
+                                return openssl_sign(ec.get(), alg, msg);
+                              });
+  asked.clear();
+  auto rekeyed = mtls.rekey(stepca::Credential(renewed, key),
+                            new_key.csr(stepca::CsrRequest().subject("CN", cn).dns(cn)));
+  EXPECT_EQ(leaf_spki(rekeyed), spki(ec.get()));
+  EXPECT_EQ(leaf_subject(rekeyed), "/CN=" + cn);
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0].alg, static_cast<stepca_sig_alg>(STEPCA_SIG_RSA_PSS_SHA256));
+
+  // Revoke with the new credential; then the CA refuses to renew it.
+  stepca::Credential rekeyed_credential(rekeyed, new_key);
+  ec_signatures = 0;
+  stepca::RevokeOptions opts;
+  opts.reason_code = 4;  // superseded
+  mtls.revoke(rekeyed_credential, opts);
+  EXPECT_EQ(ec_signatures, 1);  // the handshake, ECDSA as the key's own
+  try {
+    mtls.renew(rekeyed_credential, STEPCA_RENEW_MTLS);
+    FAIL() << "a revoked certificate renewed";
+  } catch (const stepca::Error &e) {
+    EXPECT_EQ(e.code(), STEPCA_ERR_CA_REJECTED) << e.what();
+    EXPECT_EQ(e.http_status(), 401) << e.what();
+  }
+  // The RSA credential is still good.
+  EXPECT_NO_THROW(mtls.renew(stepca::Credential(renewed, key), STEPCA_RENEW_MTLS));
+
+  // A sign function that throws during the handshake.
+  stepca::ExternalKey unplugged(spki(rsa.get()), STEPCA_SIG_RSA_PKCS1_SHA256,
+                                [](stepca_sig_alg, const std::string &) -> std::string {
+                                  throw std::runtime_error("token unplugged");
+                                });
+  try {
+    mtls.renew(stepca::Credential(renewed, unplugged), STEPCA_RENEW_MTLS);
+    FAIL() << "a throwing signer renewed";
+  } catch (const stepca::Error &e) {
+    EXPECT_EQ(e.code(), STEPCA_ERR_SIGNER) << e.what();
+    EXPECT_NE(std::string(e.what()).find("token unplugged"), std::string::npos) << e.what();
+  }
+  // The message-only form knows only PKCS#1 v1.5: it is not called for the handshake's PSS.
+  int plain_calls = 0;
+  stepca::ExternalKey plain(spki(rsa.get()), STEPCA_SIG_RSA_PKCS1_SHA256, [&](const std::string &msg) {
+    ++plain_calls;
+    return openssl_sign(rsa.get(), STEPCA_SIG_RSA_PKCS1_SHA256, msg);
+  });
+  try {
+    mtls.renew(stepca::Credential(renewed, plain), STEPCA_RENEW_MTLS);
+    FAIL() << "a PKCS#1 v1.5 signer passed a TLS 1.3 handshake";
+  } catch (const stepca::Error &e) {
+    EXPECT_EQ(e.code(), STEPCA_ERR_SIGNER) << e.what();
+    EXPECT_NE(std::string(e.what()).find("AlgSignFunction"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(plain_calls, 0);
+  // ...but it still signs the renew token with the key's own algorithm.
+  EXPECT_NO_THROW(c.renew(renewed, plain));
+  EXPECT_EQ(plain_calls, 1);
+
+  // A key that is not the leaf's.
+  expect_error([&] { stepca::Credential(renewed, new_key); }, STEPCA_ERR_INVALID_ARGUMENT, "signer");
+  expect_error([&] { stepca::Credential(renewed, stepca::Key::generate(stepca::KeyType::EcP256)); },
+               STEPCA_ERR_INVALID_ARGUMENT, "key");
+}
+
+TEST(Credential, OutlivesItsKeysAndChainAndWorksWithKeysInMemory) {
+  auto c = stepca::Client::Builder(env("STEPCA_URL")).root_file(env("STEPCA_ROOT")).build();
+  Pkey ec(EVP_EC_gen("P-256"));
+  ASSERT_NE(ec, nullptr);
+  std::optional<stepca::Credential> held;
+  {
+    stepca::ExternalKey key(spki(ec.get()), STEPCA_SIG_ECDSA_P256_SHA256,
+                            [&](stepca_sig_alg alg, const std::string &msg) { return openssl_sign(ec.get(), alg, msg); });
+    auto chain = client().sign(key.csr(stepca::CsrRequest().subject("CN", "cpp-cred-held.example.com")
+                                           .dns("cpp-cred-held.example.com")));
+    held.emplace(chain, key);
+  }  // the key (with its sign function) and the chain are gone; the credential keeps them
+  auto renewed = c.renew(*held, STEPCA_RENEW_MTLS);
+  EXPECT_EQ(leaf_spki(renewed), spki(ec.get()));
+  EXPECT_NE(renewed.serial(), held->chain().serial());
+
+  auto key = stepca::Key::generate(stepca::KeyType::EcP256);
+  std::optional<stepca::Credential> in_memory;
+  {
+    auto chain = client().sign(csr_for(key, "cpp-cred-mem.example.com"));
+    in_memory.emplace(chain, key);
+  }
+  auto again = c.renew(*in_memory, STEPCA_RENEW_MTLS);
+  EXPECT_EQ(leaf_spki(again), key_spki(key));
+  auto new_key = stepca::Key::generate(stepca::KeyType::EcP384);
+  auto rekeyed = c.rekey(*in_memory, csr_for(new_key, "cpp-cred-mem.example.com"));
+  EXPECT_EQ(leaf_spki(rekeyed), key_spki(new_key));
+  c.revoke(*in_memory);
+  expect_error([&] { c.renew(*in_memory, STEPCA_RENEW_MTLS); }, STEPCA_ERR_CA_REJECTED, "renew");
+  EXPECT_NO_THROW(c.renew(stepca::Credential(rekeyed, new_key), STEPCA_RENEW_MTLS));
+}
+
 TEST(ExternalKey, Pkcs11KeysGeneratedInSoftHsm) {
   char dir[] = "/tmp/stepca-cpp-hsm.XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);
@@ -432,6 +635,26 @@ TEST(ExternalKey, Pkcs11KeysGeneratedInSoftHsm) {
   EXPECT_NE(renewed.serial(), chain.serial());
   auto again = stepca::ExternalKey::pkcs11_open(module, "cpp-token", "1111", "k");
   EXPECT_EQ(again.public_key(), key.public_key());
+  // Digests hashed by the caller, signed in the token, verified by OpenSSL.
+  std::string digest = digest_of(EVP_sha384(), "signed in the token");
+  std::string sig = key.sign_digest(STEPCA_SIG_ECDSA_P384_SHA384, digest);
+  EXPECT_TRUE(verifies_digest(key.public_key(), STEPCA_SIG_ECDSA_P384_SHA384, digest, sig));
+  EXPECT_FALSE(verifies_digest(key.public_key(), STEPCA_SIG_ECDSA_P384_SHA384, digest_of(EVP_sha384(), "other"), sig));
+  auto rsa = stepca::ExternalKey::pkcs11_generate(module, "cpp-token", "1111", "r", stepca::KeyType::Rsa2048);
+  digest = digest_of(EVP_sha256(), "signed in the token");
+  for (stepca_sig_alg alg : {STEPCA_SIG_RSA_PKCS1_SHA256, STEPCA_SIG_RSA_PSS_SHA256}) {
+    sig = rsa.sign_digest(alg, digest);
+    EXPECT_EQ(sig.size(), 256u) << alg;
+    EXPECT_TRUE(verifies_digest(rsa.public_key(), alg, digest, sig)) << alg;
+  }
+  // An RSA key in the token renews over TLS 1.3 (RSA-PSS) with a credential.
+  auto rsa_chain = c.sign(rsa.csr(stepca::CsrRequest().subject("CN", "cpp-hsm-rsa.example.com").dns("cpp-hsm-rsa.example.com")));
+  EXPECT_NE(c.renew(stepca::Credential(rsa_chain, rsa), STEPCA_RENEW_MTLS).serial(), rsa_chain.serial());
+  // A key with a sign function has no token to sign digests in.
+  stepca::ExternalKey callback(key.public_key(), STEPCA_SIG_ECDSA_P384_SHA384,
+                               [](const std::string &) -> std::string { return ""; });
+  expect_error([&] { callback.sign_digest(STEPCA_SIG_ECDSA_P384_SHA384, digest_of(EVP_sha384(), "x")); },
+               STEPCA_ERR_INVALID_ARGUMENT, "key");
   try {
     stepca::ExternalKey::pkcs11_open(module, "cpp-token", "9999", "k");
     FAIL() << "a wrong PIN was accepted";
