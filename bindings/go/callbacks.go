@@ -84,7 +84,9 @@ func stepcaGoSign(handle C.uintptr_t, data *C.uint8_t, n C.size_t, sink *C.stepc
 			rc = 2
 		}
 	}()
-	sig, err := state.sign(C.GoBytes(unsafe.Pointer(data), C.int(n)))
+	// The algorithm is the key's own for CSRs and tokens, and what the handshake needs in
+	// mutual TLS (RSA-PSS for an RSA key under TLS 1.3).
+	sig, err := state.sign(C.stepca_signature_sink_algorithm(sink), C.GoBytes(unsafe.Pointer(data), C.int(n)))
 	if err != nil {
 		state.err = err
 		msg, free := cString(err.Error())
@@ -93,10 +95,12 @@ func stepcaGoSign(handle C.uintptr_t, data *C.uint8_t, n C.size_t, sink *C.stepc
 		return 1
 	}
 	p, l := bytesPtr(sig)
-	if C.stepca_signature_sink_set(sink, p, l, nil) != C.STEPCA_OK {
+	st := C.stepca_signature_sink_set(sink, p, l, nil)
+	runtime.KeepAlive(sig)
+	if st != C.STEPCA_OK {
+		state.err = fmt.Errorf("stepca: signer returned an unusable signature (%s)", Code(st))
 		return 1
 	}
-	runtime.KeepAlive(sig)
 	return 0
 }
 

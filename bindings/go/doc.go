@@ -10,8 +10,12 @@
 //
 // Errors are *Error values carrying libstepca's code, the HTTP status and step-ca's
 // message; compare them with errors.Is against the exported sentinels (ErrCARejected,
-// ErrTLS, ...) or inspect them with errors.As. An error returned by a token provider
-// comes back unchanged inside the *Error (errors.Is finds it).
+// ErrTLS, ...) or inspect them with errors.As. An error returned by a token provider or
+// a crypto.Signer comes back unchanged inside the *Error (errors.Is finds it).
+//
+// A Credential is a certificate chain with its key, in memory or held by a crypto.Signer
+// (a *HeldKey from a PKCS#11 token is one): with it a device renews over mutual TLS or
+// with a token, rekeys and revokes, and a held key signs the TLS handshakes itself.
 //
 // A device whose clock cannot be trusted gives the client a time source
 // (WithTimeSource) or lets it follow the CA's clock (WithCATime). A clock before the

@@ -78,7 +78,8 @@ func (e *Error) Error() string {
 // source is 600 s ahead of the CA's (step-ca allows 60 s)").
 func (e *Error) ClockSkew() (skew time.Duration, ok bool) { return e.skew, e.hasSkew }
 
-// Unwrap returns the error a token provider returned, if that is what failed.
+// Unwrap returns the error a token provider or a crypto.Signer returned, if that is what
+// failed.
 func (e *Error) Unwrap() error { return e.cause }
 
 // Is reports whether target is the sentinel for e's code (a sentinel is an *Error with

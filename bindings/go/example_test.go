@@ -1,6 +1,9 @@
 package stepca_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
 	"fmt"
 	"os"
@@ -53,4 +56,45 @@ func ExampleClient_Sign() {
 	}
 	fmt.Println(chain.Leaf().Subject.CommonName, len(chain.Certificates), strings.Contains(string(chain.PEM()), "BEGIN CERTIFICATE"))
 	// Output: example-device 2 true
+}
+
+// Renew over mutual TLS with a key held by a crypto.Signer (here a Go key standing in for
+// an HSM, a TPM or a *HeldKey): the signer signs the CSR and the TLS 1.3 handshake.
+func ExampleClient_Renew() {
+	client, err := stepca.NewClient(os.Getenv("STEPCA_URL"),
+		stepca.WithRootFile(os.Getenv("STEPCA_ROOT")),
+		stepca.WithTokenProvider(func(c stepca.Claims) (string, error) { return mint(c.Subject, c.SANs) }))
+	if err != nil {
+		panic(err)
+	}
+	defer client.Close()
+
+	signer, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	csr, err := stepca.CreateCSRWithSigner(signer, &stepca.CSRRequest{
+		Subject:  []stepca.Attribute{{Name: "CN", Value: "held-device"}},
+		DNSNames: []string{"held-device"},
+	}, stepca.DER)
+	if err != nil {
+		panic(err)
+	}
+	chain, err := client.Sign(csr)
+	if err != nil {
+		panic(err)
+	}
+	cred, err := stepca.NewCredentialWithSigner(chain, signer)
+	if err != nil {
+		panic(err)
+	}
+	defer cred.Close()
+	renewed, err := client.Renew(cred, stepca.RenewMTLS)
+	if err != nil {
+		panic(err)
+	}
+	next, err := stepca.NewCredentialWithSigner(renewed, signer) // for the next renewal
+	if err != nil {
+		panic(err)
+	}
+	defer next.Close()
+	fmt.Println(renewed.Leaf().Subject.CommonName, renewed.Leaf().SerialNumber.Cmp(chain.Leaf().SerialNumber) != 0)
+	// Output: held-device true
 }

@@ -274,56 +274,6 @@ func (ch *Chain) RenewAfter() (time.Time, error) {
 	return time.Unix(int64(at), 0), err
 }
 
-// RenewAuth says how Renew authenticates.
-type RenewAuth uint32
-
-// Renewal authentication.
-const (
-	// RenewAuto uses mutual TLS, or the bearer token once the certificate has expired.
-	RenewAuto = RenewAuth(C.STEPCA_RENEW_AUTO)
-	// RenewMTLS always uses mutual TLS.
-	RenewMTLS = RenewAuth(C.STEPCA_RENEW_MTLS)
-	// RenewToken always uses the x5cInsecure bearer token signed by the certificate's key.
-	RenewToken = RenewAuth(C.STEPCA_RENEW_TOKEN)
-)
-
-// Renew renews ch (held with key) at /1.0/renew: same subject, SANs, lifetime and key.
-func (c *Client) Renew(ch *Chain, key *Key, auth RenewAuth) (*Chain, error) {
-	var out *Chain
-	err := c.live(func(cp *C.stepca_client) error {
-		return key.use(func(kp *C.stepca_key) error {
-			return withCChain(ch, func(cc *C.stepca_chain) error {
-				var err error
-				out, err = callChain(func(nc **C.stepca_chain, e **C.stepca_error) C.stepca_status {
-					return C.stepca_renew(cp, cc, kp, C.stepca_renew_auth(auth), nc, e)
-				})
-				return err
-			})
-		})
-	})
-	return out, err
-}
-
-// Rekey authenticates over mutual TLS with ch and key and gets a certificate for the key
-// in newCSR (PEM or DER) at /1.0/rekey.
-func (c *Client) Rekey(ch *Chain, key *Key, newCSR []byte) (*Chain, error) {
-	var out *Chain
-	err := c.live(func(cp *C.stepca_client) error {
-		return key.use(func(kp *C.stepca_key) error {
-			return withCChain(ch, func(cc *C.stepca_chain) error {
-				d, n := bytesPtr(newCSR)
-				var err error
-				out, err = callChain(func(nc **C.stepca_chain, e **C.stepca_error) C.stepca_status {
-					return C.stepca_rekey(cp, cc, kp, d, n, nc, e)
-				})
-				runtime.KeepAlive(newCSR)
-				return err
-			})
-		})
-	})
-	return out, err
-}
-
 type revokeConfig struct {
 	code     int
 	reason   string
@@ -418,22 +368,4 @@ func (c *Client) Revoke(serial string, opts ...RevokeOption) error {
 		e.cause = state.err
 	}
 	return err
-}
-
-// RevokeWithCertificate revokes ch's leaf, authenticating over mutual TLS with it and key.
-func (c *Client) RevokeWithCertificate(ch *Chain, key *Key, opts ...RevokeOption) error {
-	ro, done, err := c.revokeOptions(opts, nil)
-	if err != nil {
-		return err
-	}
-	defer done()
-	return c.live(func(cp *C.stepca_client) error {
-		return key.use(func(kp *C.stepca_key) error {
-			return withCChain(ch, func(cc *C.stepca_chain) error {
-				return callC(func(e **C.stepca_error) C.stepca_status {
-					return C.stepca_revoke_with_certificate(cp, cc, kp, ro, e)
-				})
-			})
-		})
-	})
 }

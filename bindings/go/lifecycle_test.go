@@ -44,6 +44,17 @@ func enrollGo(t *testing.T, c *stepca.Client, key *stepca.Key, cn string, d time
 	return chain
 }
 
+// credential pairs chain with its key in memory, closed when the test ends.
+func credential(t *testing.T, chain *stepca.Chain, key *stepca.Key) *stepca.Credential {
+	t.Helper()
+	cred, err := stepca.NewCredential(chain, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cred.Close() })
+	return cred
+}
+
 func TestBootstrapAndReadOnlyCalls(t *testing.T) {
 	fp := os.Getenv("STEPCA_FINGERPRINT")
 	var colons []string
@@ -137,8 +148,9 @@ func TestRenewRekeyRevoke(t *testing.T) {
 	if err != nil || due.After(chain.Leaf().NotAfter.Add(-life/3)) || due.Before(chain.Leaf().NotAfter.Add(-life/3-life/20)) {
 		t.Fatalf("renew after %v (%v)", due, err)
 	}
+	cred := credential(t, chain, key)
 	for _, auth := range []stepca.RenewAuth{stepca.RenewMTLS, stepca.RenewToken, stepca.RenewAuto} {
-		renewed, err := c.Renew(chain, key, auth)
+		renewed, err := c.Renew(cred, auth)
 		if err != nil {
 			t.Fatalf("%v: %v", auth, err)
 		}
@@ -152,7 +164,7 @@ func TestRenewRekeyRevoke(t *testing.T) {
 	newKey, _ := stepca.GenerateKey(stepca.Ed25519)
 	defer newKey.Close()
 	csr, _ := stepca.CreateCSR(newKey, &stepca.CSRRequest{Subject: []stepca.Attribute{{Name: "CN", Value: "go-life.example.com"}}}, stepca.DER)
-	rekeyed, err := c.Rekey(chain, key, csr)
+	rekeyed, err := c.Rekey(cred, csr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,13 +174,14 @@ func TestRenewRekeyRevoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	var se *stepca.Error
-	if _, err := c.Renew(chain, key, stepca.RenewMTLS); !errors.As(err, &se) || se.HTTPStatus != 401 {
+	if _, err := c.Renew(cred, stepca.RenewMTLS); !errors.As(err, &se) || se.HTTPStatus != 401 {
 		t.Fatalf("revoked certificate renewed: %v", err)
 	}
-	if err := c.RevokeWithCertificate(rekeyed, newKey); err != nil {
+	next := credential(t, rekeyed, newKey)
+	if err := c.RevokeWithCertificate(next); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Renew(rekeyed, newKey, stepca.RenewToken); !errors.Is(err, stepca.ErrCARejected) {
+	if _, err := c.Renew(next, stepca.RenewToken); !errors.Is(err, stepca.ErrCARejected) {
 		t.Fatalf("want rejection, got %v", err)
 	}
 	if err := c.Revoke("1", stepca.WithReason(11, "")); !errors.Is(err, stepca.ErrInvalidArgument) {

@@ -7,20 +7,44 @@ package stepca
 import "C"
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/x509"
+	"fmt"
+	"io"
 	"runtime"
 )
 
-// HeldKey is a key pair inside a PKCS#11 token (HSM, smart card, SoftHSM2): CSRs and
-// renew tokens are signed in the token; the private key never leaves it. Safe for
-// concurrent use; Close releases the token session.
+// HeldKey is a key pair inside a PKCS#11 token (HSM, smart card, SoftHSM2): CSRs, renew
+// tokens and mutual-TLS handshakes are signed in the token; the private key never leaves
+// it. It is a crypto.Signer, so crypto/x509, crypto/tls and others can sign with it too.
+// Safe for concurrent use; Close releases the token session.
 type HeldKey struct {
-	h handle[*C.stepca_external_key]
+	h   handle[*C.stepca_external_key]
+	pub crypto.PublicKey // read once: Public cannot fail, nor wait on the token
 }
 
-func newHeldKey(p *C.stepca_external_key) *HeldKey {
-	k := &HeldKey{h: handle[*C.stepca_external_key]{ptr: p}}
+// newHeldKey takes ownership of p, freeing it if its public key cannot be read.
+func newHeldKey(p *C.stepca_external_key) (*HeldKey, error) {
+	spki, err := callBuffer(func(buf **C.uint8_t, n *C.size_t, e **C.stepca_error) C.stepca_status {
+		return C.stepca_external_key_public_key(p, buf, n, e)
+	})
+	var pub crypto.PublicKey
+	if err == nil {
+		pub, err = x509.ParsePKIXPublicKey(spki)
+		if err != nil {
+			err = &Error{Code: CodeKey, Message: "public key: " + err.Error()}
+		}
+	}
+	if err != nil {
+		C.stepca_external_key_free(p)
+		return nil, err
+	}
+	k := &HeldKey{h: handle[*C.stepca_external_key]{ptr: p}, pub: pub}
 	runtime.SetFinalizer(k, (*HeldKey).Close)
-	return k
+	return k, nil
 }
 
 func pkcs11Args(module, token, pin, label string) (m, t, p, l *C.char, free func()) {
@@ -40,7 +64,7 @@ func OpenPKCS11Key(module, token, pin, label string) (*HeldKey, error) {
 	if err := callC(func(e **C.stepca_error) C.stepca_status { return C.stepca_pkcs11_key_open(m, t, p, l, &out, e) }); err != nil {
 		return nil, err
 	}
-	return newHeldKey(out), nil
+	return newHeldKey(out)
 }
 
 // GeneratePKCS11Key generates a non-extractable key pair of type kt (ECP256, ECP384,
@@ -54,7 +78,7 @@ func GeneratePKCS11Key(module, token, pin, label string, kt KeyType) (*HeldKey, 
 	}); err != nil {
 		return nil, err
 	}
-	return newHeldKey(out), nil
+	return newHeldKey(out)
 }
 
 func (k *HeldKey) use(f func(*C.stepca_external_key) error) error { return k.h.use(f) }
@@ -72,6 +96,89 @@ func (k *HeldKey) PublicKeyDER() ([]byte, error) {
 	return out, err
 }
 
+// Public returns the key's public key (*ecdsa.PublicKey or *rsa.PublicKey), also after
+// Close.
+func (k *HeldKey) Public() crypto.PublicKey { return k.pub }
+
+// Sign signs digest in the token, as crypto.Signer does: opts names the hash that made
+// digest (ECDSA keys: SHA-256 for P-256, SHA-384 for P-384; RSA keys: SHA-256, SHA-384 or
+// SHA-512), and *rsa.PSSOptions asks for RSA-PSS, whose salt the token makes as long as the
+// hash (rsa.PSSSaltLengthEqualsHash; rsa.PSSSaltLengthAuto and the hash's length are
+// accepted as well, since such a signature verifies under either). Other options give
+// ErrUnsupported. ECDSA signatures are DER, as crypto/ecdsa's. rand is not used: the
+// token has its own.
+func (k *HeldKey) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	alg, err := k.digestAlgorithm(opts)
+	if err != nil {
+		return nil, err
+	}
+	var out []byte
+	err = k.use(func(p *C.stepca_external_key) error {
+		d, n := bytesPtr(digest)
+		b, err := callBuffer(func(buf **C.uint8_t, l *C.size_t, e **C.stepca_error) C.stepca_status {
+			return C.stepca_pkcs11_key_sign_digest(p, alg, d, n, buf, l, e)
+		})
+		runtime.KeepAlive(digest)
+		out = b
+		return err
+	})
+	return out, err
+}
+
+// digestAlgorithm maps crypto.Signer's options onto libstepca's scheme for this key.
+func (k *HeldKey) digestAlgorithm(opts crypto.SignerOpts) (C.stepca_sig_alg, error) {
+	if opts == nil {
+		return 0, invalid("opts", "must name the hash")
+	}
+	h := opts.HashFunc()
+	unsupported := func(format string, args ...any) (C.stepca_sig_alg, error) {
+		return 0, &Error{Code: CodeUnsupported, Message: "signer: " + fmt.Sprintf(format, args...)}
+	}
+	switch pub := k.pub.(type) {
+	case *ecdsa.PublicKey:
+		// libstepca takes a P-256 key's digest as SHA-256's and a P-384 key's as SHA-384's.
+		switch {
+		case pub.Curve == elliptic.P256() && h == crypto.SHA256:
+			return C.STEPCA_SIG_ECDSA_P256_SHA256, nil
+		case pub.Curve == elliptic.P384() && h == crypto.SHA384:
+			return C.STEPCA_SIG_ECDSA_P384_SHA384, nil
+		}
+		return unsupported("a %s token key signs only %v digests, not %v", pub.Curve.Params().Name, curveHash(pub.Curve), h)
+	case *rsa.PublicKey:
+		if pss, ok := opts.(*rsa.PSSOptions); ok {
+			if s := pss.SaltLength; s != rsa.PSSSaltLengthEqualsHash && s != rsa.PSSSaltLengthAuto && s != h.Size() {
+				return unsupported("an RSA-PSS salt of %d bytes; the token's salt is as long as the hash", s)
+			}
+			switch h {
+			case crypto.SHA256:
+				return C.STEPCA_SIG_RSA_PSS_SHA256, nil
+			case crypto.SHA384:
+				return C.STEPCA_SIG_RSA_PSS_SHA384, nil
+			case crypto.SHA512:
+				return C.STEPCA_SIG_RSA_PSS_SHA512, nil
+			}
+			return unsupported("RSA-PSS with %v", h)
+		}
+		switch h {
+		case crypto.SHA256:
+			return C.STEPCA_SIG_RSA_PKCS1_SHA256, nil
+		case crypto.SHA384:
+			return C.STEPCA_SIG_RSA_PKCS1_SHA384, nil
+		case crypto.SHA512:
+			return C.STEPCA_SIG_RSA_PKCS1_SHA512, nil
+		}
+		return unsupported("RSA PKCS#1 v1.5 with %v", h)
+	}
+	return unsupported("a %T token key", k.pub)
+}
+
+func curveHash(c elliptic.Curve) crypto.Hash {
+	if c == elliptic.P384() {
+		return crypto.SHA384
+	}
+	return crypto.SHA256
+}
+
 // CreateCSR builds a CSR for req signed inside the token.
 func (k *HeldKey) CreateCSR(req *CSRRequest, format Format) ([]byte, error) {
 	var out []byte
@@ -87,24 +194,8 @@ func (k *HeldKey) CreateCSR(req *CSRRequest, format Format) ([]byte, error) {
 	return out, err
 }
 
-// RenewWithHeldKey renews ch, whose key is in the token, with a renew token signed there.
-func (c *Client) RenewWithHeldKey(ch *Chain, k *HeldKey) (*Chain, error) {
-	var out *Chain
-	err := k.use(func(kp *C.stepca_external_key) error {
-		return c.live(func(cp *C.stepca_client) error {
-			return withCChain(ch, func(cc *C.stepca_chain) error {
-				var err error
-				out, err = callChain(func(nc **C.stepca_chain, e **C.stepca_error) C.stepca_status {
-					return C.stepca_renew_external(cp, cc, kp, nc, e)
-				})
-				return err
-			})
-		})
-	})
-	return out, err
-}
-
-// Close releases the key's token session. Safe to call more than once.
+// Close releases the key's token session (a Credential made with the key keeps its own).
+// Safe to call more than once.
 func (k *HeldKey) Close() error {
 	k.h.close(func(p *C.stepca_external_key) { C.stepca_external_key_free(p) })
 	runtime.SetFinalizer(k, nil)

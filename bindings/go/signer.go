@@ -23,49 +23,69 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	_ "crypto/sha256" // the hashes the trampoline computes must be linked in
+	_ "crypto/sha512"
 	"crypto/x509"
+	"fmt"
 	"runtime"
 	"runtime/cgo"
+	"sync"
 )
 
-// signerState is what a sign callback needs: the Go signer, its hash, and the error it
-// returned (kept so that the caller gets it back unchanged).
+// signerState is what a sign callback reaches through its cgo.Handle: the Go signer and
+// the error it last returned, kept so that the caller gets it back unchanged.
 type signerState struct {
 	signer crypto.Signer
-	hash   crypto.Hash
-	err    error
+	// mu is held for a whole libstepca call through a long-lived key (a Credential's), so
+	// that err belongs to that call and not to one running beside it.
+	mu  sync.Mutex
+	err error
 }
 
-// externalKey wraps a crypto.Signer as a libstepca external key for the duration of f.
-func externalKey(signer crypto.Signer, f func(*C.stepca_external_key, *signerState) error) error {
-	if signer == nil {
-		return invalid("signer", "must not be nil")
-	}
-	var alg C.stepca_sig_alg
-	state := &signerState{signer: signer}
-	switch pub := signer.Public().(type) {
+// minRSABits is the smallest RSA key libstepca verifies signatures of; smaller ones are
+// refused up front rather than failing later as "a signature that does not verify".
+const minRSABits = 2048
+
+// signerAlgorithm is the key's own signature algorithm (CSRs and tokens), or why the
+// signer's key is not supported.
+func signerAlgorithm(pub crypto.PublicKey) (C.stepca_sig_alg, error) {
+	switch pub := pub.(type) {
 	case *ecdsa.PublicKey:
 		switch pub.Curve {
 		case elliptic.P256():
-			alg, state.hash = C.STEPCA_SIG_ECDSA_P256_SHA256, crypto.SHA256
+			return C.STEPCA_SIG_ECDSA_P256_SHA256, nil
 		case elliptic.P384():
-			alg, state.hash = C.STEPCA_SIG_ECDSA_P384_SHA384, crypto.SHA384
-		default:
-			return &Error{Code: CodeUnsupported, Message: "signer: only P-256 and P-384 ECDSA keys are supported"}
+			return C.STEPCA_SIG_ECDSA_P384_SHA384, nil
 		}
+		return 0, &Error{Code: CodeUnsupported, Message: "signer: only P-256 and P-384 ECDSA keys are supported"}
 	case *rsa.PublicKey:
-		alg, state.hash = C.STEPCA_SIG_RSA_PKCS1_SHA256, crypto.SHA256
+		if pub.N.BitLen() < minRSABits {
+			return 0, &Error{Code: CodeUnsupported, Message: fmt.Sprintf("signer: a %d-bit RSA key is too small (at least %d bits)", pub.N.BitLen(), minRSABits)}
+		}
+		return C.STEPCA_SIG_RSA_PKCS1_SHA256, nil
 	case ed25519.PublicKey:
-		alg, state.hash = C.STEPCA_SIG_ED25519, 0
-	default:
-		return &Error{Code: CodeUnsupported, Message: "signer: unsupported public key type"}
+		return C.STEPCA_SIG_ED25519, nil
 	}
-	spki, err := x509.MarshalPKIXPublicKey(signer.Public())
+	return 0, &Error{Code: CodeUnsupported, Message: fmt.Sprintf("signer: unsupported public key type %T", pub)}
+}
+
+// newCallbackKey makes a libstepca external key whose sign callback runs signer. The
+// caller frees the key and, once nothing can call back any more, deletes the handle.
+func newCallbackKey(signer crypto.Signer) (*C.stepca_external_key, *signerState, cgo.Handle, error) {
+	if signer == nil {
+		return nil, nil, 0, invalid("signer", "must not be nil")
+	}
+	pub := signer.Public()
+	alg, err := signerAlgorithm(pub)
 	if err != nil {
-		return invalid("signer", "%v", err)
+		return nil, nil, 0, err
 	}
+	spki, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, nil, 0, invalid("signer", "%v", err)
+	}
+	state := &signerState{signer: signer}
 	h := cgo.NewHandle(state)
-	defer h.Delete()
 	d, n := bytesPtr(spki)
 	var ek *C.stepca_external_key
 	err = callC(func(e **C.stepca_error) C.stepca_status {
@@ -73,21 +93,46 @@ func externalKey(signer crypto.Signer, f func(*C.stepca_external_key, *signerSta
 	})
 	runtime.KeepAlive(spki)
 	if err != nil {
+		h.Delete()
+		return nil, nil, 0, err
+	}
+	return ek, state, h, nil
+}
+
+// withSignerKey runs f with signer as a libstepca external key: a *HeldKey's own token key
+// (signing stays in the token, on whole messages), else a sign callback into signer.
+// state is nil for a *HeldKey.
+func withSignerKey(signer crypto.Signer, f func(*C.stepca_external_key, *signerState) error) error {
+	if k, ok := signer.(*HeldKey); ok {
+		if k == nil {
+			return invalid("signer", "must not be nil")
+		}
+		return k.use(func(ek *C.stepca_external_key) error { return f(ek, nil) })
+	}
+	ek, state, h, err := newCallbackKey(signer)
+	if err != nil {
 		return err
 	}
+	defer h.Delete()
 	defer C.stepca_external_key_free(ek)
-	err = f(ek, state)
-	if e, ok := err.(*Error); ok && e.Code == CodeSigner && state.err != nil {
-		e.cause = state.err
+	return state.attach(f(ek, state))
+}
+
+// attach makes the signer's own error the cause of a signer failure, so that errors.Is
+// and errors.As find it.
+func (s *signerState) attach(err error) error {
+	if e, ok := err.(*Error); ok && e.Code == CodeSigner && s != nil && s.err != nil {
+		e.cause = s.err
 	}
 	return err
 }
 
 // CreateCSRWithSigner builds a CSR signed by signer (an HSM, a TPM, a secure element...):
-// libstepca sees only the public key. ECDSA P-256/P-384, RSA and Ed25519 are supported.
+// libstepca sees only the public key. ECDSA P-256/P-384, RSA (2048 bits or more) and
+// Ed25519 are supported.
 func CreateCSRWithSigner(signer crypto.Signer, req *CSRRequest, format Format) ([]byte, error) {
 	var out []byte
-	err := externalKey(signer, func(ek *C.stepca_external_key, _ *signerState) error {
+	err := withSignerKey(signer, func(ek *C.stepca_external_key, _ *signerState) error {
 		return withRequest(req, func(rp *C.stepca_csr_request) error {
 			b, err := callBuffer(func(buf **C.uint8_t, n *C.size_t, e **C.stepca_error) C.stepca_status {
 				return C.stepca_create_csr_external(ek, rp, C.stepca_format(format), buf, n, e)
@@ -99,29 +144,44 @@ func CreateCSRWithSigner(signer crypto.Signer, req *CSRRequest, format Format) (
 	return out, err
 }
 
-// RenewWithSigner renews ch, whose key is held by signer, with a renew token signer signs.
-func (c *Client) RenewWithSigner(ch *Chain, signer crypto.Signer) (*Chain, error) {
-	var out *Chain
-	err := externalKey(signer, func(ek *C.stepca_external_key, _ *signerState) error {
-		return c.live(func(cp *C.stepca_client) error {
-			return withCChain(ch, func(cc *C.stepca_chain) error {
-				var err error
-				out, err = callChain(func(nc **C.stepca_chain, e **C.stepca_error) C.stepca_status {
-					return C.stepca_renew_external(cp, cc, ek, nc, e)
-				})
-				return err
-			})
-		})
-	})
-	return out, err
+// signerOpts is what a crypto.Signer is asked for when libstepca asks for alg: the hash
+// (zero for Ed25519, which signs the message itself) and, for RSA-PSS, a salt as long as
+// the hash, which is what TLS 1.3 requires.
+func signerOpts(alg C.stepca_sig_alg) (crypto.SignerOpts, error) {
+	pss := func(h crypto.Hash) crypto.SignerOpts {
+		return &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h}
+	}
+	switch alg {
+	case C.STEPCA_SIG_ECDSA_P256_SHA256, C.STEPCA_SIG_RSA_PKCS1_SHA256:
+		return crypto.SHA256, nil
+	case C.STEPCA_SIG_ECDSA_P384_SHA384, C.STEPCA_SIG_RSA_PKCS1_SHA384:
+		return crypto.SHA384, nil
+	case C.STEPCA_SIG_RSA_PKCS1_SHA512:
+		return crypto.SHA512, nil
+	case C.STEPCA_SIG_RSA_PSS_SHA256:
+		return pss(crypto.SHA256), nil
+	case C.STEPCA_SIG_RSA_PSS_SHA384:
+		return pss(crypto.SHA384), nil
+	case C.STEPCA_SIG_RSA_PSS_SHA512:
+		return pss(crypto.SHA512), nil
+	case C.STEPCA_SIG_ED25519:
+		return crypto.Hash(0), nil
+	}
+	return nil, fmt.Errorf("stepca: libstepca asked for signature algorithm %d, which this package does not know", alg)
 }
 
-// sign runs the Go signer for a callback.
-func (s *signerState) sign(msg []byte) ([]byte, error) {
-	if s.hash == 0 {
-		return s.signer.Sign(rand.Reader, msg, crypto.Hash(0))
+// sign runs the Go signer for a callback asked for alg: crypto.Signer takes a digest, so
+// the message is hashed here first (except for Ed25519).
+func (s *signerState) sign(alg C.stepca_sig_alg, msg []byte) ([]byte, error) {
+	opts, err := signerOpts(alg)
+	if err != nil {
+		return nil, err
 	}
-	h := s.hash.New()
-	h.Write(msg)
-	return s.signer.Sign(rand.Reader, h.Sum(nil), s.hash)
+	digest := msg
+	if h := opts.HashFunc(); h != 0 {
+		hh := h.New()
+		hh.Write(msg)
+		digest = hh.Sum(nil)
+	}
+	return s.signer.Sign(rand.Reader, digest, opts)
 }

@@ -53,7 +53,12 @@ func TestCryptoSignerEnrollsAndRenews(t *testing.T) {
 			t.Fatal(err)
 		}
 		verify(t, chain, csr)
-		renewed, err := client.RenewWithSigner(chain, s)
+		cred, err := stepca.NewCredentialWithSigner(chain, s)
+		if err != nil {
+			t.Fatalf("%T: %v", k, err)
+		}
+		renewed, err := client.Renew(cred, stepca.RenewToken)
+		cred.Close()
 		if err != nil {
 			t.Fatalf("%T: renew: %v", k, err)
 		}

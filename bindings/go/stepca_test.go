@@ -36,7 +36,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "STEPCA_URL is not set: run these tests under scripts/with-ca.sh")
 		os.Exit(2)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if hsmDir != "" {
+		os.RemoveAll(hsmDir)
+	}
+	os.Exit(code)
 }
 
 // mint asks the real step CLI for a sign token. stepSlots bounds concurrent step processes
