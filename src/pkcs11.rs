@@ -369,7 +369,12 @@ impl Signer for Pkcs11Key {
         use cryptoki::mechanism::MechanismType as M;
         use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
         if alg.key_algorithm() != self.alg.key_algorithm() {
-            return Err(format!("a {:?} key cannot sign {}", self.alg, alg.name()).into());
+            return Err(format!(
+                "this token key signs {}, not {}",
+                self.alg.name(),
+                alg.name()
+            )
+            .into());
         }
         let pss = |hash_alg, mgf, s_len: u64| PkcsPssParams {
             hash_alg,
@@ -460,7 +465,11 @@ impl Pkcs11Key {
         if alg.key_algorithm() != self.alg.key_algorithm() || alg == SignatureAlgorithm::Ed25519 {
             return Err(Error::invalid(
                 "signature_algorithm",
-                format!("a {:?} token key cannot sign {}", self.alg, alg.name()),
+                format!(
+                    "this token key signs {}, not {}",
+                    self.alg.name(),
+                    alg.name()
+                ),
             ));
         }
         let want = match alg {

@@ -132,7 +132,8 @@ impl rustls::sign::SigningKey for TlsKey {
                     Error::new(
                         ErrorKind::Signer,
                         format!(
-                            "signer: step-ca accepts none of the TLS signature schemes a                              {:?} key can make (it offered {offered:?})",
+                            "signer: step-ca accepts none of the TLS signature schemes a \
+                             {:?} key can make (it offered {offered:?})",
                             self.family
                         ),
                     ),
