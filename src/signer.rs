@@ -43,11 +43,11 @@ pub(crate) struct ExternalKey<'a> {
 impl<'a> ExternalKey<'a> {
     /// Checks `signer`'s public key; `field` names it in errors.
     pub(crate) fn new(signer: &'a dyn Signer, field: &str) -> Result<ExternalKey<'a>> {
-        let bad = |why: &str| Error::invalid(field, why);
+        let bad = |why: String| Error::invalid(field, why);
         let (rest, spki) = SubjectPublicKeyInfo::from_der(signer.public_key_spki())
-            .map_err(|_| bad("not a DER SubjectPublicKeyInfo"))?;
+            .map_err(|_| bad("not a DER SubjectPublicKeyInfo".into()))?;
         if !rest.is_empty() {
-            return Err(bad("trailing bytes after the SubjectPublicKeyInfo"));
+            return Err(bad("trailing bytes after the SubjectPublicKeyInfo".into()));
         }
         let oid = spki.algorithm.algorithm.to_id_string();
         let curve = spki
@@ -61,8 +61,25 @@ impl<'a> ExternalKey<'a> {
             ("1.2.840.10045.2.1", Some("1.2.840.10045.3.1.7")) => KeyAlgorithm::EcP256,
             ("1.2.840.10045.2.1", Some("1.3.132.0.34")) => KeyAlgorithm::EcP384,
             ("1.3.101.112", _) => KeyAlgorithm::Ed25519,
-            _ => return Err(bad("not an RSA, EC P-256/P-384 or Ed25519 public key")),
+            _ => {
+                return Err(bad(
+                    "not an RSA, EC P-256/P-384 or Ed25519 public key".into()
+                ));
+            }
         };
+        // What signatures are verified with (and step-ca accepts): refused now, not as a
+        // signature that "does not verify" later.
+        if family == KeyAlgorithm::Rsa {
+            let bits = match spki.parsed() {
+                Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => rsa.key_size(),
+                _ => return Err(bad("not a valid RSA public key".into())),
+            };
+            if !(2048..=8192).contains(&bits) {
+                return Err(bad(format!(
+                    "an RSA key of {bits} bits; 2048 to 8192 are supported"
+                )));
+            }
+        }
         if signer.algorithm().key_algorithm() != family || signer.algorithm().rcgen().is_none() {
             return Err(Error::invalid(
                 "signature_algorithm",
@@ -138,5 +155,47 @@ impl rcgen::SigningKey for ExternalKey<'_> {
             }
             rcgen::Error::RemoteKeyError
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+
+    struct PublicOnly(Vec<u8>);
+
+    impl Signer for PublicOnly {
+        fn public_key_spki(&self) -> &[u8] {
+            &self.0
+        }
+        fn algorithm(&self) -> SignatureAlgorithm {
+            SignatureAlgorithm::RsaPkcs1Sha256
+        }
+        fn sign(
+            &self,
+            _: SignatureAlgorithm,
+            _: &[u8],
+        ) -> std::result::Result<Vec<u8>, ProviderError> {
+            Err("never asked".into())
+        }
+    }
+
+    #[test]
+    fn small_rsa_keys_are_refused_up_front() {
+        // A 1024-bit RSA public key (openssl genpkey), which no signature check accepts.
+        let spki = base64::engine::general_purpose::STANDARD
+            .decode(
+                "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC2jcV1FGCRjCtmnNVNbysV8WEx62IjVDu/KV9+igjK3n2y\
+                 GdvdPwDZPXQL12dvpgRK7gFypPVacAZBIjsSa8lUaz6MBQULdfAE7SNB7d+wbGlJaoItGdnBCY117FP5ieUh\
+                 HnPjCvUbWuS+DrKKcqF05RG51m0Ya9GAmO4qZh9pRwIDAQAB",
+            )
+            .unwrap();
+        let e = ExternalKey::new(&PublicOnly(spki), "public_key")
+            .err()
+            .unwrap();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert!(e.message().contains("1024 bits"), "{e}");
+        assert!(e.message().starts_with("public_key: "), "{e}");
     }
 }

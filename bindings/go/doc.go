@@ -38,3 +38,14 @@ package stepca
 //   stepca_chain_validity: Leaf().NotBefore and Leaf().NotAfter (crypto/x509) are the
 //     validity
 //   stepca_error_code: the code is the status the failed call returned (takeError)
+//   stepca_credential_chain: a Credential keeps the *Chain it was made from (Chain())
+//   stepca_renew: C shorthand for a credential's renew; Go has one way, Client.Renew with a
+//     *Credential
+//   stepca_renew_external: C shorthand, as stepca_renew
+//   stepca_rekey: C shorthand, as stepca_renew (Client.Rekey with a *Credential)
+//   stepca_revoke_with_certificate: C shorthand, as stepca_renew
+//     (Client.RevokeWithCertificate with a *Credential)
+//   stepca_sign_options_set_jwk_provisioner: a per-call provisioner is
+//     WithCallTokenProvider with a function calling JWKProvisioner.SignToken; the client's
+//     provisioner is WithJWKProvisioner
+//   stepca_revoke_options_set_jwk_provisioner: as above, with JWKProvisioner.RevokeToken

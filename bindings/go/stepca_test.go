@@ -468,3 +468,13 @@ func TestBuildWithoutCgoFails(t *testing.T) {
 		t.Fatalf("want a build failure naming cgo, got err=%v:\n%s", err, out)
 	}
 }
+
+// Supports answers from the library's own capability list.
+func TestSupports(t *testing.T) {
+	if !stepca.Supports("ECDSA-P256-SHA256") || !stepca.Supports("Ed25519") {
+		t.Fatalf("a signature algorithm the library has is not reported: %s", stepca.Capabilities())
+	}
+	if stepca.Supports("no-such-capability") {
+		t.Fatal("an unknown capability is reported as supported")
+	}
+}

@@ -2,13 +2,17 @@
 
 package stepca
 
+// #include <stdlib.h>
 // #include "stepca.h"
 // #if STEPCA_VERSION_MAJOR != 0 || STEPCA_VERSION_MINOR < 1
 // #error "this Go package needs libstepca 0.x with x >= 1"
 // #endif
 import "C"
 
-import "fmt"
+import (
+	"fmt"
+	"unsafe"
+)
 
 // Version is the version of the libstepca library linked at run time.
 func Version() string { return C.GoString(C.stepca_version()) }
@@ -25,3 +29,11 @@ func checkVersion() error {
 // Capabilities returns libstepca's capabilities document (JSON): key types, signature
 // algorithms, SAN types and features that work in this build.
 func Capabilities() string { return C.GoString(C.stepca_capabilities()) }
+
+// Supports reports whether this build of libstepca supports a capability by name (a
+// signature algorithm such as "ECDSA-P256-SHA256", or a feature listed by Capabilities).
+func Supports(name string) bool {
+	cs := C.CString(name)
+	defer C.free(unsafe.Pointer(cs))
+	return bool(C.stepca_supports(cs))
+}
