@@ -155,6 +155,10 @@ typedef struct stepca_signature_sink stepca_signature_sink;
 // Where a token provider puts the token. Valid only during the callback.
 typedef struct stepca_token_sink stepca_token_sink;
 
+// An X5C provisioner with the factory credential that signs its tokens. Immutable once
+// in use; may be shared by clients, options and threads.
+typedef struct stepca_x5c_provisioner stepca_x5c_provisioner;
+
 // An encoding for certificates and CSRs.
 typedef uint32_t stepca_format;
 
@@ -203,6 +207,13 @@ typedef struct {
   // The client's time in UNIX seconds (its time source, or the CA's clock in CA-time
   // mode): base a minted token's `iat`, `nbf` and `exp` on it, not on the system clock.
   int64_t now;
+  // For a sign token, the CSR's fingerprint (SHA-256 of its DER, base64url without
+  // padding); NULL for revoke tokens. Put it in the token as
+  // `"cnf":{"x5rt#S256":"<fingerprint>"}` and step-ca accepts the token for this CSR
+  // only.
+  const char *csr_fingerprint;
+  // The notAfter the call requests, UNIX seconds, or 0 when it requests none.
+  int64_t not_after;
 } stepca_token_claims;
 
 // A token provider callback. It runs synchronously on the thread that called
@@ -479,6 +490,10 @@ stepca_status stepca_client_builder_set_token_provider(stepca_client_builder *bu
 // The provisioner is shared, not consumed: free it as usual.
 stepca_status stepca_client_builder_set_jwk_provisioner(stepca_client_builder *builder, const stepca_jwk_provisioner *provisioner, stepca_error **error);
 
+// Uses an X5C provisioner (tokens signed in process by the device's factory credential)
+// as the client's token provider. Shared, not consumed.
+stepca_status stepca_client_builder_set_x5c_provisioner(stepca_client_builder *builder, const stepca_x5c_provisioner *provisioner, stepca_error **error);
+
 // Builds a client. The builder is not consumed: free it with
 // `stepca_client_builder_free`, and the client with `stepca_client_free`.
 stepca_status stepca_client_builder_build(const stepca_client_builder *builder, stepca_client **client_out, stepca_error **error);
@@ -650,6 +665,34 @@ stepca_status stepca_create_csr_external(const stepca_external_key *key, const s
 // Writes the external key's public key (DER SubjectPublicKeyInfo) into a new buffer.
 stepca_status stepca_external_key_public_key(const stepca_external_key *key, uint8_t **spki_out, size_t *spki_len, stepca_error **error);
 
+// Fetches the JWK provisioner `name` from the CA (all pages of `/provisioners`; `kid` may
+// be NULL unless several share the name) and decrypts its key with `password` (wrong:
+// `STEPCA_ERR_KEY_PASSPHRASE`). Free it with `stepca_jwk_provisioner_free`.
+stepca_status stepca_jwk_provisioner_fetch(const stepca_client *client, const char *name, const char *kid, const char *password_, stepca_jwk_provisioner **provisioner_out, stepca_error **error);
+
+// Loads a JWK provisioner offline from `data`: a ca.json provisioner entry, or an
+// encrypted JWK (compact JWE, or JWE JSON as `step crypto jwk create` writes it; then
+// `name` is required). `name` may be NULL for a ca.json entry.
+stepca_status stepca_jwk_provisioner_load(const uint8_t *data, size_t data_len, const char *name, const char *password_, stepca_jwk_provisioner **provisioner_out, stepca_error **error);
+
+// Sets the lifetime of minted tokens in seconds (10 to 3600; default 300). Only before
+// the provisioner is given to a builder or options.
+stepca_status stepca_jwk_provisioner_set_lifetime(stepca_jwk_provisioner *provisioner, uint32_t seconds, stepca_error **error);
+
+// Mints a sign token for `subject` and `sans` (`sans_len` strings in step's form) with
+// `audience` (e.g. `https://ca:9000/1.0/sign`), into a new buffer (free with `stepca_free`).
+// The token's times come from the system clock; a client given this provisioner
+// (`stepca_client_builder_set_jwk_provisioner`) mints with its own clock instead.
+stepca_status stepca_jwk_provisioner_sign_token(const stepca_jwk_provisioner *provisioner, const char *subject, const char *const *sans, size_t sans_len, const char *audience, uint8_t **token_out, size_t *token_len, stepca_error **error);
+
+// Mints a revoke token (times from the system clock) for the certificate with decimal
+// `serial`, for `audience`
+// (e.g. `https://ca:9000/1.0/revoke`), into a new buffer (free with `stepca_free`).
+stepca_status stepca_jwk_provisioner_revoke_token(const stepca_jwk_provisioner *provisioner, const char *serial, const char *audience, uint8_t **token_out, size_t *token_len, stepca_error **error);
+
+// Frees a provisioner (its key is wiped once no client uses it). NULL is a no-op.
+void stepca_jwk_provisioner_free(stepca_jwk_provisioner *provisioner);
+
 // Loads a private key from PEM or DER (sniffed): PKCS#8, encrypted PKCS#8, SEC1 (also
 // after an `EC PARAMETERS` block), PKCS#1, or legacy `Proc-Type: 4,ENCRYPTED` PEM.
 // `passphrase` may be NULL for unencrypted keys. Free the key with `stepca_key_free`.
@@ -679,6 +722,13 @@ void stepca_key_free(stepca_key *key);
 // `stepca_external_key_free`.
 stepca_status stepca_pkcs11_key_open(const char *module, const char *token_label, const char *pin, const char *key_label, stepca_external_key **key_out, stepca_error **error);
 
+// Opens the key named by an RFC 7512 PKCS#11 URI, as step's `--kms` takes it:
+// `pkcs11:token=<token label>;object=<key label>?module-path=<module>&pin-source=<file>`
+// (`id=` instead of `object=`; `pin-value=` instead of `pin-source=`). Errors name `uri`
+// and the attribute; a wrong PIN is `STEPCA_ERR_KEY_PASSPHRASE`. Free the key with
+// `stepca_external_key_free`.
+stepca_status stepca_pkcs11_key_open_uri(const char *uri, stepca_external_key **key_out, stepca_error **error);
+
 // Generates a key pair of `type` (`STEPCA_KEY_EC_P256`, `_EC_P384`, `_RSA_2048/3072/4096`)
 // labelled `key_label` inside the PKCS#11 token; the private key is not extractable.
 stepca_status stepca_pkcs11_key_generate(const char *module, const char *token_label, const char *pin, const char *key_label, stepca_key_type type, stepca_external_key **key_out, stepca_error **error);
@@ -689,34 +739,6 @@ stepca_status stepca_pkcs11_key_generate(const char *module, const char *token_l
 // digests (Go's `crypto.Signer`). The signature goes to a new buffer (free with
 // `stepca_free`). A callback key fails with `STEPCA_ERR_INVALID_ARGUMENT` naming `key`.
 stepca_status stepca_pkcs11_key_sign_digest(const stepca_external_key *key, stepca_sig_alg alg, const uint8_t *digest, size_t digest_len, uint8_t **sig_out, size_t *sig_len, stepca_error **error);
-
-// Fetches the JWK provisioner `name` from the CA (all pages of `/provisioners`; `kid` may
-// be NULL unless several share the name) and decrypts its key with `password` (wrong:
-// `STEPCA_ERR_KEY_PASSPHRASE`). Free it with `stepca_jwk_provisioner_free`.
-stepca_status stepca_jwk_provisioner_fetch(const stepca_client *client, const char *name, const char *kid, const char *password_, stepca_jwk_provisioner **provisioner_out, stepca_error **error);
-
-// Loads a JWK provisioner offline from `data`: a ca.json provisioner entry, or an
-// encrypted JWK (compact JWE, or JWE JSON as `step crypto jwk create` writes it; then
-// `name` is required). `name` may be NULL for a ca.json entry.
-stepca_status stepca_jwk_provisioner_load(const uint8_t *data, size_t data_len, const char *name, const char *password_, stepca_jwk_provisioner **provisioner_out, stepca_error **error);
-
-// Sets the lifetime of minted tokens in seconds (10 to 3600; default 300). Only before
-// the provisioner is given to a builder or options.
-stepca_status stepca_jwk_provisioner_set_lifetime(stepca_jwk_provisioner *provisioner, uint32_t seconds, stepca_error **error);
-
-// Mints a sign token for `subject` and `sans` (`sans_len` strings in step's form) with
-// `audience` (e.g. `https://ca:9000/1.0/sign`), into a new buffer (free with `stepca_free`).
-// The token's times come from the system clock; a client given this provisioner
-// (`stepca_client_builder_set_jwk_provisioner`) mints with its own clock instead.
-stepca_status stepca_jwk_provisioner_sign_token(const stepca_jwk_provisioner *provisioner, const char *subject, const char *const *sans, size_t sans_len, const char *audience, uint8_t **token_out, size_t *token_len, stepca_error **error);
-
-// Mints a revoke token (times from the system clock) for the certificate with decimal
-// `serial`, for `audience`
-// (e.g. `https://ca:9000/1.0/revoke`), into a new buffer (free with `stepca_free`).
-stepca_status stepca_jwk_provisioner_revoke_token(const stepca_jwk_provisioner *provisioner, const char *serial, const char *audience, uint8_t **token_out, size_t *token_len, stepca_error **error);
-
-// Frees a provisioner (its key is wiped once no client uses it). NULL is a no-op.
-void stepca_jwk_provisioner_free(stepca_jwk_provisioner *provisioner);
 
 // Creates revocation options (reason code 0, no token). Free with
 // `stepca_revoke_options_free`.
@@ -735,6 +757,10 @@ stepca_status stepca_revoke_options_set_token_provider(stepca_revoke_options *op
 
 // Uses a JWK provisioner to mint the revoke token. Replaces the options' token source.
 stepca_status stepca_revoke_options_set_jwk_provisioner(stepca_revoke_options *options, const stepca_jwk_provisioner *provisioner, stepca_error **error);
+
+// Uses an X5C provisioner (tokens signed in process by the device's factory credential)
+// for calls with these options. Replaces the options' token source.
+stepca_status stepca_revoke_options_set_x5c_provisioner(stepca_revoke_options *options, const stepca_x5c_provisioner *provisioner, stepca_error **error);
 
 // Frees revocation options, wiping any token. NULL is a no-op.
 void stepca_revoke_options_free(stepca_revoke_options *options);
@@ -769,6 +795,10 @@ stepca_status stepca_sign_options_set_not_after(stepca_sign_options *options, in
 // signing). NULL clears it.
 stepca_status stepca_sign_options_set_template_data(stepca_sign_options *options, const char *json, stepca_error **error);
 
+// Uses an X5C provisioner (tokens signed in process by the device's factory credential)
+// for calls with these options. Replaces the options' token source.
+stepca_status stepca_sign_options_set_x5c_provisioner(stepca_sign_options *options, const stepca_x5c_provisioner *provisioner, stepca_error **error);
+
 // Frees sign options, wiping any token. NULL is a no-op.
 void stepca_sign_options_free(stepca_sign_options *options);
 
@@ -795,6 +825,25 @@ const char *stepca_capabilities(void);
 // Whether `name` is listed in any section of `stepca_capabilities()` (for example
 // "EC-P384", "ECDSA-P384-SHA384", "uri" or "sign"). False for NULL or non-UTF-8.
 bool stepca_supports(const char *name);
+
+// An X5C provisioner named `name` at the CA whose tokens `factory` signs: the device's
+// birth certificate chain (leaf first, then the factory intermediates) with its key,
+// which may stay in a secure element or PKCS#11 token. Give it to a client, sign options
+// or revoke options as their token source. A certificate step-ca would refuse is refused
+// here with `STEPCA_ERR_INVALID_ARGUMENT` naming `factory`: no digitalSignature in its
+// keyUsage, or an extendedKeyUsage without clientAuth. When a token is made, a factory
+// certificate expired at the client's time, or a requested notAfter past its notAfter
+// (step-ca caps the lifetime there), fails the call naming `factory` or `not_after`; one
+// not valid yet is `STEPCA_ERR_CLOCK`. Sign tokens carry the CSR's fingerprint (`cnf`).
+// `factory` is shared, not consumed. Free with `stepca_x5c_provisioner_free`.
+stepca_status stepca_x5c_provisioner_new(const char *name, const stepca_credential *factory, stepca_x5c_provisioner **provisioner_out, stepca_error **error);
+
+// Sets the lifetime of minted tokens in seconds (default 300; 10 to 3600). Only before
+// the provisioner is given to a client or options.
+stepca_status stepca_x5c_provisioner_set_lifetime(stepca_x5c_provisioner *provisioner, uint32_t seconds, stepca_error **error);
+
+// Frees a provisioner (clients and options given it keep their share). NULL is a no-op.
+void stepca_x5c_provisioner_free(stepca_x5c_provisioner *provisioner);
 
 #ifdef __cplusplus
 }  // extern "C"

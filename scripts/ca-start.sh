@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Starts a throw-away step-ca on 127.0.0.1 and a free port, with a JWK provisioner.
+# Starts a throw-away step-ca on 127.0.0.1 and a free port, with JWK provisioners
+# ("admin", "strict") and an X5C provisioner ("factory") that trusts a factory CA made
+# here, whose key issues devices' birth certificates in tests.
 # Prints the path of an env file (source it) that describes the CA:
 #   STEPPATH STEPCA_URL STEPCA_ROOT STEPCA_FINGERPRINT STEPCA_PROVISIONER
 #   STEPCA_PASSWORD_FILE STEPCA_PID STEPCA_CONFIG
+#   STEPCA_X5C_PROVISIONER STEPCA_FACTORY_ROOT STEPCA_FACTORY_KEY (unencrypted)
 # Stop it with scripts/ca-stop.sh ENVFILE. Nothing is left running or on disk after that.
 set -euo pipefail
 for tool in step step-ca; do
@@ -36,14 +39,23 @@ step ca provisioner add strict --type JWK --create --password-file "$STEPPATH/pw
   --ca-config "$STEPPATH/config/ca.json" >>"$STEPPATH/init.log" 2>&1 \
   || { cat "$STEPPATH/init.log" >&2; rm -rf "$STEPPATH"; exit 1; }
 
+# The factory CA (a device maker's), trusted by the X5C provisioner "factory".
+mkdir -p "$STEPPATH/factory"
+step certificate create "libstepca Factory Root CA" "$STEPPATH/factory/root_ca.crt" \
+  "$STEPPATH/factory/root_ca_key" --profile root-ca --no-password --insecure \
+  --not-before=-1h --not-after=87600h -f >>"$STEPPATH/init.log" 2>&1
+
 # Test-friendly claims: certificates from 5 seconds (so tests can watch one expire) to
 # 90 days; expired certificates may renew through the bearer-token flow, except those of
 # the "strict" provisioner.
-python3 - "$STEPPATH/config/ca.json" "${STEPCA_EXTRA_JSON:-}" <<'PY'
-import json, sys
-path, extra = sys.argv[1], sys.argv[2]
+python3 - "$STEPPATH/config/ca.json" "${STEPCA_EXTRA_JSON:-}" "$STEPPATH/factory/root_ca.crt" <<'PY'
+import base64, json, sys
+path, extra, factory_root = sys.argv[1], sys.argv[2], sys.argv[3]
 cfg = json.load(open(path))
 auth = cfg["authority"]
+# ca.json holds an X5C provisioner's roots as base64 of a PEM bundle.
+auth["provisioners"].append({"type": "X5C", "name": "factory",
+                             "roots": base64.b64encode(open(factory_root, "rb").read()).decode()})
 auth["claims"] = {"minTLSCertDuration": "5s", "maxTLSCertDuration": "2160h",
                   "defaultTLSCertDuration": "24h", "allowRenewalAfterExpiry": True}
 for p in auth["provisioners"]:
@@ -82,5 +94,8 @@ export STEPCA_PROVISIONER='admin'
 export STEPCA_PASSWORD_FILE='$STEPPATH/pw.txt'
 export STEPCA_CONFIG='$STEPPATH/config/ca.json'
 export STEPCA_PID='$pid'
+export STEPCA_X5C_PROVISIONER='factory'
+export STEPCA_FACTORY_ROOT='$STEPPATH/factory/root_ca.crt'
+export STEPCA_FACTORY_KEY='$STEPPATH/factory/root_ca_key'
 ENV
 echo "$env_file"

@@ -70,7 +70,7 @@ suite "rust key, CSR and fault-server tests" cargo test --quiet --test keys --te
 env_file=$(scripts/ca-start.sh) || { echo "could not start step-ca"; exit 1; }
 # shellcheck disable=SC1090
 . "$env_file"
-suite "rust enrollment, lifecycle and clock tests (step-ca, faketime)" cargo test --quiet --test enroll --test lifecycle --test credential --test secrets --test pkcs11 --test clock
+suite "rust enrollment, lifecycle and clock tests (step-ca, faketime)" cargo test --quiet --test enroll --test lifecycle --test credential --test x5c --test secrets --test pkcs11 --test clock
 suite "C 16 threads x 500 enrollments" build/tests/test_threads
 suite "C 16 threads x 500 enrollments (ASan+UBSan)" build/tests/asan-test_threads
 suite "C 4 threads x 10 enrollments (valgrind)" env STEPCA_THREADS=4 STEPCA_PER_THREAD=10 \

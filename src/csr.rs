@@ -435,6 +435,13 @@ impl Csr {
         crate::encoding::pem("CERTIFICATE REQUEST", &self.der)
     }
 
+    /// The SHA-256 of the DER, base64url without padding: what step-ca compares with a
+    /// token's `cnf` (`x5rt#S256`) claim to bind the token to this CSR.
+    pub fn fingerprint(&self) -> String {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &self.der);
+        crate::jose::b64url(digest.as_ref())
+    }
+
     /// The CSR in `format`.
     pub fn encode(&self, format: Format) -> Vec<u8> {
         match format {

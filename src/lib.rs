@@ -96,6 +96,6 @@ pub use http::RetryPolicy;
 pub use key::{KeyAlgorithm, KeyType, PrivateKey, SignatureAlgorithm};
 pub use name::{Attribute, Oid, San, SanKind};
 pub use pkcs11::{Pkcs11Key, Pkcs11KeyRef};
-pub use provisioner::{DEFAULT_TOKEN_LIFETIME, JwkProvisioner};
+pub use provisioner::{DEFAULT_TOKEN_LIFETIME, JwkProvisioner, X5cProvisioner};
 pub use signer::Signer;
 pub use token::{ProviderError, Token, TokenClaims, TokenProvider, TokenPurpose, TokenSource};

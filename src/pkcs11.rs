@@ -182,6 +182,36 @@ impl Pkcs11Key {
         Self::from_handles(session, private, public)
     }
 
+    /// Opens the key named by an RFC 7512 PKCS#11 URI, in the form step's `--kms` takes:
+    /// `pkcs11:token=<token label>;object=<key label>?module-path=<module>&pin-source=<file>`.
+    /// The key is `object` (CKA_LABEL) or `id` (CKA_ID, hex or %-escaped bytes); the PIN is
+    /// `pin-value`, or the first line of the file `pin-source` names (`file:` optional).
+    /// As in step, attributes may stand before or after the `?`; values are %-decoded.
+    /// Errors name `uri` and the attribute.
+    pub fn open_uri(uri: &str) -> Result<Pkcs11Key> {
+        let u = Pkcs11Uri::parse(uri)?;
+        let pin = match (&u.pin_value, &u.pin_source) {
+            (Some(v), None) => zeroize::Zeroizing::new(v.clone()),
+            (None, Some(path)) => {
+                let path = path.strip_prefix("file:").unwrap_or(path);
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    Error::invalid("uri", format!("pin-source: cannot read {path}: {e}"))
+                })?;
+                zeroize::Zeroizing::new(text.lines().next().unwrap_or("").trim_end().to_string())
+            }
+            (None, None) => {
+                return Err(Error::invalid("uri", "needs pin-value or pin-source"));
+            }
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    "uri",
+                    "has both pin-value and pin-source; give one",
+                ));
+            }
+        };
+        Self::open(Path::new(&u.module), &u.token, &pin, &u.key)
+    }
+
     /// Generates a key pair of `key_type` (EC P-256/P-384, RSA 2048/3072/4096) labelled
     /// `label` inside the token; the private key is sensitive and not extractable.
     pub fn generate(
@@ -524,5 +554,144 @@ impl Pkcs11Key {
         session
             .sign(&mech, self.key, &input)
             .map_err(|e| failed(e.into()))
+    }
+}
+
+/// The parts of a PKCS#11 URI libstepca uses.
+#[derive(Debug, PartialEq, Eq)]
+struct Pkcs11Uri {
+    module: String,
+    token: String,
+    key: Pkcs11KeyRef,
+    pin_value: Option<String>,
+    pin_source: Option<String>,
+}
+
+impl Pkcs11Uri {
+    fn parse(uri: &str) -> Result<Pkcs11Uri> {
+        let bad = |why: String| Error::invalid("uri", why);
+        let rest = uri
+            .get(..7)
+            .filter(|s| s.eq_ignore_ascii_case("pkcs11:"))
+            .map(|_| &uri[7..])
+            .ok_or_else(|| bad("must start with pkcs11:".into()))?;
+        let mut attrs: Vec<(String, Vec<u8>)> = Vec::new();
+        for part in rest.split([';', '?', '&']).filter(|p| !p.is_empty()) {
+            let (name, value) = part
+                .split_once('=')
+                .ok_or_else(|| bad(format!("{part:?} is not name=value")))?;
+            if attrs.iter().any(|(n, _)| n == name) {
+                return Err(bad(format!("{name} is given twice")));
+            }
+            attrs.push((
+                name.to_string(),
+                percent_decode(value).map_err(|e| bad(format!("{name}: {e}")))?,
+            ));
+        }
+        let text = |name: &str| -> Result<Option<String>> {
+            attrs
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| {
+                    String::from_utf8(v.clone()).map_err(|_| bad(format!("{name}: not UTF-8")))
+                })
+                .transpose()
+        };
+        for unsupported in ["slot-id", "serial", "pin-prompt"] {
+            if text(unsupported)?.is_some() {
+                return Err(bad(format!(
+                    "{unsupported} is not supported; name the token with token= and the PIN \
+                     with pin-value or pin-source"
+                )));
+            }
+        }
+        let key = match (text("object")?, attrs.iter().find(|(n, _)| n == "id")) {
+            (Some(label), None) => Pkcs11KeyRef::Label(label),
+            (None, Some((_, id))) => Pkcs11KeyRef::Id(decode_id(id)),
+            (Some(_), Some(_)) => return Err(bad("has both object and id; give one".into())),
+            (None, None) => return Err(bad("needs object= (the key's label) or id=".into())),
+        };
+        Ok(Pkcs11Uri {
+            module: text("module-path")?
+                .ok_or_else(|| bad("needs module-path= (the PKCS#11 module)".into()))?,
+            token: text("token")?.ok_or_else(|| bad("needs token= (the token's label)".into()))?,
+            key,
+            pin_value: text("pin-value")?,
+            pin_source: text("pin-source")?,
+        })
+    }
+}
+
+/// An `id` given in hex (as step writes it, `id=0a10`) or as %-escaped bytes.
+fn decode_id(raw: &[u8]) -> Vec<u8> {
+    let hex =
+        raw.len().is_multiple_of(2) && !raw.is_empty() && raw.iter().all(u8::is_ascii_hexdigit);
+    if hex {
+        raw.chunks(2)
+            .map(|c| u8::from_str_radix(std::str::from_utf8(c).unwrap_or("00"), 16).unwrap_or(0))
+            .collect()
+    } else {
+        raw.to_vec()
+    }
+}
+
+/// RFC 3986 percent-decoding.
+fn percent_decode(s: &str) -> std::result::Result<Vec<u8>, &'static str> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b.get(i + 1..i + 3).ok_or("a % without two hex digits")?;
+            let text = std::str::from_utf8(hex).map_err(|_| "a % without two hex digits")?;
+            out.push(u8::from_str_radix(text, 16).map_err(|_| "a % without two hex digits")?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_as_step_writes_them() {
+        let u = Pkcs11Uri::parse(
+            "pkcs11:module-path=/usr/lib/softhsm/libsofthsm2.so;token=smallstep;object=ec%20key\
+             ?pin-value=password",
+        )
+        .unwrap();
+        assert_eq!(u.module, "/usr/lib/softhsm/libsofthsm2.so");
+        assert_eq!(u.token, "smallstep");
+        assert_eq!(u.key, Pkcs11KeyRef::Label("ec key".into()));
+        assert_eq!(u.pin_value.as_deref(), Some("password"));
+        let u = Pkcs11Uri::parse("pkcs11:token=t;id=0a10?module-path=/m.so&pin-source=file:/p")
+            .unwrap();
+        assert_eq!(u.key, Pkcs11KeyRef::Id(vec![0x0a, 0x10]));
+        assert_eq!(u.pin_source.as_deref(), Some("file:/p"));
+        let u = Pkcs11Uri::parse("pkcs11:token=t;id=%01%ff;module-path=/m.so").unwrap();
+        assert_eq!(u.key, Pkcs11KeyRef::Id(vec![0x01, 0xff]));
+        for (bad, says) in [
+            ("file:/x", "pkcs11:"),
+            ("pkcs11:token=t;module-path=/m", "object="),
+            ("pkcs11:object=k;module-path=/m", "token="),
+            ("pkcs11:token=t;object=k", "module-path="),
+            (
+                "pkcs11:token=t;object=k;id=01;module-path=/m",
+                "both object and id",
+            ),
+            ("pkcs11:token=t;token=u;object=k;module-path=/m", "twice"),
+            ("pkcs11:slot-id=1;object=k;module-path=/m", "slot-id"),
+            ("pkcs11:token=t;object=k%2;module-path=/m", "object: a %"),
+            ("pkcs11:token;object=k;module-path=/m", "name=value"),
+        ] {
+            let e = Pkcs11Uri::parse(bad).unwrap_err();
+            assert!(e.message().starts_with("uri: "), "{bad}: {e}");
+            assert!(e.message().contains(says), "{bad}: {e}");
+        }
     }
 }

@@ -70,6 +70,13 @@ pub struct TokenClaims {
     /// The client's time (its time source, or the CA's clock in CA-time mode): what a
     /// minted token's `iat`/`nbf`/`exp` must be based on, rather than the system clock.
     pub now: std::time::SystemTime,
+    /// For a sign token: the SHA-256 of the CSR's DER, base64url without padding, which
+    /// step-ca compares with a token's `cnf` `x5rt#S256` claim. A token carrying it is good
+    /// for this CSR only. `None` for revoke tokens.
+    pub csr_fingerprint: Option<String>,
+    /// For a sign token: the notAfter the call requests, if any (an X5C provisioner refuses
+    /// one past its factory certificate's notAfter).
+    pub not_after: Option<std::time::SystemTime>,
 }
 
 impl TokenClaims {
@@ -141,6 +148,12 @@ impl From<Arc<dyn TokenProvider>> for TokenSource {
 
 impl From<crate::JwkProvisioner> for TokenSource {
     fn from(p: crate::JwkProvisioner) -> TokenSource {
+        TokenSource::Provider(Arc::new(p))
+    }
+}
+
+impl From<crate::X5cProvisioner> for TokenSource {
+    fn from(p: crate::X5cProvisioner) -> TokenSource {
         TokenSource::Provider(Arc::new(p))
     }
 }

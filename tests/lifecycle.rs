@@ -113,7 +113,7 @@ fn read_only_calls() {
         .iter()
         .map(|p| p["name"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(names, ["admin", "strict"]);
+    assert_eq!(names, ["admin", "strict", "factory"]);
 }
 
 #[test]

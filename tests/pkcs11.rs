@@ -8,10 +8,13 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 
-use common::{Ca, Fault, Recording, TempDir, openssl_req_text, openssl_verify_chain};
+use common::{
+    Ca, Fault, Recording, TempDir, factory_certificate, openssl_req_text, openssl_verify_chain,
+};
 use stepca::{
-    ClientBuilder, Credential, CsrRequest, ErrorKind, KeyType, Pkcs11Key, Pkcs11KeyRef, RenewAuth,
-    RevokeOptions, SanKind, SignOptions, SignatureAlgorithm, Signer,
+    CertificateChain, ClientBuilder, Credential, CsrRequest, ErrorKind, KeyType, Pkcs11Key,
+    Pkcs11KeyRef, PrivateKey, RenewAuth, RevokeOptions, SanKind, SignOptions, SignatureAlgorithm,
+    Signer, X5cProvisioner,
 };
 
 const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
@@ -151,6 +154,43 @@ fn keys_in_a_softhsm_token_serve_their_whole_life() {
         .unwrap();
         assert_eq!(by_id.public_key_spki(), key.public_key_spki());
     }
+
+    // Factory identity: the birth certificate's key lives in the token, named by a
+    // PKCS#11 URI as step's --kms takes it, and signs the X5C token there.
+    let generated =
+        Pkcs11Key::generate(module, "libstepca", "1234", "idevid", KeyType::EcP256).unwrap();
+    let pin = dir.path("pin.txt");
+    std::fs::write(&pin, "1234\n").unwrap();
+    let uri = format!(
+        "pkcs11:token=libstepca;object=idevid?module-path={MODULE}&pin-source=file:{}",
+        pin.display()
+    );
+    let idevid: Arc<dyn Signer> = Arc::new(Pkcs11Key::open_uri(&uri).unwrap());
+    assert_eq!(idevid.public_key_spki(), generated.public_key_spki());
+    let mut birth = CsrRequest::new();
+    birth.subject("CN", "SN-0001").unwrap();
+    let pem = factory_certificate(
+        &birth.build_with_signer(idevid.as_ref()).unwrap().to_pem(),
+        &dir,
+        None,
+        &[],
+    );
+    let factory =
+        Credential::held(CertificateChain::from_pem(pem.as_bytes()).unwrap(), idevid).unwrap();
+    let op = PrivateKey::generate(KeyType::EcP256).unwrap();
+    let mut req = CsrRequest::new();
+    req.subject("CN", "operational.example.com").unwrap();
+    let opts = SignOptions {
+        token: Some(X5cProvisioner::new("factory", factory).unwrap().into()),
+        ..Default::default()
+    };
+    let chain = client.sign(req.build(&op).unwrap().der(), &opts).unwrap();
+    assert_eq!(chain.leaf_public_key(), op.spki_der());
+    let e = Pkcs11Key::open_uri(&format!(
+        "pkcs11:token=libstepca;object=idevid?module-path={MODULE}&pin-value=9999"
+    ))
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::KeyPassphrase, "{e}");
 
     let e = Pkcs11Key::open(
         module,

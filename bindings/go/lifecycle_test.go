@@ -90,7 +90,7 @@ func TestBootstrapAndReadOnlyCalls(t *testing.T) {
 		t.Fatal("federation or intermediates wrong")
 	}
 	provs, err := c.Provisioners()
-	if err != nil || len(provs) != 2 {
+	if err != nil || len(provs) != 3 { // admin, strict, factory (X5C)
 		t.Fatalf("provisioners %d %v", len(provs), err)
 	}
 	var p struct{ Name, Type string }

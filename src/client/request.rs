@@ -39,6 +39,18 @@ pub(crate) enum Auth<'a> {
     MutualTls(&'a Credential),
 }
 
+/// What a token is asked for, for [`Client::token`].
+pub(crate) struct Ask<'a> {
+    /// The CSR's CN, or the serial (decimal) for revocation.
+    pub(crate) subject: &'a str,
+    pub(crate) sans: &'a [San],
+    pub(crate) purpose: TokenPurpose,
+    /// The CSR's [`fingerprint`](crate::Csr::fingerprint), for a sign token.
+    pub(crate) csr_fingerprint: Option<String>,
+    /// The notAfter the call requests, UNIX seconds.
+    pub(crate) not_after: Option<i64>,
+}
+
 /// One call to step-ca, for [`Client::request`].
 #[derive(Default)]
 pub(crate) struct Call<'a> {
@@ -168,13 +180,11 @@ impl Client {
 
     /// The token for a sign or revoke call from `source`, else from the client's
     /// provider, checked for shape. A provider is told the call's claims.
-    pub(crate) fn token(
-        &self,
-        source: Option<&TokenSource>,
-        subject: &str,
-        sans: &[San],
-        purpose: TokenPurpose,
-    ) -> Result<Token> {
+    ///
+    /// An in-process provisioner's own error (a [`crate::Error`]) is passed on as it is,
+    /// so its kind and field survive (a factory certificate past its date, a held key that
+    /// failed); any other provider error is [`ErrorKind::TokenProvider`].
+    pub(crate) fn token(&self, source: Option<&TokenSource>, ask: &Ask<'_>) -> Result<Token> {
         let provider: &Arc<dyn TokenProvider> = match source {
             Some(TokenSource::Token(t)) => {
                 // Token files end in a newline; that is not part of the token.
@@ -190,23 +200,30 @@ impl Client {
             })?,
         };
         let claims = TokenClaims {
-            subject: subject.to_string(),
-            sans: sans.to_vec(),
-            audience: match purpose {
+            subject: ask.subject.to_string(),
+            sans: ask.sans.to_vec(),
+            audience: match ask.purpose {
                 TokenPurpose::Sign => self.sign_audience(),
                 TokenPurpose::Revoke => self.revoke_audience(),
             },
             provisioner: self.inner.provisioner.clone(),
-            purpose,
+            purpose: ask.purpose,
             now: self.now(),
+            csr_fingerprint: ask.csr_fingerprint.clone(),
+            not_after: ask
+                .not_after
+                .map(|t| UNIX_EPOCH + Duration::from_secs(t.max(0) as u64)),
         };
-        let token = provider.token(&claims).map_err(|e| {
-            Error::new(
-                ErrorKind::TokenProvider,
-                format!("token_provider: failed: {e}"),
-            )
-            .with_source(e)
-        })?;
+        let token = provider
+            .token(&claims)
+            .map_err(|e| match e.downcast::<Error>() {
+                Ok(own) => *own,
+                Err(e) => Error::new(
+                    ErrorKind::TokenProvider,
+                    format!("token_provider: failed: {e}"),
+                )
+                .with_source(e),
+            })?;
         check_token("token_provider", token.expose().trim())?;
         Ok(token)
     }

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::token::{TokenPurpose, TokenSource};
 
 use super::Client;
-use super::request::{Auth, Call};
+use super::request::{Ask, Auth, Call};
 
 /// Options for a revocation.
 #[derive(Clone, Debug, Default)]
@@ -88,7 +88,14 @@ impl Client {
     /// the request never reached step-ca.
     pub fn revoke(&self, serial: &str, opts: &RevokeOptions) -> Result<()> {
         let serial = normalize_serial(serial)?;
-        let token = || self.token(opts.token.as_ref(), &serial, &[], TokenPurpose::Revoke);
+        let ask = Ask {
+            subject: &serial,
+            sans: &[],
+            purpose: TokenPurpose::Revoke,
+            csr_fingerprint: None,
+            not_after: None,
+        };
+        let token = || self.token(opts.token.as_ref(), &ask);
         self.post_revoke(&serial, opts, Auth::Ott(&token))
     }
 

@@ -10,7 +10,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::token::{TokenPurpose, TokenSource};
 
 use super::Client;
-use super::request::{Auth, Call};
+use super::request::{Ask, Auth, Call};
 
 /// Per-call options for [`Client::sign`].
 #[derive(Clone, Debug, Default)]
@@ -57,7 +57,8 @@ impl Client {
     /// Exchanges a CSR (PEM or DER) for a certificate chain at `/1.0/sign`.
     ///
     /// The token comes from `opts.token` (a token, or a provider asked once per call),
-    /// else from the client's provider. Everything local (CSR self-signature, validity
+    /// else from the client's provider; a provider is told the CSR's fingerprint, and the
+    /// in-process provisioners bind their tokens to it (`cnf`). Everything local (CSR self-signature, validity
     /// times, template JSON) is checked before the token is made, so no token is spent on
     /// a request that could not succeed. The returned chain's leaf carries the CSR's key
     /// and the chain is a valid path to the configured root at the client's time. A sign
@@ -86,14 +87,14 @@ impl Client {
             .map_err(|e| Error::invalid("template_data", format!("not valid JSON ({e})")))?;
         let csr_pem = csr.to_pem();
         let subject = info.common_name.clone().unwrap_or_default();
-        let token = || {
-            self.token(
-                opts.token.as_ref(),
-                &subject,
-                &info.sans,
-                TokenPurpose::Sign,
-            )
+        let ask = Ask {
+            subject: &subject,
+            sans: &info.sans,
+            purpose: TokenPurpose::Sign,
+            csr_fingerprint: Some(csr.fingerprint()),
+            not_after: opts.not_after,
         };
+        let token = || self.token(opts.token.as_ref(), &ask);
         let body = |ott: Option<&str>| {
             let body = serde_json::to_vec(&SignBody {
                 csr: &csr_pem,

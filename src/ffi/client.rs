@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use super::chain::stepca_chain;
 use super::error::{FfiError, stepca_error, stepca_status};
-use super::provisioner::stepca_jwk_provisioner;
+use super::jwk_provisioner::stepca_jwk_provisioner;
 use super::sign_options::stepca_sign_options;
 use super::time::{CTimeSource, stepca_time_source_fn};
 use super::token::stepca_token_provider_fn;
+use super::x5c_provisioner::stepca_x5c_provisioner;
 use super::{
     FfiResult, bytes, call, free_handle, guard, handle, into_handle, out, string, with_mut,
 };
@@ -258,6 +259,22 @@ pub unsafe extern "C" fn stepca_client_builder_set_token_provider(
 pub unsafe extern "C" fn stepca_client_builder_set_jwk_provisioner(
     builder: *mut stepca_client_builder,
     provisioner: *const stepca_jwk_provisioner,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    with_builder(builder, error, |b| {
+        // SAFETY: NULL or a live provisioner.
+        let p = unsafe { handle(provisioner, "provisioner")? };
+        b.token_provider(p.shared());
+        Ok(())
+    })
+}
+
+/// Uses an X5C provisioner (tokens signed in process by the device's factory credential)
+/// as the client's token provider. Shared, not consumed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_client_builder_set_x5c_provisioner(
+    builder: *mut stepca_client_builder,
+    provisioner: *const stepca_x5c_provisioner,
     error: *mut *mut stepca_error,
 ) -> stepca_status {
     with_builder(builder, error, |b| {

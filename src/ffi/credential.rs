@@ -15,7 +15,7 @@ use crate::credential::Credential;
 /// A certificate chain with the key of its leaf. Immutable; may be used from any number
 /// of threads at once (a sign callback must then be thread-safe).
 pub struct stepca_credential {
-    cred: Credential,
+    pub(crate) cred: Credential,
 }
 
 /// How a renewal authenticates.

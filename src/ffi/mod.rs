@@ -24,14 +24,15 @@ pub mod credential;
 pub mod csr;
 pub mod error;
 pub mod external_key;
+pub mod jwk_provisioner;
 pub mod key;
 pub mod pkcs11;
-pub mod provisioner;
 pub mod revoke_options;
 pub mod sign_options;
 pub mod time;
 pub mod token;
 pub mod version;
+pub mod x5c_provisioner;
 
 #[cfg(test)]
 mod tests;

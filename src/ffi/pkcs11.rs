@@ -52,6 +52,29 @@ pub unsafe extern "C" fn stepca_pkcs11_key_open(
     })
 }
 
+/// Opens the key named by an RFC 7512 PKCS#11 URI, as step's `--kms` takes it:
+/// `pkcs11:token=<token label>;object=<key label>?module-path=<module>&pin-source=<file>`
+/// (`id=` instead of `object=`; `pin-value=` instead of `pin-source=`). Errors name `uri`
+/// and the attribute; a wrong PIN is `STEPCA_ERR_KEY_PASSPHRASE`. Free the key with
+/// `stepca_external_key_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_pkcs11_key_open_uri(
+    uri: *const c_char,
+    key_out: *mut *mut stepca_external_key,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    call(error, || {
+        // SAFETY: pointer contracts forwarded from the caller.
+        let (slot, uri) = unsafe { (out(key_out, "key_out")?, string(uri, "uri")?) };
+        let key = Arc::new(crate::pkcs11::Pkcs11Key::open_uri(uri)?);
+        *slot = into_handle(stepca_external_key {
+            inner: key.clone(),
+            pkcs11: Some(key),
+        });
+        Ok(())
+    })
+}
+
 /// Generates a key pair of `type` (`STEPCA_KEY_EC_P256`, `_EC_P384`, `_RSA_2048/3072/4096`)
 /// labelled `key_label` inside the PKCS#11 token; the private key is not extractable.
 #[unsafe(no_mangle)]

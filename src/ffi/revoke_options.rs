@@ -4,8 +4,9 @@ use std::ffi::{c_char, c_void};
 
 use super::client::stepca_client;
 use super::error::{FfiError, stepca_error, stepca_status};
-use super::provisioner::stepca_jwk_provisioner;
+use super::jwk_provisioner::stepca_jwk_provisioner;
 use super::token::stepca_token_provider_fn;
+use super::x5c_provisioner::stepca_x5c_provisioner;
 use super::{FfiResult, call, free_handle, guard, handle, into_handle, opt_string, out, string};
 use crate::client::RevokeOptions;
 use crate::token::{Token, TokenSource};
@@ -94,6 +95,22 @@ pub unsafe extern "C" fn stepca_revoke_options_set_token_provider(
 pub unsafe extern "C" fn stepca_revoke_options_set_jwk_provisioner(
     options: *mut stepca_revoke_options,
     provisioner: *const stepca_jwk_provisioner,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    with_options(options, error, |o| {
+        // SAFETY: NULL or a live provisioner.
+        let p = unsafe { handle(provisioner, "provisioner")? };
+        o.token = Some(TokenSource::Provider(p.shared()));
+        Ok(())
+    })
+}
+
+/// Uses an X5C provisioner (tokens signed in process by the device's factory credential)
+/// for calls with these options. Replaces the options' token source.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_revoke_options_set_x5c_provisioner(
+    options: *mut stepca_revoke_options,
+    provisioner: *const stepca_x5c_provisioner,
     error: *mut *mut stepca_error,
 ) -> stepca_status {
     with_options(options, error, |o| {

@@ -48,6 +48,13 @@ pub struct stepca_token_claims {
     /// The client's time in UNIX seconds (its time source, or the CA's clock in CA-time
     /// mode): base a minted token's `iat`, `nbf` and `exp` on it, not on the system clock.
     pub now: i64,
+    /// For a sign token, the CSR's fingerprint (SHA-256 of its DER, base64url without
+    /// padding); NULL for revoke tokens. Put it in the token as
+    /// `"cnf":{"x5rt#S256":"<fingerprint>"}` and step-ca accepts the token for this CSR
+    /// only.
+    pub csr_fingerprint: *const c_char,
+    /// The notAfter the call requests, UNIX seconds, or 0 when it requests none.
+    pub not_after: i64,
 }
 
 /// What a token is for.
@@ -184,6 +191,13 @@ impl TokenProvider for CTokenProvider {
             c_strings(claims.sans_of(SanKind::Email), "email SANs")?,
             c_strings(claims.sans_of(SanKind::Uri), "URI SANs")?,
         ];
+        // Base64url: never a NUL.
+        let fingerprint = claims
+            .csr_fingerprint
+            .as_deref()
+            .map(CString::new)
+            .transpose()
+            .map_err(|_| CallbackError::Nul("fingerprint"))?;
         let ptrs: Vec<Vec<*const c_char>> = lists
             .iter()
             .map(|l| l.iter().map(|s| s.as_ptr()).collect())
@@ -209,6 +223,10 @@ impl TokenProvider for CTokenProvider {
                 TokenPurpose::Revoke => STEPCA_TOKEN_REVOKE,
             },
             now: crate::clock::unix_secs(claims.now),
+            csr_fingerprint: fingerprint
+                .as_ref()
+                .map_or(std::ptr::null(), |f| f.as_ptr()),
+            not_after: claims.not_after.map_or(0, crate::clock::unix_secs),
         };
         let mut sink = stepca_token_sink {
             token: None,

@@ -232,6 +232,13 @@ pub struct Recording {
     pub fault: Fault,
 }
 
+/// Whether `m` is a JWS signing input: two base64url parts joined by a dot.
+pub fn is_jws_input(m: &[u8]) -> bool {
+    m.iter().filter(|b| **b == b'.').count() == 1
+        && m.iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
 /// What TLS 1.3 has a client sign to prove it holds its certificate's key (RFC 8446 4.4.3).
 const TLS13_CLIENT_VERIFY: &[u8] = b"TLS 1.3, client CertificateVerify\0";
 
@@ -258,6 +265,16 @@ impl Recording {
             })
             .map(|(a, _)| *a)
             .collect()
+    }
+
+    /// How many JWS signing inputs (`base64url.base64url`: tokens) were signed.
+    pub fn tokens(&self) -> usize {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, m)| is_jws_input(m))
+            .count()
     }
 
     pub fn count(&self) -> usize {
@@ -287,4 +304,54 @@ impl stepca::Signer for Recording {
             _ => self.inner.sign(alg, msg),
         }
     }
+}
+
+/// A device's birth certificate for `csr_pem`, issued by the rig's factory CA with `step
+/// certificate sign` (leaf profile: digitalSignature, serverAuth and clientAuth), plus
+/// `extra` flags (`--template`, `--not-after`, ...). `issuer` overrides the factory CA
+/// (certificate, key) for a device from another factory. Returns the PEM.
+pub fn factory_certificate(
+    csr_pem: &str,
+    dir: &TempDir,
+    issuer: Option<(&Path, &Path)>,
+    extra: &[&str],
+) -> String {
+    let var =
+        |k: &str| PathBuf::from(std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set")));
+    let (root, key) = match issuer {
+        Some((c, k)) => (c.to_path_buf(), k.to_path_buf()),
+        None => (var("STEPCA_FACTORY_ROOT"), var("STEPCA_FACTORY_KEY")),
+    };
+    let csr = dir.path("idevid.csr");
+    std::fs::write(&csr, csr_pem).unwrap();
+    let mut args = vec![
+        "certificate",
+        "sign",
+        csr.to_str().unwrap(),
+        root.to_str().unwrap(),
+        key.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run("step", &args)
+}
+
+/// Another factory's root CA (certificate, unencrypted key) in `dir`.
+pub fn other_factory(dir: &TempDir) -> (PathBuf, PathBuf) {
+    let (crt, key) = (dir.path("other_root.crt"), dir.path("other_root_key"));
+    run(
+        "step",
+        &[
+            "certificate",
+            "create",
+            "Another Factory Root CA",
+            crt.to_str().unwrap(),
+            key.to_str().unwrap(),
+            "--profile",
+            "root-ca",
+            "--no-password",
+            "--insecure",
+            "-f",
+        ],
+    );
+    (crt, key)
 }

@@ -2,27 +2,28 @@
 //! once (from the CA, from a ca.json entry, or from a JWE file) and every token gets the
 //! claims step-ca checks and a fresh `jti`.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 use serde_json::json;
 use zeroize::Zeroizing;
 
+use super::{DEFAULT_TOKEN_LIFETIME, Mint, check_lifetime};
 use crate::error::{Error, ErrorKind, Result};
 use crate::jose::{self, JwsKey};
 use crate::token::{ProviderError, Token, TokenClaims, TokenProvider, TokenPurpose};
 
-/// Default token lifetime (as `step ca token`).
-pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
-
 /// A JWK provisioner able to mint sign and revoke tokens. Decrypts its key once; the key
-/// is wiped when the provisioner is dropped. Use it as a [`TokenProvider`].
+/// is wiped when the provisioner is dropped. Use it as a [`TokenProvider`]: its sign
+/// tokens are then bound to the CSR (`cnf`) unless [`bind_to_csr`](Self::bind_to_csr)
+/// turns that off.
 pub struct JwkProvisioner {
     name: String,
     kid: String,
     key: JwsKey,
     lifetime: Duration,
     root_fingerprint: Option<String>,
+    bind_to_csr: bool,
 }
 
 impl std::fmt::Debug for JwkProvisioner {
@@ -99,6 +100,7 @@ impl JwkProvisioner {
             key: jwk.key,
             lifetime: DEFAULT_TOKEN_LIFETIME,
             root_fingerprint: None,
+            bind_to_csr: true,
         })
     }
 
@@ -155,14 +157,15 @@ impl JwkProvisioner {
 
     /// Sets the lifetime of minted tokens (default 5 minutes; 10 s to 1 h, as step allows).
     pub fn set_lifetime(&mut self, lifetime: Duration) -> Result<()> {
-        if !(Duration::from_secs(10)..=Duration::from_secs(3600)).contains(&lifetime) {
-            return Err(Error::invalid(
-                "token_lifetime",
-                "must be between 10 s and 1 h",
-            ));
-        }
+        check_lifetime(lifetime)?;
         self.lifetime = lifetime;
         Ok(())
+    }
+
+    /// Whether sign tokens minted as a [`TokenProvider`] carry the CSR's fingerprint in
+    /// `cnf`, so that step-ca accepts them for that CSR only (default on).
+    pub fn bind_to_csr(&mut self, on: bool) {
+        self.bind_to_csr = on;
     }
 
     /// Sets the root fingerprint put in tokens' `sha` claim, as `step ca token` does
@@ -182,44 +185,8 @@ impl JwkProvisioner {
         &self.kid
     }
 
-    fn mint(
-        &self,
-        sub: &str,
-        aud: &str,
-        sans: Option<&[String]>,
-        now: SystemTime,
-    ) -> Result<Token> {
-        if sub.is_empty() {
-            return Err(Error::invalid("subject", "a token needs a subject"));
-        }
-        let t = now
-            .duration_since(UNIX_EPOCH)
-            .map_err(|_| Error::invalid("now", "is before 1970"))?
-            .as_secs();
-        let mut claims = json!({
-            "iss": self.name,
-            "sub": sub,
-            "aud": aud,
-            "nbf": t,
-            "iat": t,
-            "exp": t + self.lifetime.as_secs(),
-            "jti": jose::random_hex(32)?,
-        });
-        if sans.is_some() {
-            // Template data, empty like `step ca token` without --set.
-            claims["user"] = json!({});
-        }
-        if let Some(sha) = &self.root_fingerprint {
-            claims["sha"] = json!(sha);
-        }
-        if let Some(sans) = sans {
-            // step puts the subject in sans when none are given.
-            claims["sans"] = if sans.is_empty() {
-                json!([sub])
-            } else {
-                json!(sans)
-            };
-        }
+    fn mint(&self, mint: Mint<'_>) -> Result<Token> {
+        let claims = mint.claims()?;
         let header = json!({"alg": self.key.alg(), "kid": self.kid, "typ": "JWT"});
         let token = Zeroizing::new(jose::sign_compact(
             &jose::sign_with(&self.key),
@@ -227,6 +194,19 @@ impl JwkProvisioner {
             &claims,
         )?);
         Ok(Token::new(token.as_str()))
+    }
+
+    fn base<'a>(&'a self, sub: &'a str, aud: &str, now: SystemTime) -> Mint<'a> {
+        Mint {
+            iss: &self.name,
+            sub,
+            aud: aud.to_string(),
+            now,
+            lifetime: self.lifetime,
+            sans: None,
+            sha: self.root_fingerprint.as_deref(),
+            cnf: None,
+        }
     }
 
     /// A sign token for `subject` and `sans` (step's string forms), for `audience`, valid
@@ -238,25 +218,33 @@ impl JwkProvisioner {
         audience: &str,
         now: SystemTime,
     ) -> Result<Token> {
-        self.mint(subject, audience, Some(sans), now)
+        self.mint(Mint {
+            sans: Some(sans),
+            ..self.base(subject, audience, now)
+        })
     }
 
     /// A revoke token for the certificate with this decimal `serial`, for `audience`, valid
     /// from `now`.
     pub fn revoke_token(&self, serial: &str, audience: &str, now: SystemTime) -> Result<Token> {
-        self.mint(serial, audience, None, now)
+        self.mint(self.base(serial, audience, now))
     }
 }
 
 impl TokenProvider for JwkProvisioner {
     fn token(&self, claims: &TokenClaims) -> std::result::Result<Token, ProviderError> {
         let t = match claims.purpose {
-            TokenPurpose::Sign => self.sign_token(
-                &claims.subject,
-                &claims.san_strings(),
-                &claims.audience,
-                claims.now,
-            ),
+            TokenPurpose::Sign => {
+                let sans = claims.san_strings();
+                self.mint(Mint {
+                    sans: Some(&sans),
+                    cnf: claims
+                        .csr_fingerprint
+                        .as_deref()
+                        .filter(|_| self.bind_to_csr),
+                    ..self.base(&claims.subject, &claims.audience, claims.now)
+                })
+            }
             TokenPurpose::Revoke => {
                 self.revoke_token(&claims.subject, &claims.audience, claims.now)
             }
