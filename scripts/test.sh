@@ -16,6 +16,7 @@ trap '[ -z "$env_file" ] || scripts/ca-stop.sh "$env_file"; rm -rf "$logdir"' EX
 # suite NAME CMD...: runs CMD, shows its output, adds up the counts it reports.
 suite() {
   local name=$1; shift
+  local started=$SECONDS
   echo "=== $name"
   local log="$logdir/$(echo "$name" | tr -c 'a-zA-Z0-9' _).log"
   "$@" 2>&1 | tee "$log"
@@ -29,6 +30,7 @@ suite() {
   # GoogleTest: "[       OK ] Suite.Test (1 ms)" / "[  FAILED  ] Suite.Test (1 ms)".
   p=$((p + $(grep -Ec '^\[       OK \]' "$log"))); f=$((f + $(grep -Ec '^\[  FAILED  \] .*\([0-9]+ ms\)$' "$log")))
   passed=$((passed + p)); failed=$((failed + f))
+  echo "--- $name: $((SECONDS - started)) s"
   if [ "$rc" -ne 0 ]; then
     broken+=("$name")
     [ "$f" -gt 0 ] || failed=$((failed + 1))
