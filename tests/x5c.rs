@@ -324,17 +324,21 @@ fn tokens_are_bound_to_their_csr() {
     let t = jwk.token(&claims(csr1.fingerprint())).unwrap();
     client.sign(csr1.der(), &with(t)).unwrap();
 
-    // A provider is told the fingerprint of the CSR being signed.
+    // A provider is told the fingerprint of the CSR being signed and the notAfter asked.
     let told = Arc::new(Mutex::new(None));
     let seen = told.clone();
     let provider = move |c: &TokenClaims| -> Result<Token, stepca::ProviderError> {
-        *seen.lock().unwrap() = c.csr_fingerprint.clone();
+        *seen.lock().unwrap() = Some((c.csr_fingerprint.clone(), c.not_after));
         jwk.token(c)
     };
+    let not_after = now() + 3600;
     let opts = SignOptions {
         token: Some(stepca::TokenSource::Provider(Arc::new(provider))),
+        not_after: Some(not_after),
         ..Default::default()
     };
     client.sign(csr2.der(), &opts).unwrap();
-    assert_eq!(told.lock().unwrap().clone(), Some(csr2.fingerprint()));
+    let (fp, na) = told.lock().unwrap().clone().unwrap();
+    assert_eq!(fp, Some(csr2.fingerprint()));
+    assert_eq!(na, Some(UNIX_EPOCH + Duration::from_secs(not_after as u64)));
 }
