@@ -166,6 +166,18 @@ fn a_birth_certificate_step_ca_would_refuse_is_refused_here_first() {
         assert!(e.message().contains(says), "{e}");
     }
 
+    // A birth certificate without extendedKeyUsage: step-ca v0.30.2 accepts it (Go's chain
+    // verification for clientAuth passes a leaf without the extension), though its docs
+    // say the leaf needs clientAuth; so it is not refused here. Pinned.
+    let no_eku = template(
+        "no-eku.tpl",
+        r#"{"subject": {{ toJson .Subject }}, "keyUsage": ["digitalSignature"]}"#,
+    );
+    let factory = birth(key(), "SN-no-eku", &dir, None, &["--template", &no_eku]);
+    let op = PrivateKey::generate(KeyType::EcP256).unwrap();
+    let csr = request("no-eku.example.com").build(&op).unwrap();
+    plain_client(&ca).sign(csr.der(), &x5c(factory)).unwrap();
+
     // Not valid yet at the client's time: the clock is named.
     let client = plain_client(&ca);
     let op = PrivateKey::generate(KeyType::EcP256).unwrap();
