@@ -4,19 +4,26 @@
 //! files); 4 rejected by the CA; 5 network, TLS or timeout; 6 token or provisioner
 //! password problem; 7 the issued certificate or chain failed verification; 8 a batch
 //! finished with failed devices.
+//!
+//! Tokens come as given (`--token`, `--token-file`) or are minted in process by a JWK
+//! provisioner (`--provisioner`, `--password-file`) or an X5C one with the device's birth
+//! certificate (`--provisioner`, `--x5c-cert`, `--x5c-key`, `--x5c-chain`: step's flags).
+//! Every key argument takes a key file or a PKCS#11 URI (see [`keys`]).
 
 mod batch;
 mod files;
+mod keys;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand};
+use keys::{Key, at};
 use serde_json::json;
 use stepca::{
-    CertificateChain, Client, ClientBuilder, Credential, CsrRequest, ErrorKind, KeyType,
-    PrivateKey, RenewAuth, RevokeOptions, SanKind, SignOptions, Token, TokenSource,
+    CertificateChain, Client, ClientBuilder, CsrRequest, ErrorKind, KeyType, PrivateKey, RenewAuth,
+    RevokeOptions, SanKind, SignOptions, Token, TokenSource, X5cProvisioner,
 };
 
 #[derive(Parser)]
@@ -42,21 +49,61 @@ struct Cli {
     command: Command,
 }
 
-/// Where tokens come from.
+/// The long help of a key argument (`--key`, `--x5c-key`): `$what`, then what it takes.
+macro_rules! key_help {
+    ($what:literal) => {
+        concat!(
+            $what,
+            ": a key file (PEM or DER; PKCS#8, SEC1 or PKCS#1), or a PKCS#11 URI for a key \
+             that stays in its token, as step's --kms takes it: 'pkcs11:token=<token label>;\
+             object=<key label>?module-path=<module .so>&pin-source=file:<PIN file>' \
+             (or pin-value=<PIN>; id=<hex> instead of object=)"
+        )
+    };
+}
+
+/// The ids of the token arguments, which revoking with the certificate itself refuses.
+const TOKEN_ARGS: [&str; 7] = [
+    "token",
+    "token_file",
+    "provisioner",
+    "password_file",
+    "x5c_cert",
+    "x5c_key",
+    "x5c_chain",
+];
+
+/// Where tokens come from: one given (--token, --token-file), or minted in process by a
+/// JWK provisioner (--provisioner, --password-file) or an X5C provisioner with the device's
+/// birth certificate (--provisioner, --x5c-cert, --x5c-key, --x5c-chain).
 #[derive(clap::Args, Clone, Default)]
 struct TokenArgs {
     /// A one-time token.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = &TOKEN_ARGS[1..])]
     token: Option<String>,
     /// A file holding the one-time token.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = &TOKEN_ARGS[2..])]
     token_file: Option<PathBuf>,
-    /// Mint tokens in process with this JWK provisioner (needs --password-file).
-    #[arg(long)]
+    /// Mint tokens in process with this provisioner: a JWK provisioner (with
+    /// --password-file), or an X5C provisioner (with --x5c-cert and --x5c-key).
+    #[arg(long, value_name = "NAME")]
     provisioner: Option<String>,
-    /// The provisioner's password.
-    #[arg(long)]
+    /// The JWK provisioner's password; with --x5c-key, the passphrase of an encrypted key
+    /// file (as in step).
+    #[arg(long, value_name = "FILE", requires = "provisioner")]
     password_file: Option<PathBuf>,
+    /// X5C: the birth certificate (IDevID) whose key signs the tokens, PEM; it may hold the
+    /// factory intermediates after it.
+    #[arg(long, value_name = "FILE", requires_all = ["x5c_key", "provisioner"])]
+    x5c_cert: Option<PathBuf>,
+    /// X5C: the birth certificate's key.
+    #[arg(long, value_name = "FILE|URI", requires = "x5c_cert",
+        long_help = key_help!("X5C: the birth certificate's key"))]
+    x5c_key: Option<PathBuf>,
+    /// X5C: a factory intermediate certificate file (PEM), appended after --x5c-cert's
+    /// certificates; repeatable.
+    #[arg(long, value_name = "FILE", requires = "x5c_cert")]
+    x5c_chain: Vec<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -74,25 +121,30 @@ enum Command {
         cn: String,
         #[arg(long = "san")]
         sans: Vec<String>,
-        #[arg(long)]
+        /// The key (a file, or a PKCS#11 URI: the token signs the CSR).
+        #[arg(long, value_name = "FILE|URI", long_help = key_help!("The key that signs the CSR"))]
         key: Option<PathBuf>,
-        #[arg(long)]
+        /// Generate a key of --kty instead and write it here (mode 0600).
+        #[arg(long, value_name = "FILE")]
         key_out: Option<PathBuf>,
         #[arg(long, default_value = "ec-p256")]
         kty: String,
         #[arg(long)]
         out: PathBuf,
     },
-    /// Enroll: key (loaded or generated), CSR, token, certificate; writes chain and key.
+    /// Enroll: key (loaded, in a PKCS#11 token, or generated), CSR, token, certificate;
+    /// writes the chain, and a generated key.
     Enroll {
         #[arg(long)]
         cn: String,
         #[arg(long = "san")]
         sans: Vec<String>,
-        /// An existing key; otherwise one is generated and written to --key-out.
-        #[arg(long)]
+        /// An existing key (a file, or a PKCS#11 URI: it stays in its token); otherwise
+        /// one is generated and written to --key-out.
+        #[arg(long, value_name = "FILE|URI", long_help = key_help!("An existing key, instead of one generated into --key-out"))]
         key: Option<PathBuf>,
-        #[arg(long)]
+        /// Generate a key of --kty and write it here (mode 0600).
+        #[arg(long, value_name = "FILE")]
         key_out: Option<PathBuf>,
         #[arg(long, default_value = "ec-p256")]
         kty: String,
@@ -108,7 +160,9 @@ enum Command {
     Renew {
         #[arg(long)]
         cert: PathBuf,
-        #[arg(long)]
+        /// The certificate's key (a file, or a PKCS#11 URI: the token signs the TLS
+        /// handshake or the token).
+        #[arg(long, value_name = "FILE|URI", long_help = key_help!("The certificate's key"))]
         key: PathBuf,
         /// Authenticate with the certificate-signed token instead of mutual TLS.
         #[arg(long)]
@@ -116,13 +170,17 @@ enum Command {
         #[arg(long = "loop")]
         run_loop: bool,
     },
-    /// Revoke by --serial (with a revoke token) or the certificate itself (--cert, --key).
+    /// Revoke by --serial (with a revoke token: given, or minted by a JWK or X5C
+    /// provisioner) or the certificate itself (--cert, --key).
     Revoke {
+        /// The serial number to revoke (decimal, 0x-hex or aa:bb hex).
         #[arg(long)]
         serial: Option<String>,
-        #[arg(long)]
+        /// Revoke this certificate over mutual TLS with its key (no token).
+        #[arg(long, conflicts_with_all = TOKEN_ARGS)]
         cert: Option<PathBuf>,
-        #[arg(long)]
+        /// The certificate's key (a file, or a PKCS#11 URI).
+        #[arg(long, value_name = "FILE|URI", long_help = key_help!("The certificate's key"))]
         key: Option<PathBuf>,
         #[arg(long, default_value_t = 0)]
         reason_code: u8,
@@ -208,16 +266,20 @@ pub(crate) fn san_kind(s: &str) -> SanKind {
     }
 }
 
-pub(crate) fn build_csr(key: &PrivateKey, cn: &str, sans: &[String]) -> Result<Vec<u8>> {
+pub(crate) fn csr_request(cn: &str, sans: &[String]) -> Result<CsrRequest> {
     let mut req = CsrRequest::new();
     req.subject("CN", cn)?;
     for s in sans {
         req.san(san_kind(s), s)?;
     }
-    Ok(req.build(key)?.der().to_vec())
+    Ok(req)
 }
 
-fn read(path: &Path) -> Result<Vec<u8>> {
+pub(crate) fn build_csr(key: &PrivateKey, cn: &str, sans: &[String]) -> Result<Vec<u8>> {
+    Ok(csr_request(cn, sans)?.build(key)?.der().to_vec())
+}
+
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| input(format!("{}: {e}", path.display())))
 }
 
@@ -244,16 +306,78 @@ pub(crate) fn token_source(client: &Client, t: &TokenArgs) -> Result<TokenSource
         let text = String::from_utf8(read(f)?).map_err(|_| input("--token-file: not UTF-8"))?;
         return Ok(Token::new(text.trim()).into());
     }
+    if let (Some(name), Some(cert), Some(key)) = (&t.provisioner, &t.x5c_cert, &t.x5c_key) {
+        return Ok(
+            x5c_provisioner(name, cert, key, &t.x5c_chain, t.password_file.as_deref())?.into(),
+        );
+    }
     if let (Some(name), Some(pw)) = (&t.provisioner, &t.password_file) {
-        let password = read(pw)?;
-        let password = String::from_utf8_lossy(&password);
-        let p = client.jwk_provisioner(name, None, password.trim().as_bytes())?;
+        let p = client.jwk_provisioner(name, None, &password(pw)?)?;
         return Ok(p.into());
     }
     Err(Failure {
         code: 6,
-        message: "a token is needed: --token, --token-file, or --provisioner with --password-file"
+        message: "a token is needed: --token, --token-file, --provisioner with --password-file \
+                  (JWK), or --provisioner with --x5c-cert and --x5c-key (X5C)"
             .into(),
+    })
+}
+
+/// A password file's text without its surrounding white space.
+fn password(path: &Path) -> Result<Vec<u8>> {
+    let bytes = read(path)?;
+    Ok(String::from_utf8_lossy(&bytes).trim().as_bytes().to_vec())
+}
+
+/// The X5C provisioner `name` with the factory credential: the birth certificate of `cert`
+/// followed by the certificates of `chain` (in order), and the key `key` (a file, decrypted
+/// with `password_file` when given, or a PKCS#11 URI).
+fn x5c_provisioner(
+    name: &str,
+    cert: &Path,
+    key: &Path,
+    chain: &[PathBuf],
+    password_file: Option<&Path>,
+) -> Result<X5cProvisioner> {
+    let passphrase = match password_file {
+        Some(_) if keys::is_uri(key) => {
+            return Err(input(
+                "--password-file: the PIN of a pkcs11: --x5c-key comes from its URI \
+                 (pin-source= or pin-value=), not --password-file",
+            ));
+        }
+        Some(p) => Some(password(p)?),
+        None => None,
+    };
+    let mut certs = CertificateChain::from_pem(&read(cert)?)
+        .map_err(at("--x5c-cert"))?
+        .certificates()
+        .to_vec();
+    for f in chain {
+        let flag = format!("--x5c-chain {}", f.display());
+        certs.extend_from_slice(
+            CertificateChain::from_pem(&read(f)?)
+                .map_err(at(&flag))?
+                .certificates(),
+        );
+    }
+    let chain = CertificateChain::from_der(certs).map_err(at("--x5c-cert"))?;
+    let factory = Key::load("--x5c-key", key, passphrase.as_deref())
+        .map_err(|mut f| {
+            if f.code == 6 && password_file.is_none() {
+                f.message.push_str(" (its passphrase: --password-file)");
+            }
+            f
+        })?
+        .credential(chain)
+        .map_err(at("--x5c-key"))?;
+    X5cProvisioner::new(name, factory).map_err(|e| {
+        // The library names the birth certificate `factory`: that is --x5c-cert here.
+        if e.message().starts_with("factory:") {
+            at("--x5c-cert")(e)
+        } else {
+            at("--provisioner")(e)
+        }
     })
 }
 
@@ -303,7 +427,7 @@ fn run(cli: &Cli) -> Result<serde_json::Value> {
             out,
         } => {
             let key = load_or_generate(key.as_deref(), key_out.as_deref(), kty)?;
-            let der = build_csr(&key, cn, sans)?;
+            let der = key.csr(cn, sans)?;
             let (csr, _) = stepca::Csr::from_pem_or_der(&der)?;
             files::write_atomic(out, csr.to_pem().as_bytes(), 0o644)?;
             Ok(json!({"csr": out}))
@@ -325,7 +449,14 @@ fn run(cli: &Cli) -> Result<serde_json::Value> {
                 not_after: lifetime.map(|s| (now() + s) as i64),
                 ..Default::default()
             };
-            let chain = c.sign(&build_csr(&key, cn, sans)?, &opts)?;
+            let chain = c.sign(&key.csr(cn, sans)?, &opts).map_err(|e| {
+                // An X5C provisioner refuses a notAfter past the birth certificate's.
+                if e.message().starts_with("not_after:") {
+                    at("--lifetime")(e)
+                } else {
+                    Failure::from(e)
+                }
+            })?;
             files::write_atomic(cert_out, chain.to_pem().as_bytes(), 0o644)?;
             Ok(describe(&chain))
         }
@@ -336,7 +467,7 @@ fn run(cli: &Cli) -> Result<serde_json::Value> {
             run_loop,
         } => {
             let c = client(cli)?;
-            let key = Arc::new(PrivateKey::load(&read(key)?, None)?);
+            let key = Key::load("--key", key, None)?;
             let auth = if *token_auth {
                 RenewAuth::Token
             } else {
@@ -351,7 +482,8 @@ fn run(cli: &Cli) -> Result<serde_json::Value> {
                         std::thread::sleep(wait.min(Duration::from_secs(3600)));
                     }
                 }
-                let new = c.renew(&Credential::new(chain, key.clone())?, auth)?;
+                let cred = key.credential(chain).map_err(at("--key"))?;
+                let new = c.renew(&cred, auth)?;
                 files::write_atomic(cert, new.to_pem().as_bytes(), 0o644)?;
                 if !*run_loop {
                     return Ok(describe(&new));
@@ -385,9 +517,10 @@ fn run(cli: &Cli) -> Result<serde_json::Value> {
                 }
                 (None, Some(cert), Some(key)) => {
                     let chain = CertificateChain::from_pem(&read(cert)?)?;
-                    let key = PrivateKey::load(&read(key)?, None)?;
+                    let key = Key::load("--key", key, None)?;
                     let serial = chain.serial();
-                    c.revoke_with_certificate(&Credential::new(chain, key)?, &opts)?;
+                    let cred = key.credential(chain).map_err(at("--key"))?;
+                    c.revoke_with_certificate(&cred, &opts)?;
                     Ok(json!({"revoked": serial}))
                 }
                 _ => Err(input("revoke needs --serial, or --cert with --key")),
@@ -406,7 +539,8 @@ fn run(cli: &Cli) -> Result<serde_json::Value> {
                 TokenSource::Provider(p) => c.with_token_provider(p),
                 TokenSource::Token(_) => {
                     return Err(input(
-                        "batch mints one token per device: use --provisioner and --password-file",
+                        "batch mints one token per device: use --provisioner with \
+                         --password-file (JWK) or with --x5c-cert and --x5c-key (X5C)",
                     ));
                 }
             };
@@ -428,15 +562,23 @@ fn stepca_pem(der: &[u8]) -> String {
         .unwrap_or_default()
 }
 
-fn load_or_generate(key: Option<&Path>, key_out: Option<&Path>, kty: &str) -> Result<PrivateKey> {
+/// The key of `--key` (a file or a PKCS#11 URI), or one of `kty` generated and written to
+/// `--key-out`.
+fn load_or_generate(key: Option<&Path>, key_out: Option<&Path>, kty: &str) -> Result<Key> {
     match (key, key_out) {
-        (Some(k), _) => Ok(PrivateKey::load(&read(k)?, None)?),
+        (Some(k), Some(_)) if keys::is_uri(k) => Err(input(
+            "--key-out: a pkcs11: --key stays in its token and is not written anywhere; \
+             --key-out is only for a generated key",
+        )),
+        (Some(k), _) => Key::load("--key", k, None),
         (None, Some(out)) => {
             let key = PrivateKey::generate(key_type(kty)?)?;
             files::write_atomic(out, key.to_pkcs8_pem().as_bytes(), 0o600)?;
-            Ok(key)
+            Ok(Key::File(Arc::new(key)))
         }
-        (None, None) => Err(input("give --key, or --key-out to generate one")),
+        (None, None) => Err(input(
+            "give --key (a key file or a pkcs11: URI), or --key-out to generate one",
+        )),
     }
 }
 

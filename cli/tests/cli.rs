@@ -1,6 +1,8 @@
 //! The `stepca` command against a real step-ca (run under scripts/with-ca.sh): every
-//! command, exit codes, JSON output, key file modes, and a batch that is killed halfway and
-//! resumed with nothing lost and no device enrolled twice.
+//! command, exit codes, JSON output, key file modes, a batch that is killed halfway and
+//! resumed with nothing lost and no device enrolled twice; X5C tokens from a birth
+//! certificate (--x5c-cert, --x5c-key, --x5c-chain, as step takes them) with the rig's X5C
+//! provisioner; and keys in a SoftHSM2 token named by PKCS#11 URIs wherever a key is taken.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -12,13 +14,31 @@ struct Env {
     root: String,
     password_file: String,
     dir: PathBuf,
+    /// The SoftHSM2 configuration the commands run with, when the test has a token.
+    softhsm: Option<PathBuf>,
+}
+
+/// The SoftHSM2 module the PKCS#11 URIs name.
+const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+fn var(k: &str) -> String {
+    std::env::var(k).unwrap_or_else(|_| panic!("{k}: run under scripts/with-ca.sh"))
+}
+
+/// Runs `c` (a helper program), asserts it succeeded, and returns its stdout.
+fn run_ok(c: &mut Command) -> String {
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{c:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 impl Env {
     fn new(tag: &str) -> Env {
-        let var = |k: &str| {
-            std::env::var(k).unwrap_or_else(|_| panic!("{k}: run under scripts/with-ca.sh"))
-        };
         let dir = std::env::temp_dir().join(format!("stepca-cli-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -27,6 +47,7 @@ impl Env {
             root: var("STEPCA_ROOT"),
             password_file: var("STEPCA_PASSWORD_FILE"),
             dir,
+            softhsm: None,
         }
     }
 
@@ -38,6 +59,9 @@ impl Env {
         let mut c = Command::new(env!("CARGO_BIN_EXE_stepca"));
         c.args(["--ca-url", &self.url, "--root", &self.root])
             .args(args);
+        if let Some(conf) = &self.softhsm {
+            c.env("SOFTHSM2_CONF", conf);
+        }
         c
     }
 
@@ -56,6 +80,50 @@ impl Env {
             String::from_utf8_lossy(&out.stderr)
         );
         serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Runs the command with `--json`, asserts it exits with `code`, and returns what it
+    /// said on stderr (also in the JSON on stdout, but for usage errors, which clap reports).
+    fn fails(&self, args: &[&str], code: i32) -> String {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.run(&all);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        if code != 2 {
+            let err: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(err["exit_code"], code, "{err}");
+            assert!(stderr.contains(err["error"].as_str().unwrap()), "{stderr}");
+        }
+        stderr
+    }
+
+    /// The X5C provisioner arguments for the birth certificate `cert` and its key `key` (a
+    /// file or a PKCS#11 URI).
+    fn x5c(&self, cert: &str, key: &str) -> Vec<String> {
+        vec![
+            "--provisioner".into(),
+            var("STEPCA_X5C_PROVISIONER"),
+            "--x5c-cert".into(),
+            cert.into(),
+            "--x5c-key".into(),
+            key.into(),
+        ]
+    }
+
+    /// A birth certificate for the CSR `csr` from the rig's factory CA (or `issuer`,
+    /// certificate and unencrypted key), with `extra` flags for `step certificate sign`,
+    /// written to `name`; its path.
+    fn birth(&self, csr: &str, name: &str, issuer: Option<(&str, &str)>, extra: &[&str]) -> String {
+        let (root, key) = (var("STEPCA_FACTORY_ROOT"), var("STEPCA_FACTORY_KEY"));
+        let (crt, key) = issuer.unwrap_or((&root, &key));
+        let pem = run_ok(
+            Command::new("step")
+                .args(["certificate", "sign", csr, crt, key])
+                .args(extra),
+        );
+        std::fs::write(self.p(name), pem).unwrap();
+        self.p(name)
     }
 
     fn prov(&self) -> Vec<String> {
@@ -430,4 +498,550 @@ fn batch_survives_a_kill_and_resumes_without_re_enrolling() {
         (third["enrolled"].as_u64(), third["skipped"].as_u64()),
         (Some(0), Some(n as u64))
     );
+}
+
+/// `a` followed by `b`.
+fn with<'a>(a: &[&'a str], b: &'a [String]) -> Vec<&'a str> {
+    let mut all = a.to_vec();
+    all.extend(b.iter().map(String::as_str));
+    all
+}
+
+#[test]
+fn x5c_enroll_revoke_and_batch_with_a_birth_certificate() {
+    let e = Env::new("x5c");
+    // The device's birth key and certificate, as a factory would have made them.
+    let (bkey, bcsr) = (e.p("idevid.key"), e.p("idevid.csr"));
+    e.ok(&[
+        "csr",
+        "--cn",
+        "SN-CLI-0001",
+        "--key-out",
+        &bkey,
+        "--out",
+        &bcsr,
+    ]);
+    let birth = e.birth(&bcsr, "idevid.crt", None, &[]);
+    let x5c = e.x5c(&birth, &bkey);
+
+    // The birth key signs the token; the operational key is a new one.
+    let (k, c) = (e.p("op.key"), e.p("op.crt"));
+    let base = [
+        "enroll",
+        "--cn",
+        "x5c-op.example.com",
+        "--san",
+        "x5c-op.example.com",
+        "--key-out",
+        &k,
+        "--cert-out",
+        &c,
+    ];
+    let enrolled = e.ok(&with(&base, &x5c));
+    assert_eq!(enrolled["subject"], "x5c-op.example.com");
+    openssl_verify(&e.root, &c);
+    let born = e.ok(&["inspect", "--cert", &birth]);
+    assert!(
+        enrolled["not_after"].as_i64() <= born["not_after"].as_i64(),
+        "step-ca ends it no later than the birth certificate: {enrolled} {born}"
+    );
+    let renewed = e.ok(&["renew", "--cert", &c, "--key", &k]);
+
+    // Revoke by serial with an X5C revoke token; the certificate renews no more.
+    let serial = renewed["serial"].as_str().unwrap().to_string();
+    e.ok(&with(&["revoke", "--serial", &serial], &x5c));
+    e.fails(&["renew", "--cert", &c, "--key", &k], 4);
+
+    // An encrypted birth key file, opened with --password-file as step does.
+    let (enc, pw) = (e.p("idevid-enc.key"), e.p("idevid.pw"));
+    run_ok(Command::new("openssl").args([
+        "pkcs8",
+        "-topk8",
+        "-in",
+        &bkey,
+        "-out",
+        &enc,
+        "-passout",
+        "pass:factory secret",
+    ]));
+    std::fs::write(&pw, "factory secret\n").unwrap();
+    let x5c_enc = e.x5c(&birth, &enc);
+    let (k2, c2) = (e.p("op2.key"), e.p("op2.crt"));
+    let base = [
+        "enroll",
+        "--cn",
+        "x5c-op2.example.com",
+        "--key-out",
+        &k2,
+        "--cert-out",
+        &c2,
+    ];
+    let mut args = with(&base, &x5c_enc);
+    args.extend(["--password-file", pw.as_str()]);
+    e.ok(&args);
+    openssl_verify(&e.root, &c2);
+    let said = e.fails(&with(&base, &x5c_enc), 6);
+    assert!(said.contains("--x5c-key: passphrase"), "{said}");
+
+    // A batch: one X5C token per device, from the same birth certificate.
+    let mut manifest = String::from("name,sans\n");
+    for i in 0..3 {
+        manifest.push_str(&format!("x5c-dev{i},x5c-dev{i}.example.com\n"));
+    }
+    std::fs::write(e.p("devices.csv"), manifest).unwrap();
+    let (manifest, out_dir) = (e.p("devices.csv"), e.p("out"));
+    let summary = e.ok(&with(
+        &["batch", "--manifest", &manifest, "--out-dir", &out_dir],
+        &x5c,
+    ));
+    assert_eq!(
+        (summary["enrolled"].as_u64(), summary["failed"].as_u64()),
+        (Some(3), Some(0)),
+        "{summary}"
+    );
+    openssl_verify(&e.root, &format!("{out_dir}/x5c-dev2.crt"));
+}
+
+#[test]
+fn x5c_chain_carries_the_factory_intermediates() {
+    let e = Env::new("x5c-chain");
+    // A factory intermediate under the rig's factory root (which allows one), and a birth
+    // certificate from it: the CA trusts the root only, so the token must carry it.
+    let (root, root_key) = (var("STEPCA_FACTORY_ROOT"), var("STEPCA_FACTORY_KEY"));
+    let (int, int_key) = (e.p("factory-int.crt"), e.p("factory-int.key"));
+    run_ok(Command::new("step").args([
+        "certificate",
+        "create",
+        "Factory Intermediate CA",
+        &int,
+        &int_key,
+        "--profile",
+        "intermediate-ca",
+        "--ca",
+        &root,
+        "--ca-key",
+        &root_key,
+        "--no-password",
+        "--insecure",
+    ]));
+    let (bkey, bcsr) = (e.p("idevid.key"), e.p("idevid.csr"));
+    e.ok(&[
+        "csr",
+        "--cn",
+        "SN-CLI-CHAIN",
+        "--key-out",
+        &bkey,
+        "--out",
+        &bcsr,
+    ]);
+    let birth = e.birth(&bcsr, "idevid.crt", Some((&int, &int_key)), &[]);
+    let enroll = |tag: &str, cert: &str, extra: &[&str]| {
+        let (k, c) = (e.p(&format!("{tag}.key")), e.p(&format!("{tag}.crt")));
+        let cn = format!("x5c-{tag}.example.com");
+        let x5c = e.x5c(cert, &bkey);
+        let mut args = with(
+            &["enroll", "--cn", &cn, "--key-out", &k, "--cert-out", &c],
+            &x5c,
+        );
+        args.extend_from_slice(extra);
+        let out = e.run(&args);
+        if out.status.success() {
+            openssl_verify(&e.root, &c);
+        }
+        out.status.code()
+    };
+    // Without the intermediate step-ca cannot build the path to the factory root.
+    assert_eq!(enroll("none", &birth, &[]), Some(4));
+    // With it, appended after the birth certificate; --x5c-chain repeats (here the root
+    // too, as a factory's chain files often have it).
+    assert_eq!(enroll("int", &birth, &["--x5c-chain", &int]), Some(0));
+    assert_eq!(
+        enroll(
+            "int-root",
+            &birth,
+            &["--x5c-chain", &int, "--x5c-chain", &root]
+        ),
+        Some(0)
+    );
+    // --x5c-cert may hold the chain itself.
+    let bundle = e.p("idevid-bundle.crt");
+    let pem: Vec<String> = [&birth, &int]
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    std::fs::write(&bundle, pem.concat()).unwrap();
+    assert_eq!(enroll("bundle", &bundle, &[]), Some(0));
+    // A chain file that holds no certificate is named.
+    let said = e.fails(
+        &with(
+            &[
+                "enroll",
+                "--cn",
+                "x",
+                "--key-out",
+                &e.p("x.key"),
+                "--cert-out",
+                &e.p("x.crt"),
+                "--x5c-chain",
+                &bkey,
+            ],
+            &e.x5c(&birth, &bkey),
+        ),
+        3,
+    );
+    assert!(said.contains(&format!("--x5c-chain {bkey}: ")), "{said}");
+}
+
+#[test]
+fn x5c_refusals_bad_uris_and_conflicting_token_flags() {
+    let e = Env::new("x5c-errors");
+    let key_out = e.p("op.key");
+    let cert_out = e.p("op.crt");
+    let enroll = |extra: &[String]| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "enroll",
+            "--cn",
+            "x5c-refused.example.com",
+            "--key-out",
+            &key_out,
+            "--cert-out",
+            &cert_out,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.extend_from_slice(extra);
+        v
+    };
+    let fails = |args: Vec<String>, code: i32| {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        e.fails(&refs, code)
+    };
+
+    // A birth certificate without clientAuth: the library's refusal, before any request.
+    let (bkey, bcsr) = (e.p("idevid.key"), e.p("idevid.csr"));
+    e.ok(&[
+        "csr",
+        "--cn",
+        "SN-CLI-BAD",
+        "--key-out",
+        &bkey,
+        "--out",
+        &bcsr,
+    ]);
+    let tpl = e.p("server-only.tpl");
+    std::fs::write(
+        &tpl,
+        r#"{"subject": {{ toJson .Subject }}, "keyUsage": ["digitalSignature"], "extKeyUsage": ["serverAuth"]}"#,
+    )
+    .unwrap();
+    let server_only = e.birth(&bcsr, "server-only.crt", None, &["--template", &tpl]);
+    let said = fails(enroll(&e.x5c(&server_only, &bkey)), 3);
+    assert!(
+        said.contains(
+            "--x5c-cert: factory: the certificate has an extendedKeyUsage without clientAuth"
+        ),
+        "{said}"
+    );
+    assert!(!Path::new(&cert_out).exists());
+
+    // A key that is not the birth certificate's.
+    let birth = e.birth(&bcsr, "idevid.crt", None, &[]);
+    let (other, other_csr) = (e.p("other.key"), e.p("other.csr"));
+    e.ok(&[
+        "csr",
+        "--cn",
+        "other",
+        "--key-out",
+        &other,
+        "--out",
+        &other_csr,
+    ]);
+    let said = fails(enroll(&e.x5c(&birth, &other)), 3);
+    assert!(
+        said.contains("--x5c-key: ") && said.contains("does not match"),
+        "{said}"
+    );
+
+    // Bad PKCS#11 URIs: the flag and the attribute are named, before any token is opened.
+    let said = fails(
+        enroll(&e.x5c(
+            &birth,
+            &format!("pkcs11:object=idevid?module-path={MODULE}&pin-value=1234"),
+        )),
+        3,
+    );
+    assert!(said.contains("--x5c-key: uri: needs token="), "{said}");
+    let said = e.fails(
+        &[
+            "renew",
+            "--cert",
+            &birth,
+            "--key",
+            "pkcs11:token=t;object=k?pin-value=1234",
+        ],
+        3,
+    );
+    assert!(said.contains("--key: uri: needs module-path="), "{said}");
+    let both = format!("pkcs11:token=t;object=k?module-path={MODULE}&pin-value=1&pin-source=/p");
+    let said = e.fails(
+        &["csr", "--cn", "x", "--key", &both, "--out", &e.p("x.csr")],
+        3,
+    );
+    assert!(
+        said.contains("--key: uri: has both pin-value and pin-source"),
+        "{said}"
+    );
+    // --key-out is for generated keys: a token's key is never written.
+    let uri = format!("pkcs11:token=t;object=k?module-path={MODULE}&pin-value=1234");
+    let said = e.fails(
+        &[
+            "enroll",
+            "--cn",
+            "x",
+            "--key",
+            &uri,
+            "--key-out",
+            &e.p("k.pem"),
+            "--cert-out",
+            &e.p("c.pem"),
+            "--token",
+            "a.b.c",
+        ],
+        3,
+    );
+    assert!(said.contains("--key-out: "), "{said}");
+    // The PIN of a token key comes from its URI, not --password-file.
+    let mut args = enroll(&e.x5c(&birth, &uri));
+    args.extend(["--password-file".into(), e.password_file.clone()]);
+    let said = fails(args, 3);
+    assert!(
+        said.contains("--password-file: ") && said.contains("--x5c-key"),
+        "{said}"
+    );
+
+    // Conflicting or incomplete token flags: usage errors naming the flags.
+    let x5c = e.x5c(&birth, &bkey);
+    for (extra, names) in [
+        (
+            [vec!["--token".to_string(), "a.b.c".into()], x5c.clone()].concat(),
+            vec!["--token", "--x5c-cert"],
+        ),
+        (
+            [vec!["--token-file".to_string(), e.p("t")], e.prov()].concat(),
+            vec!["--token-file", "--provisioner"],
+        ),
+        (
+            vec![
+                "--token".into(),
+                "a.b.c".into(),
+                "--token-file".into(),
+                e.p("t"),
+            ],
+            vec!["--token", "--token-file"],
+        ),
+        (
+            vec![
+                "--provisioner".into(),
+                "factory".into(),
+                "--x5c-cert".into(),
+                birth.clone(),
+            ],
+            vec!["--x5c-key"],
+        ),
+        (vec!["--x5c-key".into(), bkey.clone()], vec!["--x5c-cert"]),
+        (
+            vec![
+                "--x5c-cert".into(),
+                birth.clone(),
+                "--x5c-key".into(),
+                bkey.clone(),
+            ],
+            vec!["--provisioner"],
+        ),
+        (
+            vec!["--x5c-chain".into(), birth.clone()],
+            vec!["--x5c-cert"],
+        ),
+        (
+            vec!["--password-file".into(), e.password_file.clone()],
+            vec!["--provisioner"],
+        ),
+    ] {
+        let said = fails(enroll(&extra), 2);
+        for name in names {
+            assert!(said.contains(name), "{extra:?}: {said}");
+        }
+    }
+    // Revoking with the certificate itself takes no token.
+    let said = e.fails(
+        &with(&["revoke", "--cert", &birth, "--key", &bkey], &x5c),
+        2,
+    );
+    assert!(
+        said.contains("--cert") && said.contains("--provisioner"),
+        "{said}"
+    );
+    // A provisioner without its credentials: no token (exit 6, as before).
+    let said = fails(enroll(&["--provisioner".into(), "factory".into()]), 6);
+    assert!(
+        said.contains("--x5c-cert") && said.contains("--password-file"),
+        "{said}"
+    );
+    // A batch needs a provisioner, JWK or X5C.
+    let said = e.fails(
+        &[
+            "batch",
+            "--manifest",
+            &e.p("m.csv"),
+            "--out-dir",
+            &e.p("out"),
+            "--token",
+            "a.b.c",
+        ],
+        3,
+    );
+    assert!(said.contains("--x5c-cert"), "{said}");
+}
+
+#[test]
+fn keys_in_a_pkcs11_token_by_uri() {
+    let mut e = Env::new("pkcs11");
+    std::fs::create_dir_all(e.p("tokens")).unwrap();
+    let conf = e.dir.join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\n",
+            e.p("tokens")
+        ),
+    )
+    .unwrap();
+    // Only the child processes see this token: the test process never loads the module,
+    // since setting SOFTHSM2_CONF here, while other tests' threads run, would be unsound.
+    // So keys go into the token with softhsm2-util --import, not Pkcs11Key::generate.
+    e.softhsm = Some(conf.clone());
+    let softhsm = |args: &[&str]| {
+        run_ok(
+            Command::new("softhsm2-util")
+                .env("SOFTHSM2_CONF", &conf)
+                .args(args),
+        )
+    };
+    softhsm(&[
+        "--init-token",
+        "--free",
+        "--label",
+        "stepca-cli",
+        "--pin",
+        "1234",
+        "--so-pin",
+        "5678",
+    ]);
+    let pin = e.p("pin.txt");
+    std::fs::write(&pin, "1234\n").unwrap();
+    let uri = |label: &str| {
+        format!("pkcs11:token=stepca-cli;object={label}?module-path={MODULE}&pin-source=file:{pin}")
+    };
+    // A key put into the token, its file then deleted: from there on only the token has
+    // it. Returns its public key (PEM).
+    let import = |label: &str, id: &str| -> String {
+        let (k, csr) = (
+            e.p(&format!("{label}.tmp.key")),
+            e.p(&format!("{label}.tmp.csr")),
+        );
+        e.ok(&["csr", "--cn", label, "--key-out", &k, "--out", &csr]);
+        let public = run_ok(Command::new("openssl").args(["pkey", "-in", &k, "-pubout"]));
+        softhsm(&[
+            "--import",
+            &k,
+            "--token",
+            "stepca-cli",
+            "--label",
+            label,
+            "--id",
+            id,
+            "--pin",
+            "1234",
+        ]);
+        std::fs::remove_file(&k).unwrap();
+        public
+    };
+    let cert_public = |cert: &str| {
+        run_ok(Command::new("openssl").args(["x509", "-in", cert, "-noout", "-pubkey"]))
+    };
+
+    // The birth key in the token: it signs the birth CSR and then the X5C tokens.
+    import("idevid", "01");
+    let idevid = uri("idevid");
+    let bcsr = e.p("idevid.csr");
+    e.ok(&[
+        "csr",
+        "--cn",
+        "SN-HSM-0001",
+        "--key",
+        &idevid,
+        "--out",
+        &bcsr,
+    ]);
+    let birth = e.birth(&bcsr, "idevid.crt", None, &[]);
+    let x5c = e.x5c(&birth, &idevid);
+    let (k, c) = (e.p("op.key"), e.p("op.crt"));
+    let enrolled = e.ok(&with(
+        &[
+            "enroll",
+            "--cn",
+            "hsm-op.example.com",
+            "--key-out",
+            &k,
+            "--cert-out",
+            &c,
+        ],
+        &x5c,
+    ));
+    openssl_verify(&e.root, &c);
+    // And an X5C revoke token.
+    let serial = enrolled["serial"].as_str().unwrap().to_string();
+    e.ok(&with(&["revoke", "--serial", &serial], &x5c));
+    e.fails(&["renew", "--cert", &c, "--key", &k], 4);
+
+    // The operational key in the token: enroll, renew over mutual TLS and by token,
+    // revoke with the certificate, all with --key 'pkcs11:...'.
+    let public = import("device", "02");
+    let device = uri("device");
+    let dc = e.p("device.crt");
+    let prov = e.prov();
+    let enrolled = e.ok(&with(
+        &[
+            "enroll",
+            "--cn",
+            "hsm-device.example.com",
+            "--key",
+            &device,
+            "--cert-out",
+            &dc,
+        ],
+        &prov,
+    ));
+    assert_eq!(cert_public(&dc), public);
+    let renewed = e.ok(&["renew", "--cert", &dc, "--key", &device]);
+    assert_ne!(renewed["serial"], enrolled["serial"]);
+    let by_token = e.ok(&["renew", "--cert", &dc, "--key", &device, "--token-auth"]);
+    assert_ne!(by_token["serial"], renewed["serial"]);
+    assert_eq!(cert_public(&dc), public);
+    openssl_verify(&e.root, &dc);
+    e.ok(&["revoke", "--cert", &dc, "--key", &device]);
+    e.fails(&["renew", "--cert", &dc, "--key", &device], 4);
+
+    // The token's refusals: a wrong PIN (exit 6, as a password), a key it does not hold.
+    let wrong_pin =
+        format!("pkcs11:token=stepca-cli;object=device?module-path={MODULE}&pin-value=9999");
+    let said = e.fails(&["renew", "--cert", &dc, "--key", &wrong_pin], 6);
+    assert!(said.contains("--key: pin: "), "{said}");
+    assert!(!said.contains("9999"), "{said}");
+    let said = e.fails(&["renew", "--cert", &dc, "--key", &uri("nope")], 3);
+    assert!(said.contains("--key: key: no private key"), "{said}");
+    // A token key that is not the certificate's.
+    let said = e.fails(&["renew", "--cert", &dc, "--key", &idevid], 3);
+    assert!(said.contains("--key: signer: does not match"), "{said}");
 }
