@@ -27,6 +27,18 @@ pub enum Pkcs11KeyRef {
     Id(Vec<u8>),
 }
 
+impl std::fmt::Display for Pkcs11KeyRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Pkcs11KeyRef::Label(l) => write!(f, "label {l:?}"),
+            Pkcs11KeyRef::Id(id) => {
+                f.write_str("id ")?;
+                id.iter().try_for_each(|b| write!(f, "{b:02x}"))
+            }
+        }
+    }
+}
+
 /// A key pair held in a PKCS#11 token, used as a [`Signer`]. One logged-in session,
 /// serialised by a mutex (PKCS#11 sessions must not be used by two threads at once).
 pub struct Pkcs11Key {
@@ -170,13 +182,13 @@ impl Pkcs11Key {
         let private = find(&session, ObjectClass::PRIVATE_KEY, key)?.ok_or_else(|| {
             Error::new(
                 ErrorKind::Key,
-                format!("key: no private key {key:?} in the token"),
+                format!("key: no private key with {key} in the token"),
             )
         })?;
         let public = find(&session, ObjectClass::PUBLIC_KEY, key)?.ok_or_else(|| {
             Error::new(
                 ErrorKind::Key,
-                format!("key: no public key {key:?} in the token"),
+                format!("key: no public key with {key} in the token"),
             )
         })?;
         Self::from_handles(session, private, public)
@@ -187,7 +199,8 @@ impl Pkcs11Key {
     /// The key is `object` (CKA_LABEL) or `id` (CKA_ID, hex or %-escaped bytes); the PIN is
     /// `pin-value`, or the first line of the file `pin-source` names (`file:` optional).
     /// As in step, attributes may stand before or after the `?`; values are %-decoded.
-    /// Errors name `uri` and the attribute.
+    /// A malformed URI is refused naming `uri` and the attribute; a module, token, key or
+    /// PIN the token refuses gives the same errors as [`open`](Self::open).
     pub fn open_uri(uri: &str) -> Result<Pkcs11Key> {
         let u = Pkcs11Uri::parse(uri)?;
         let pin = match (&u.pin_value, &u.pin_source) {

@@ -222,7 +222,7 @@ impl From<stepca::Error> for Failure {
             ErrorKind::Transport | ErrorKind::Tls | ErrorKind::Timeout => 5,
             ErrorKind::TokenProvider | ErrorKind::NoToken | ErrorKind::KeyPassphrase => 6,
             ErrorKind::ChainInvalid | ErrorKind::MalformedResponse | ErrorKind::Fingerprint => 7,
-            ErrorKind::InvalidArgument | ErrorKind::Key | ErrorKind::Csr => 3,
+            ErrorKind::InvalidArgument | ErrorKind::Key | ErrorKind::Csr | ErrorKind::Signer => 3,
             _ => 1,
         };
         Failure {
