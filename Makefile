@@ -55,6 +55,12 @@ example: $(BUILD)/enroll
 $(BUILD)/enroll: examples/enroll.c include/stepca.h lib
 	$(CC) $(CWARN) $(CFLAGS) -Iinclude $< $(LINK) -o $@
 
+# The factory-identity example (scripts/demo.sh --factory): X5C enrollment, key in PKCS#11.
+example: $(BUILD)/factory_enroll
+
+$(BUILD)/factory_enroll: examples/factory_enroll.c include/stepca.h lib
+	$(CC) $(CWARN) $(CFLAGS) -Iinclude $< $(LINK) -o $@
+
 # Each test is built three ways: plain (for valgrind) and with ASan+UBSan.
 c-tests: $(addprefix $(BUILD)/tests/,$(C_TESTS)) $(addprefix $(BUILD)/tests/asan-,$(C_TESTS))
 
