@@ -45,7 +45,8 @@ $(LIBDIR_BUILD)/libstepca.so.$(VERSION): $(RUSTLIB)
 	mkdir -p $(LIBDIR_BUILD)
 	# Copy, then rename: overwriting the file in place would crash processes that have it
 	# mapped (SIGBUS), such as tests still running against the previous build.
-	cp $(RUSTLIB) $@.tmp && mv -f $@.tmp $@
+	# The temporary name is per process: two makes at once must not share it.
+	cp $(RUSTLIB) $@.$$$$.tmp && mv -f $@.$$$$.tmp $@
 	ln -sf libstepca.so.$(VERSION) $(LIBDIR_BUILD)/libstepca.so.$(SOMAJOR)
 	ln -sf libstepca.so.$(SOMAJOR) $(LIBDIR_BUILD)/libstepca.so
 	cp $(TARGET)/release/libstepca.a $(LIBDIR_BUILD)/libstepca.a

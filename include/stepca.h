@@ -675,8 +675,8 @@ stepca_status stepca_jwk_provisioner_fetch(const stepca_client *client, const ch
 // `name` is required). `name` may be NULL for a ca.json entry.
 stepca_status stepca_jwk_provisioner_load(const uint8_t *data, size_t data_len, const char *name, const char *password_, stepca_jwk_provisioner **provisioner_out, stepca_error **error);
 
-// Sets the lifetime of minted tokens in seconds (10 to 3600; default 300). Only before
-// the provisioner is given to a builder or options.
+// Sets the lifetime of minted tokens in seconds (10 to 3600; default 300). Refused, naming
+// `provisioner`, while a builder, client or options hold it.
 stepca_status stepca_jwk_provisioner_set_lifetime(stepca_jwk_provisioner *provisioner, uint32_t seconds, stepca_error **error);
 
 // Mints a sign token for `subject` and `sans` (`sans_len` strings in step's form) with
@@ -724,8 +724,10 @@ stepca_status stepca_pkcs11_key_open(const char *module, const char *token_label
 
 // Opens the key named by an RFC 7512 PKCS#11 URI, as step's `--kms` takes it:
 // `pkcs11:token=<token label>;object=<key label>?module-path=<module>&pin-source=<file>`
-// (`id=` instead of `object=`; `pin-value=` instead of `pin-source=`). Errors name `uri`
-// and the attribute; a wrong PIN is `STEPCA_ERR_KEY_PASSPHRASE`. Free the key with
+// (`id=` instead of `object=`; `pin-value=` instead of `pin-source=`). A malformed URI is
+// refused naming `uri` and the attribute; a module, token or key the URI names but that
+// is not there fails as `stepca_pkcs11_key_open` does (a wrong PIN:
+// `STEPCA_ERR_KEY_PASSPHRASE`). Free the key with
 // `stepca_external_key_free`.
 stepca_status stepca_pkcs11_key_open_uri(const char *uri, stepca_external_key **key_out, stepca_error **error);
 
@@ -838,8 +840,8 @@ bool stepca_supports(const char *name);
 // `factory` is shared, not consumed. Free with `stepca_x5c_provisioner_free`.
 stepca_status stepca_x5c_provisioner_new(const char *name, const stepca_credential *factory, stepca_x5c_provisioner **provisioner_out, stepca_error **error);
 
-// Sets the lifetime of minted tokens in seconds (default 300; 10 to 3600). Only before
-// the provisioner is given to a client or options.
+// Sets the lifetime of minted tokens in seconds (default 300; 10 to 3600). Refused, naming
+// `provisioner`, while a client or options hold it.
 stepca_status stepca_x5c_provisioner_set_lifetime(stepca_x5c_provisioner *provisioner, uint32_t seconds, stepca_error **error);
 
 // Frees a provisioner (clients and options given it keep their share). NULL is a no-op.

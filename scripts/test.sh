@@ -82,7 +82,7 @@ suite "stepca command-line tool (incl. a batch killed and resumed)" cargo test -
 suite "C++ wrapper (GoogleTest)" build/tests/test_cpp
 suite "C++ wrapper (GoogleTest, ASan+UBSan)" build/tests/asan-test_cpp
 suite "C++ wrapper (GoogleTest, valgrind)" "${vg[@]}" build/tests/test_cpp
-for t in test_api test_enroll test_lifecycle test_signer test_pkcs11 test_clock test_credential; do
+for t in test_api test_enroll test_lifecycle test_signer test_pkcs11 test_clock test_credential test_x5c; do
   suite "C $t" "build/tests/$t"
   suite "C $t (ASan+UBSan)" "build/tests/asan-$t"
   suite "C $t (valgrind)" "${vg[@]}" --track-origins=yes "build/tests/$t"
@@ -96,6 +96,7 @@ suite "README C and Go examples (C under valgrind, against step-ca)" scripts/rea
 check "static Go test binary needs no libstepca.so" sh -c 'cd bindings/go && go test -c -tags stepca_static -o "$0/static.test" . && ! ldd "$0/static.test" | grep -q libstepca' "$logdir"
 scripts/ca-stop.sh "$env_file"; env_file=
 check "demo (scripts/demo.sh)" scripts/demo.sh
+suite "demo --factory (an IDevID key in SoftHSM2 trades its birth certificate, C API)" scripts/demo.sh --factory
 check "benchmark harness (quick smoke run; figures in BENCHMARKS.md come from a full run)" \
   env BENCH_QUICK=1 BENCH_OUT="$logdir/BENCHMARKS.quick.md" scripts/bench.sh
 suite "fuzzing, ${FUZZ_SECONDS:-30} s per target" scripts/fuzz.sh "${FUZZ_SECONDS:-30}"

@@ -88,8 +88,8 @@ pub unsafe extern "C" fn stepca_jwk_provisioner_load(
     })
 }
 
-/// Sets the lifetime of minted tokens in seconds (10 to 3600; default 300). Only before
-/// the provisioner is given to a builder or options.
+/// Sets the lifetime of minted tokens in seconds (10 to 3600; default 300). Refused, naming
+/// `provisioner`, while a builder, client or options hold it.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn stepca_jwk_provisioner_set_lifetime(
     provisioner: *mut stepca_jwk_provisioner,

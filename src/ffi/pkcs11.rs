@@ -54,8 +54,10 @@ pub unsafe extern "C" fn stepca_pkcs11_key_open(
 
 /// Opens the key named by an RFC 7512 PKCS#11 URI, as step's `--kms` takes it:
 /// `pkcs11:token=<token label>;object=<key label>?module-path=<module>&pin-source=<file>`
-/// (`id=` instead of `object=`; `pin-value=` instead of `pin-source=`). Errors name `uri`
-/// and the attribute; a wrong PIN is `STEPCA_ERR_KEY_PASSPHRASE`. Free the key with
+/// (`id=` instead of `object=`; `pin-value=` instead of `pin-source=`). A malformed URI is
+/// refused naming `uri` and the attribute; a module, token or key the URI names but that
+/// is not there fails as `stepca_pkcs11_key_open` does (a wrong PIN:
+/// `STEPCA_ERR_KEY_PASSPHRASE`). Free the key with
 /// `stepca_external_key_free`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn stepca_pkcs11_key_open_uri(

@@ -56,8 +56,8 @@ pub unsafe extern "C" fn stepca_x5c_provisioner_new(
     })
 }
 
-/// Sets the lifetime of minted tokens in seconds (default 300; 10 to 3600). Only before
-/// the provisioner is given to a client or options.
+/// Sets the lifetime of minted tokens in seconds (default 300; 10 to 3600). Refused, naming
+/// `provisioner`, while a client or options hold it.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn stepca_x5c_provisioner_set_lifetime(
     provisioner: *mut stepca_x5c_provisioner,

@@ -39,7 +39,7 @@ impl X5cProvisioner {
     /// or whose extendedKeyUsage lacks clientAuth (errors name `factory`).
     pub fn new(name: &str, factory: Credential) -> Result<X5cProvisioner> {
         if name.is_empty() {
-            return Err(Error::invalid("provisioner", "must not be empty"));
+            return Err(Error::invalid("name", "must not be empty"));
         }
         let bad = |why: &str| Error::invalid("factory", format!("the certificate {why}"));
         let (_, leaf) = X509Certificate::from_der(factory.chain().leaf())
