@@ -55,6 +55,12 @@ func stepcaGoTokenProvider(handle C.uintptr_t, claims *C.stepca_token_claims, si
 	if claims.provisioner != nil {
 		cl.Provisioner = C.GoString(claims.provisioner)
 	}
+	if claims.csr_fingerprint != nil {
+		cl.CSRFingerprint = C.GoString(claims.csr_fingerprint)
+	}
+	if claims.not_after != 0 {
+		cl.NotAfter = time.Unix(int64(claims.not_after), 0)
+	}
 	token, err := state.provider(cl)
 	if err != nil {
 		state.err = err

@@ -55,6 +55,14 @@ type Claims struct {
 	// the CA's clock in CA-time mode (WithCATime), else the system clock. Base a minted
 	// token's iat, nbf and exp on it rather than on time.Now.
 	Now time.Time
+	// CSRFingerprint is, for a sign token, the fingerprint of the CSR being signed: the
+	// SHA-256 of its DER, base64url without padding (also when Sign was given PEM); ""
+	// for a revoke token. A token carrying it as "cnf":{"x5rt#S256":"<fingerprint>"} is
+	// accepted by step-ca for this CSR only.
+	CSRFingerprint string
+	// NotAfter is the notAfter the call requests (WithValidity), to whole seconds; the zero
+	// time when it requests none.
+	NotAfter time.Time
 }
 
 // Purpose says what a token is for.
@@ -83,6 +91,7 @@ type clientConfig struct {
 	proxy              string
 	fingerprint        string
 	jwk                *JWKProvisioner
+	x5c                *X5CProvisioner
 	retries            *[3]time.Duration // attempts (as a count), initial and max backoff
 	timeSource         func() time.Time
 	caTime             bool
@@ -113,6 +122,13 @@ func WithRootFingerprint(fingerprint string) Option {
 // WithJWKProvisioner mints tokens in process with p (see FetchJWKProvisioner) when no
 // TokenProvider is set.
 func WithJWKProvisioner(p *JWKProvisioner) Option { return func(c *clientConfig) { c.jwk = p } }
+
+// WithX5CProvisioner makes the client's sign and revoke tokens with p, signed by the
+// device's factory key (see NewX5CProvisioner), when no TokenProvider is set. The client
+// keeps its own share of p: closing p (or its factory Credential) later changes nothing.
+// Giving both WithJWKProvisioner and WithX5CProvisioner fails NewClient with
+// ErrInvalidArgument.
+func WithX5CProvisioner(p *X5CProvisioner) Option { return func(c *clientConfig) { c.x5c = p } }
 
 // WithRetries sets how failed requests are retried: maxAttempts in all (1 = never),
 // waiting initial, doubling up to max, with jitter (defaults 3, 200 ms, 2 s). Only
@@ -169,6 +185,10 @@ type Client struct {
 	provider TokenProvider
 	provName string
 	clock    cgo.Handle // the time source's *timeSource, or 0; deleted after the client is freed
+	// The X5C provisioner's factory signer (nil without one, or for a key that is not a
+	// Go crypto.Signer), locked for calls that may sign with it, and its handle's share.
+	x5cSigner *signerState
+	x5cCB     *sharedHandle
 }
 
 // NewClient builds a client for the CA at caURL (https://host[:port]).
@@ -180,6 +200,10 @@ func NewClient(caURL string, opts ...Option) (*Client, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	// Both would be the C client's token provider, the last replacing the first.
+	if cfg.jwk != nil && cfg.x5c != nil {
+		return nil, invalid("x5c_provisioner", "set at most one of WithJWKProvisioner and WithX5CProvisioner")
+	}
 	url, freeURL := cString(caURL)
 	defer freeURL()
 	var b *C.stepca_client_builder
@@ -190,13 +214,27 @@ func NewClient(caURL string, opts ...Option) (*Client, error) {
 	// The time source's handle must outlive the builder and, once built, the client (which
 	// deletes it in Close); without a client it goes once the builder is freed.
 	var clock cgo.Handle
+	var x5cSigner *signerState
+	var x5cCB *sharedHandle
 	built := false
 	defer func() {
 		C.stepca_client_builder_free(b)
-		if !built && clock != 0 {
-			clock.Delete()
+		if !built {
+			if clock != 0 {
+				clock.Delete()
+			}
+			x5cCB.release()
 		}
 	}()
+	if cfg.x5c != nil {
+		signer, cb, err := cfg.x5c.attach(func(p *C.stepca_x5c_provisioner, e **C.stepca_error) C.stepca_status {
+			return C.stepca_client_builder_set_x5c_provisioner(b, p, e)
+		})
+		if err != nil {
+			return nil, err
+		}
+		x5cSigner, x5cCB = signer, cb
+	}
 	steps := []func(**C.stepca_error) C.stepca_status{}
 	if cfg.timeSource != nil {
 		clock = cgo.NewHandle(&timeSource{now: cfg.timeSource})
@@ -288,19 +326,21 @@ func NewClient(caURL string, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	built = true
-	c := &Client{h: handle[*C.stepca_client]{ptr: ptr}, provider: cfg.provider, provName: cfg.provisioner, clock: clock}
+	c := &Client{h: handle[*C.stepca_client]{ptr: ptr}, provider: cfg.provider, provName: cfg.provisioner, clock: clock,
+		x5cSigner: x5cSigner, x5cCB: x5cCB}
 	runtime.SetFinalizer(c, (*Client).Close)
 	return c, nil
 }
 
-// Close frees the client, waiting for calls in progress, and releases its time source.
-// It is safe to call more than once.
+// Close frees the client, waiting for calls in progress, and releases its time source and
+// X5C provisioner. It is safe to call more than once.
 func (c *Client) Close() error {
 	c.h.close(func(p *C.stepca_client) {
 		C.stepca_client_free(p)
 		if c.clock != 0 {
 			c.clock.Delete()
 		}
+		c.x5cCB.release()
 	})
 	runtime.SetFinalizer(c, nil)
 	return nil
@@ -318,6 +358,7 @@ type signConfig struct {
 	notAfter     time.Time
 	templateData json.RawMessage
 	provider     TokenProvider
+	x5c          *X5CProvisioner
 }
 
 // SignOption configures one Sign call.
@@ -341,6 +382,13 @@ func WithTemplateData(data json.RawMessage) SignOption {
 // WithCallTokenProvider uses this provider for this call instead of the client's.
 func WithCallTokenProvider(p TokenProvider) SignOption {
 	return func(s *signConfig) { s.provider = p }
+}
+
+// WithCallX5CProvisioner makes this call's token with p (see NewX5CProvisioner) instead
+// of the client's provider or provisioner. Giving WithCallTokenProvider too fails the
+// call with ErrInvalidArgument; WithToken overrides it.
+func WithCallX5CProvisioner(p *X5CProvisioner) SignOption {
+	return func(s *signConfig) { s.x5c = p }
 }
 
 // Chain is an issued certificate and its intermediates, leaf first.
@@ -370,12 +418,17 @@ type callState struct {
 }
 
 // Sign exchanges a CSR (PEM or DER) for a certificate chain at step-ca's /1.0/sign. The
-// token is WithToken's, else the provider's. The chain's leaf carries the CSR's key and
-// the chain verifies to the configured root (libstepca checks both).
+// token is WithToken's, else WithCallX5CProvisioner's or WithCallTokenProvider's, else the
+// client's TokenProvider's, else its provisioner's (JWK or X5C). The chain's leaf carries
+// the CSR's key and the chain verifies to the configured root (libstepca checks both).
 func (c *Client) Sign(csr []byte, opts ...SignOption) (*Chain, error) {
 	sc := signConfig{}
 	for _, o := range opts {
 		o(&sc)
+	}
+	// The C options hold one token source; say so rather than silently drop one.
+	if sc.x5c != nil && sc.provider != nil {
+		return nil, invalid("x5c_provisioner", "set at most one of WithCallX5CProvisioner and WithCallTokenProvider")
 	}
 	var so *C.stepca_sign_options
 	var cerr *C.stepca_error
@@ -417,8 +470,24 @@ func (c *Client) Sign(csr []byte, opts ...SignOption) (*Chain, error) {
 	if state.provider == nil {
 		state.provider = c.provider
 	}
-	// The options hold one token source: a token given for this call wins.
-	if state.provider != nil && !sc.hasToken {
+	// The options hold one token source: a token given for this call wins, then this
+	// call's X5C provisioner or provider, then the client's provider; without any, the C
+	// client's own provisioner. signer is the Go factory signer the call may sign with.
+	var signer *signerState
+	switch {
+	case sc.hasToken:
+	case sc.x5c != nil:
+		s, cb, err := sc.x5c.attach(func(p *C.stepca_x5c_provisioner, e **C.stepca_error) C.stepca_status {
+			return C.stepca_sign_options_set_x5c_provisioner(so, p, e)
+		})
+		if err != nil {
+			return nil, err
+		}
+		// The options share the C provisioner, but nothing signs through them once the
+		// call has returned.
+		defer cb.release()
+		signer = s
+	case state.provider != nil:
 		h := cgo.NewHandle(state)
 		defer h.Delete()
 		if err := callC(func(e **C.stepca_error) C.stepca_status {
@@ -426,20 +495,24 @@ func (c *Client) Sign(csr []byte, opts ...SignOption) (*Chain, error) {
 		}); err != nil {
 			return nil, err
 		}
+	default:
+		signer = c.x5cSigner
 	}
 
 	var out *Chain
 	err := c.live(func(cp *C.stepca_client) error {
-		d, n := bytesPtr(csr)
-		var err error
-		out, err = callChain(func(chain **C.stepca_chain, e **C.stepca_error) C.stepca_status {
-			return C.stepca_sign_cert(cp, d, n, so, chain, e)
+		return signer.exclusive(func() error {
+			d, n := bytesPtr(csr)
+			var err error
+			out, err = callChain(func(chain **C.stepca_chain, e **C.stepca_error) C.stepca_status {
+				return C.stepca_sign_cert(cp, d, n, so, chain, e)
+			})
+			runtime.KeepAlive(csr)
+			if e, ok := err.(*Error); ok && e.Code == CodeTokenProvider && state.err != nil {
+				e.cause = state.err
+			}
+			return err
 		})
-		runtime.KeepAlive(csr)
-		if e, ok := err.(*Error); ok && e.Code == CodeTokenProvider && state.err != nil {
-			e.cause = state.err
-		}
-		return err
 	})
 	return out, err
 }

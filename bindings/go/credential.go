@@ -10,6 +10,7 @@ import (
 	"crypto"
 	"runtime"
 	"runtime/cgo"
+	"sync/atomic"
 )
 
 // Credential is a certificate chain with the key of its leaf: what a device renews,
@@ -20,9 +21,40 @@ type Credential struct {
 	h     handle[*C.stepca_credential]
 	chain *Chain
 	// For a crypto.Signer other than a *HeldKey: the sign callback's state, reached
-	// through cb, which must outlive the libstepca credential.
+	// through cb, which must outlive the libstepca credential and every X5C provisioner
+	// (and client) that shares it.
 	signer *signerState
-	cb     cgo.Handle
+	cb     *sharedHandle
+}
+
+// sharedHandle is a Go signer's cgo.Handle, shared by the Go objects whose libstepca
+// objects hold the key that calls it: a Credential, the X5C provisioners made from it and
+// the clients given those each keep their own share of the C key, which outlives any one
+// of them. The handle goes with the last of them, never while C may still call through it.
+type sharedHandle struct {
+	h    cgo.Handle
+	refs atomic.Int64
+}
+
+func newSharedHandle(h cgo.Handle) *sharedHandle {
+	s := &sharedHandle{h: h}
+	s.refs.Store(1)
+	return s
+}
+
+// retain adds an owner. nil (no Go signer) stays nil.
+func (s *sharedHandle) retain() *sharedHandle {
+	if s != nil {
+		s.refs.Add(1)
+	}
+	return s
+}
+
+// release drops an owner; the last one deletes the handle.
+func (s *sharedHandle) release() {
+	if s != nil && s.refs.Add(-1) == 0 {
+		s.h.Delete()
+	}
 }
 
 // NewCredential makes a credential from chain and its leaf's key in memory. The key is
@@ -41,7 +73,7 @@ func NewCredential(chain *Chain, key *Key) (*Credential, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newCredential(out, chain, nil, 0), nil
+	return newCredential(out, chain, nil, nil), nil
 }
 
 // NewCredentialWithSigner makes a credential from chain and signer, which holds the
@@ -68,7 +100,7 @@ func NewCredentialWithSigner(chain *Chain, signer crypto.Signer) (*Credential, e
 		if err != nil {
 			return nil, err
 		}
-		return newCredential(out, chain, nil, 0), nil
+		return newCredential(out, chain, nil, nil), nil
 	}
 	ek, state, h, err := newCallbackKey(signer)
 	if err != nil {
@@ -81,7 +113,7 @@ func NewCredentialWithSigner(chain *Chain, signer crypto.Signer) (*Credential, e
 		h.Delete()
 		return nil, err
 	}
-	return newCredential(out, chain, state, h), nil
+	return newCredential(out, chain, state, newSharedHandle(h)), nil
 }
 
 func newExternalCredential(chain *Chain, ek *C.stepca_external_key, out **C.stepca_credential) error {
@@ -90,7 +122,7 @@ func newExternalCredential(chain *Chain, ek *C.stepca_external_key, out **C.step
 	})
 }
 
-func newCredential(p *C.stepca_credential, chain *Chain, state *signerState, cb cgo.Handle) *Credential {
+func newCredential(p *C.stepca_credential, chain *Chain, state *signerState, cb *sharedHandle) *Credential {
 	cr := &Credential{
 		h:      handle[*C.stepca_credential]{ptr: p},
 		chain:  &Chain{Certificates: append(chain.Certificates[:0:0], chain.Certificates...)},
@@ -127,9 +159,7 @@ func (cr *Credential) use(f func(*C.stepca_credential) error) error {
 func (cr *Credential) Close() error {
 	cr.h.close(func(p *C.stepca_credential) {
 		C.stepca_credential_free(p)
-		if cr.cb != 0 {
-			cr.cb.Delete()
-		}
+		cr.cb.release()
 	})
 	runtime.SetFinalizer(cr, nil)
 	return nil
@@ -197,7 +227,10 @@ func (c *Client) RevokeWithCertificate(cred *Credential, opts ...RevokeOption) e
 	if rc.hasToken {
 		return invalid("token", "RevokeWithCertificate authenticates with the certificate, not a token")
 	}
-	ro, done, err := c.revokeOptions(opts, nil)
+	if rc.x5c != nil {
+		return invalid("x5c_provisioner", "RevokeWithCertificate authenticates with the certificate, not a token")
+	}
+	ro, done, _, err := c.revokeOptions(opts, nil)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,11 @@
 // (a *HeldKey from a PKCS#11 token is one): with it a device renews over mutual TLS or
 // with a token, rekeys and revokes, and a held key signs the TLS handshakes itself.
 //
+// A device born with a certificate from its maker's factory CA (an IDevID) enrolls
+// through step-ca's X5C provisioner: NewX5CProvisioner makes tokens signed by the factory
+// credential's key, for a client (WithX5CProvisioner) or one call
+// (WithCallX5CProvisioner, WithRevokeX5CProvisioner).
+//
 // A device whose clock cannot be trusted gives the client a time source
 // (WithTimeSource) or lets it follow the CA's clock (WithCATime). A clock before the
 // root's notBefore gives ErrClock; a token refused for a clock off carries the measured

@@ -279,6 +279,7 @@ type revokeConfig struct {
 	reason   string
 	token    string
 	hasToken bool
+	x5c      *X5CProvisioner
 }
 
 // RevokeOption configures a revocation.
@@ -294,15 +295,23 @@ func WithRevokeToken(token string) RevokeOption {
 	return func(r *revokeConfig) { r.token, r.hasToken = token, true }
 }
 
-// revokeOptions builds C revocation options; the returned function frees them.
-func (c *Client) revokeOptions(opts []RevokeOption, state *callState) (*C.stepca_revoke_options, func(), error) {
+// WithRevokeX5CProvisioner makes the revoke token with p, signed by the device's factory
+// key, instead of the client's provider or provisioner; WithRevokeToken overrides it.
+func WithRevokeX5CProvisioner(p *X5CProvisioner) RevokeOption {
+	return func(r *revokeConfig) { r.x5c = p }
+}
+
+// revokeOptions builds C revocation options; the returned function frees them. The
+// *signerState is the Go factory signer of the X5C provisioner that may make the token
+// (the call's, else the client's when nothing else is set), or nil.
+func (c *Client) revokeOptions(opts []RevokeOption, state *callState) (*C.stepca_revoke_options, func(), *signerState, error) {
 	rc := revokeConfig{}
 	for _, o := range opts {
 		o(&rc)
 	}
 	var ro *C.stepca_revoke_options
 	if err := callC(func(e **C.stepca_error) C.stepca_status { return C.stepca_revoke_options_new(&ro, e) }); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	cleanup := []func(){func() { C.stepca_revoke_options_free(ro) }}
 	done := func() {
@@ -318,13 +327,13 @@ func (c *Client) revokeOptions(opts []RevokeOption, state *callState) (*C.stepca
 	}
 	if rc.code < 0 || rc.code > 10 {
 		done()
-		return nil, nil, invalid("reason_code", "must be 0 to 10")
+		return nil, nil, nil, invalid("reason_code", "must be 0 to 10")
 	}
 	if err := callC(func(e **C.stepca_error) C.stepca_status {
 		return C.stepca_revoke_options_set_reason(ro, C.uint32_t(rc.code), reason, e)
 	}); err != nil {
 		done()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if rc.hasToken {
 		tok, free := cSecret([]byte(rc.token))
@@ -332,29 +341,47 @@ func (c *Client) revokeOptions(opts []RevokeOption, state *callState) (*C.stepca
 		free()
 		if err != nil {
 			done()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
-	// The options hold one token source: a token given for this call wins.
-	if state != nil && state.provider != nil && !rc.hasToken {
+	// The options hold one token source: a token given for this call wins, then this
+	// call's X5C provisioner, then the client's provider; without any, the C client's own
+	// provisioner.
+	var signer *signerState
+	switch {
+	case rc.hasToken:
+	case rc.x5c != nil:
+		s, cb, err := rc.x5c.attach(func(p *C.stepca_x5c_provisioner, e **C.stepca_error) C.stepca_status {
+			return C.stepca_revoke_options_set_x5c_provisioner(ro, p, e)
+		})
+		if err != nil {
+			done()
+			return nil, nil, nil, err
+		}
+		cleanup = append(cleanup, cb.release)
+		signer = s
+	case state != nil && state.provider != nil:
 		h := cgo.NewHandle(state)
 		cleanup = append(cleanup, h.Delete)
 		if err := callC(func(e **C.stepca_error) C.stepca_status {
 			return C.stepca_go_set_revoke_provider(ro, C.uintptr_t(h), e)
 		}); err != nil {
 			done()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
+	case state != nil:
+		signer = c.x5cSigner
 	}
-	return ro, done, nil
+	return ro, done, signer, nil
 }
 
 // Revoke revokes the certificate with serial (decimal, 0x-hex or aa:bb hex) with a revoke
-// token: WithRevokeToken's, else the client's token provider's (asked with PurposeRevoke),
-// else its JWK provisioner's. Never retried.
+// token: WithRevokeToken's, else WithRevokeX5CProvisioner's, else the client's token
+// provider's (asked with PurposeRevoke), else its provisioner's (JWK or X5C). Never
+// retried.
 func (c *Client) Revoke(serial string, opts ...RevokeOption) error {
 	state := &callState{provider: c.provider}
-	ro, done, err := c.revokeOptions(opts, state)
+	ro, done, signer, err := c.revokeOptions(opts, state)
 	if err != nil {
 		return err
 	}
@@ -362,7 +389,9 @@ func (c *Client) Revoke(serial string, opts ...RevokeOption) error {
 	cs, free := cString(serial)
 	defer free()
 	err = c.live(func(cp *C.stepca_client) error {
-		return callC(func(e **C.stepca_error) C.stepca_status { return C.stepca_revoke(cp, cs, ro, e) })
+		return signer.exclusive(func() error {
+			return callC(func(e **C.stepca_error) C.stepca_status { return C.stepca_revoke(cp, cs, ro, e) })
+		})
 	})
 	if e, ok := err.(*Error); ok && e.Code == CodeTokenProvider && state.err != nil {
 		e.cause = state.err

@@ -67,6 +67,21 @@ func OpenPKCS11Key(module, token, pin, label string) (*HeldKey, error) {
 	return newHeldKey(out)
 }
 
+// OpenPKCS11KeyURI opens the key an RFC 7512 PKCS#11 URI names, as step's --kms takes it:
+// "pkcs11:token=<token label>;object=<key label>?module-path=<module>&pin-source=file:<path>"
+// (id= instead of object=; pin-value=<PIN> instead of pin-source=). Errors name "uri" and
+// the attribute (ErrInvalidArgument); a wrong PIN is ErrKeyPassphrase.
+func OpenPKCS11KeyURI(uri string) (*HeldKey, error) {
+	// The URI may carry the PIN (pin-value): wiped after the call.
+	u, free := cSecret([]byte(uri))
+	defer free()
+	var out *C.stepca_external_key
+	if err := callC(func(e **C.stepca_error) C.stepca_status { return C.stepca_pkcs11_key_open_uri(u, &out, e) }); err != nil {
+		return nil, err
+	}
+	return newHeldKey(out)
+}
+
 // GeneratePKCS11Key generates a non-extractable key pair of type kt (ECP256, ECP384,
 // RSA2048/3072/4096) labelled label inside the token.
 func GeneratePKCS11Key(module, token, pin, label string, kt KeyType) (*HeldKey, error) {

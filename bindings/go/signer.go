@@ -118,6 +118,19 @@ func withSignerKey(signer crypto.Signer, f func(*C.stepca_external_key, *signerS
 	return state.attach(f(ek, state))
 }
 
+// exclusive runs f, a libstepca call that may sign through s, holding s's lock, so that
+// the error the signer returns belongs to this call and not to one running beside it. A
+// nil s (no Go signer) just runs f.
+func (s *signerState) exclusive(f func() error) error {
+	if s == nil {
+		return f()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.err = nil
+	return s.attach(f())
+}
+
 // attach makes the signer's own error the cause of a signer failure, so that errors.Is
 // and errors.As find it.
 func (s *signerState) attach(err error) error {
