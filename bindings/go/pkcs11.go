@@ -69,8 +69,9 @@ func OpenPKCS11Key(module, token, pin, label string) (*HeldKey, error) {
 
 // OpenPKCS11KeyURI opens the key an RFC 7512 PKCS#11 URI names, as step's --kms takes it:
 // "pkcs11:token=<token label>;object=<key label>?module-path=<module>&pin-source=file:<path>"
-// (id= instead of object=; pin-value=<PIN> instead of pin-source=). Errors name "uri" and
-// the attribute (ErrInvalidArgument); a wrong PIN is ErrKeyPassphrase.
+// (id= instead of object=; pin-value=<PIN> instead of pin-source=). A malformed URI gives
+// ErrInvalidArgument naming "uri" and the attribute; a module, token or key it names that
+// is not there fails as OpenPKCS11Key does (a wrong PIN: ErrKeyPassphrase).
 func OpenPKCS11KeyURI(uri string) (*HeldKey, error) {
 	// The URI may carry the PIN (pin-value): wiped after the call.
 	u, free := cSecret([]byte(uri))

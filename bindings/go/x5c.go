@@ -70,8 +70,8 @@ func NewX5CProvisioner(name string, factory *Credential) (*X5CProvisioner, error
 }
 
 // SetLifetime sets the lifetime of the tokens it makes (10 s to 1 h; default 5 min; others
-// give ErrInvalidArgument). Only before the provisioner is given to a client or is in a
-// call: then it fails with ErrInvalidArgument, and the lifetime stays.
+// give ErrInvalidArgument). While a client or a call holds the provisioner it is refused
+// with ErrInvalidArgument naming "provisioner", and the lifetime stays.
 func (x *X5CProvisioner) SetLifetime(d time.Duration) error {
 	// Out of range stays out of range rather than wrapping into it.
 	secs := uint32(math.MaxUint32)

@@ -361,8 +361,9 @@ func TestX5CProvisionerSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := newClient(t, stepca.WithX5CProvisioner(p))
-	if err := p.SetLifetime(2 * time.Minute); !errors.Is(err, stepca.ErrInvalidArgument) {
-		t.Fatalf("lifetime once a client has it: %v", err)
+	var se *stepca.Error
+	if err := p.SetLifetime(2 * time.Minute); !errors.As(err, &se) || se.Code != stepca.CodeInvalidArgument || !strings.HasPrefix(se.Message, "provisioner: ") {
+		t.Fatalf("lifetime while a client holds it: %v", err)
 	}
 	operational(t, client, "go-x5c-settings.example.com")
 
