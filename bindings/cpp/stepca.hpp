@@ -285,6 +285,16 @@ class ExternalKey {
     });
     return ExternalKey(k);
   }
+  // The key an RFC 7512 PKCS#11 URI names, as step's --kms takes it:
+  // "pkcs11:token=<token label>;object=<key label>?module-path=<module>&pin-source=file:<path>"
+  // (id= instead of object=; pin-value=<PIN> instead of pin-source=). A malformed URI throws
+  // STEPCA_ERR_INVALID_ARGUMENT naming "uri"; a module, token or key it names that is not
+  // there fails as pkcs11_open does (a wrong PIN: STEPCA_ERR_KEY_PASSPHRASE).
+  static ExternalKey pkcs11_open_uri(const std::string &uri) {
+    stepca_external_key *k = nullptr;
+    detail::call([&](stepca_error **e) { return stepca_pkcs11_key_open_uri(uri.c_str(), &k, e); });
+    return ExternalKey(k);
+  }
   // A new non-extractable key pair generated inside the token.
   static ExternalKey pkcs11_generate(const std::string &module, const std::string &token, const std::string &pin,
                                      const std::string &label, KeyType type) {
@@ -418,6 +428,7 @@ class Credential {
   const stepca_credential *get() const noexcept { return ptr_.get(); }
 
  private:
+  friend class X5cProvisioner;
   // Declared first: the C credential may call it until freed.
   std::shared_ptr<const AlgSignFunction> sign_;
   std::unique_ptr<stepca_credential, detail::Deleter<stepca_credential, stepca_credential_free>> ptr_;
@@ -431,6 +442,12 @@ struct Claims {
   // The client's time in UNIX seconds (its time source, or the CA's clock in CA-time
   // mode): base a minted token's iat, nbf and exp on it, not on the system clock.
   int64_t now = 0;
+  // For a sign token, the CSR's fingerprint: SHA-256 of its DER, base64url without
+  // padding; empty for revoke tokens. A token carrying it as
+  // "cnf":{"x5rt#S256":"<fingerprint>"} is accepted by step-ca for this CSR only.
+  std::string csr_fingerprint;
+  // The notAfter the call requests (UNIX seconds), or 0 when it requests none.
+  int64_t not_after = 0;
 };
 
 // Returns the one-time token for `claims`; throw to fail the call.
@@ -447,7 +464,8 @@ inline int provider_trampoline(void *user_data, const stepca_token_claims *c, st
   try {
     Claims claims{c->subject, c->audience, c->provisioner ? c->provisioner : "",
                   strings(c->sans, c->sans_len), strings(c->dns, c->dns_len), strings(c->ips, c->ips_len),
-                  strings(c->emails, c->emails_len), strings(c->uris, c->uris_len), c->purpose, c->now};
+                  strings(c->emails, c->emails_len), strings(c->uris, c->uris_len), c->purpose, c->now,
+                  c->csr_fingerprint ? c->csr_fingerprint : "", c->not_after};
     std::string token = fn(claims);
     return stepca_token_sink_set(sink, token.data(), token.size(), nullptr) == STEPCA_OK ? 0 : 1;
   } catch (const std::exception &ex) {
@@ -484,6 +502,8 @@ inline int64_t time_trampoline(void *user_data) noexcept {
 struct Callbacks {
   std::shared_ptr<const TokenProvider> provider;
   std::shared_ptr<const TimeSource> time;
+  // The sign function of an X5C provisioner's factory key, whose C key the client shares.
+  std::shared_ptr<const AlgSignFunction> x5c_sign;
 };
 }  // namespace detail
 
@@ -548,25 +568,63 @@ class JwkProvisioner {
   std::unique_ptr<stepca_jwk_provisioner, detail::Deleter<stepca_jwk_provisioner, stepca_jwk_provisioner_free>> ptr_;
 };
 
-// Options for one sign call. The token is `token`, else the one from `token_provider` or
-// `jwk_provisioner` (set at most one), else the client's provider's.
+// An X5C provisioner: tokens signed in process by a device's factory credential (its birth
+// certificate, an IDevID, with the key in memory, behind a sign function or in a PKCS#11
+// token), which step-ca's X5C provisioner trades for an operational certificate. Clients
+// it is given to share it (and the factory key's sign function), so it may be destroyed
+// before them. Move-only.
+class X5cProvisioner {
+ public:
+  // The X5C provisioner `name` at the CA whose tokens `factory` signs (birth certificate
+  // first, then the factory intermediates). A birth certificate step-ca would refuse
+  // throws STEPCA_ERR_INVALID_ARGUMENT naming `factory`: no digitalSignature in its
+  // keyUsage, or an extendedKeyUsage without clientAuth. When a token is made, one expired
+  // at the client's time throws naming `factory`, one not valid yet STEPCA_ERR_CLOCK, and a
+  // requested not_after past its notAfter (step-ca caps the lifetime there) naming
+  // `not_after`. Sign tokens are bound to their CSR. `factory` is shared, not consumed.
+  X5cProvisioner(const std::string &name, const Credential &factory) : sign_(factory.sign_) {
+    stepca_x5c_provisioner *p = nullptr;
+    detail::call([&](stepca_error **e) { return stepca_x5c_provisioner_new(name.c_str(), factory.get(), &p, e); });
+    ptr_.reset(p);
+  }
+  // Sets the lifetime of its tokens (10 s to 1 h; default 5 min). Refused while a builder,
+  // client or call holds it (STEPCA_ERR_INVALID_ARGUMENT naming `provisioner`).
+  X5cProvisioner &lifetime(std::chrono::seconds s) {
+    // Out of range stays out of range rather than wrapping into it.
+    uint32_t seconds = s.count() < 0 || s.count() > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(s.count());
+    detail::call([&](stepca_error **e) { return stepca_x5c_provisioner_set_lifetime(ptr_.get(), seconds, e); });
+    return *this;
+  }
+  const stepca_x5c_provisioner *get() const noexcept { return ptr_.get(); }
+
+ private:
+  friend class Client;
+  // Declared first: the C provisioner shares the factory's key, which may call it.
+  std::shared_ptr<const AlgSignFunction> sign_;
+  std::unique_ptr<stepca_x5c_provisioner, detail::Deleter<stepca_x5c_provisioner, stepca_x5c_provisioner_free>> ptr_;
+};
+
+// Options for one sign call. The token is `token`, else the one from `token_provider`,
+// `jwk_provisioner` or `x5c_provisioner` (set at most one), else the client's provider's.
 struct SignOptions {
   std::string token;                                // empty: use a provider
   TokenProvider token_provider;                     // instead of the client's; empty: none
   const JwkProvisioner *jwk_provisioner = nullptr;  // instead of the client's provider; not owned
+  const X5cProvisioner *x5c_provisioner = nullptr;  // instead of the client's provider; not owned
   int64_t not_before = 0, not_after = 0;            // UNIX seconds; 0: step-ca's default
   std::string template_data;                        // JSON; empty: none
 };
 
 // Options for one revocation. A revocation by serial takes its token from `token`, else
-// from `token_provider` or `jwk_provisioner` (set at most one), else from the client's
-// provider; one authenticated with the certificate needs none.
+// from `token_provider`, `jwk_provisioner` or `x5c_provisioner` (set at most one), else
+// from the client's provider; one authenticated with the certificate needs none.
 struct RevokeOptions {
   uint32_t reason_code = 0;                         // RFC 5280, 0 to 10
   std::string reason;                               // free text; empty: none
   std::string token;                                // empty: use a provider
   TokenProvider token_provider;                     // asked with purpose STEPCA_TOKEN_REVOKE
   const JwkProvisioner *jwk_provisioner = nullptr;  // not owned
+  const X5cProvisioner *x5c_provisioner = nullptr;  // not owned
 };
 
 // A step-ca client. Thread-safe; keeps its connections alive. Move-only.
@@ -650,6 +708,15 @@ class Client {
       callbacks_.provider.reset();  // replaced on the C side too
       return *this;
     }
+    // Makes tokens in process with this X5C provisioner, signed by the device's factory
+    // key (instead of a token provider). Clients built with it keep it and the factory
+    // key's sign function alive.
+    Builder &x5c_provisioner(const X5cProvisioner &provisioner) {
+      detail::call([&](stepca_error **e) { return stepca_client_builder_set_x5c_provisioner(ptr_.get(), provisioner.get(), e); });
+      callbacks_.provider.reset();  // replaced on the C side too
+      callbacks_.x5c_sign = provisioner.sign_;
+      return *this;
+    }
     // Takes the time from `fn` instead of the system clock, everywhere the client needs it
     // (token times, step-ca's TLS certificate, issued chains, the roots' validity at
     // build()). Clients built with it keep it alive, also after this builder is gone. An
@@ -703,10 +770,12 @@ class Client {
     stepca_sign_options *o = nullptr;
     detail::call([&](stepca_error **e) { return stepca_sign_options_new(&o, e); });
     std::unique_ptr<stepca_sign_options, detail::Deleter<stepca_sign_options, stepca_sign_options_free>> guard(o);
+    token_source(o, opts.token_provider, opts.jwk_provisioner, opts.x5c_provisioner,
+                 stepca_sign_options_set_token_provider, stepca_sign_options_set_jwk_provisioner,
+                 stepca_sign_options_set_x5c_provisioner);
+    // Last: each setter replaces the options' token source, and a token wins.
     if (!opts.token.empty())
       detail::call([&](stepca_error **e) { return stepca_sign_options_set_token(o, opts.token.c_str(), e); });
-    token_source(o, opts.token_provider, opts.jwk_provisioner, stepca_sign_options_set_token_provider,
-                 stepca_sign_options_set_jwk_provisioner);
     if (opts.not_before != 0)
       detail::call([&](stepca_error **e) { return stepca_sign_options_set_not_before(o, opts.not_before, e); });
     if (opts.not_after != 0)
@@ -851,18 +920,21 @@ class Client {
   // Sets a call's own token source on its C options `o`. The provider is passed by
   // address: the options are freed before the call returns, while `provider` still lives.
   template <typename O>
-  static void token_source(O *o, const TokenProvider &provider, const JwkProvisioner *jwk,
+  static void token_source(O *o, const TokenProvider &provider, const JwkProvisioner *jwk, const X5cProvisioner *x5c,
                            stepca_status (*set_provider)(O *, stepca_token_provider_fn, void *, stepca_error **),
-                           stepca_status (*set_jwk)(O *, const stepca_jwk_provisioner *, stepca_error **)) {
-    // Each replaces the other on the C side; say so rather than silently keep one.
-    if (provider && jwk)
-      throw Error(STEPCA_ERR_INVALID_ARGUMENT, "token_provider: set at most one of token_provider and jwk_provisioner",
-                  0, "", "");
+                           stepca_status (*set_jwk)(O *, const stepca_jwk_provisioner *, stepca_error **),
+                           stepca_status (*set_x5c)(O *, const stepca_x5c_provisioner *, stepca_error **)) {
+    // Each replaces the others on the C side; say so rather than silently keep one.
+    if ((provider ? 1 : 0) + (jwk ? 1 : 0) + (x5c ? 1 : 0) > 1)
+      throw Error(STEPCA_ERR_INVALID_ARGUMENT,
+                  "token_provider: set at most one of token_provider, jwk_provisioner and x5c_provisioner", 0, "", "");
     if (provider)
       detail::call([&](stepca_error **e) {
         return set_provider(o, detail::provider_trampoline, const_cast<TokenProvider *>(&provider), e);
       });
     if (jwk) detail::call([&](stepca_error **e) { return set_jwk(o, jwk->get(), e); });
+    // The factory key's sign function is the caller's provisioner's, alive for the call.
+    if (x5c) detail::call([&](stepca_error **e) { return set_x5c(o, x5c->get(), e); });
   }
 
   static std::unique_ptr<stepca_revoke_options, detail::Deleter<stepca_revoke_options, stepca_revoke_options_free>>
@@ -872,10 +944,12 @@ class Client {
     std::unique_ptr<stepca_revoke_options, detail::Deleter<stepca_revoke_options, stepca_revoke_options_free>> guard(o);
     const char *reason = opts.reason.empty() ? nullptr : opts.reason.c_str();
     detail::call([&](stepca_error **e) { return stepca_revoke_options_set_reason(o, opts.reason_code, reason, e); });
+    token_source(o, opts.token_provider, opts.jwk_provisioner, opts.x5c_provisioner,
+                 stepca_revoke_options_set_token_provider, stepca_revoke_options_set_jwk_provisioner,
+                 stepca_revoke_options_set_x5c_provisioner);
+    // Last: each setter replaces the options' token source, and a token wins.
     if (!opts.token.empty())
       detail::call([&](stepca_error **e) { return stepca_revoke_options_set_token(o, opts.token.c_str(), e); });
-    token_source(o, opts.token_provider, opts.jwk_provisioner, stepca_revoke_options_set_token_provider,
-                 stepca_revoke_options_set_jwk_provisioner);
     return guard;
   }
 

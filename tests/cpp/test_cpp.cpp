@@ -5,8 +5,10 @@
 // (skew past step-ca's leeway, a clock before the root) are told apart. Rekeying,
 // revoking (by serial with any token source, or with the certificate), credentials with
 // held keys whose sign function learns the algorithm (an OpenSSL RSA key over TLS 1.3 signs
-// RSA-PSS), PKCS#11 digest signing, JWK provisioners loaded offline, retries, a proxy and
-// the CA's read-only endpoints are checked by what the CA and OpenSSL see.
+// RSA-PSS), PKCS#11 digest signing and keys opened by URI, JWK provisioners loaded offline,
+// X5C provisioners (an OpenSSL-held IDevID enrolls and revokes; a client keeps the factory
+// key's sign function alive), retries, a proxy and the CA's read-only endpoints are
+// checked by what the CA and OpenSSL see.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -635,6 +637,11 @@ TEST(ExternalKey, Pkcs11KeysGeneratedInSoftHsm) {
   EXPECT_NE(renewed.serial(), chain.serial());
   auto again = stepca::ExternalKey::pkcs11_open(module, "cpp-token", "1111", "k");
   EXPECT_EQ(again.public_key(), key.public_key());
+  // The same key named by a PKCS#11 URI, as step's --kms takes it.
+  auto by_uri = stepca::ExternalKey::pkcs11_open_uri("pkcs11:token=cpp-token;object=k?module-path=" + module + "&pin-value=1111");
+  EXPECT_EQ(by_uri.public_key(), key.public_key());
+  expect_error([&] { stepca::ExternalKey::pkcs11_open_uri("pkcs11:token=cpp-token?module-path=" + module + "&pin-value=1111"); },
+               STEPCA_ERR_INVALID_ARGUMENT, "uri");
   // Digests hashed by the caller, signed in the token, verified by OpenSSL.
   std::string digest = digest_of(EVP_sha384(), "signed in the token");
   std::string sig = key.sign_digest(STEPCA_SIG_ECDSA_P384_SHA384, digest);
@@ -1083,4 +1090,191 @@ TEST(Builder, DisablingTlsVerificationReachesACaNoRootVouchesFor) {
     EXPECT_EQ(e.code(), STEPCA_ERR_TLS) << e.what();
   }
   EXPECT_NO_THROW(stepca::Client::Builder(env("STEPCA_URL")).dangerous_disable_tls_verification().build().health());
+}
+
+namespace {
+
+// A device's birth certificate (IDevID): the rig's factory CA certifies `birth_csr` (PEM)
+// with `step certificate sign` and `extra` flags.
+stepca::Chain birth_certificate(const std::string &birth_csr, const std::string &extra = "") {
+  char dir[] = "/tmp/stepca-cpp-x5c.XXXXXX";
+  if (mkdtemp(dir) == nullptr) throw std::runtime_error("mkdtemp");
+  std::string path = std::string(dir) + "/idevid.csr";
+  std::ofstream(path) << birth_csr;
+  std::string pem = run("step certificate sign " + quote(path) + " " + quote(env("STEPCA_FACTORY_ROOT")) + " " +
+                        quote(env("STEPCA_FACTORY_KEY")) + " " + extra);
+  run("rm -rf " + quote(dir));
+  return stepca::Chain::load(pem);
+}
+
+// An IDevID key held by OpenSSL behind the algorithm-aware signer, recording what it is
+// asked for.
+struct Idevid {
+  Pkey pkey{EVP_EC_gen("P-256")};
+  std::vector<stepca_sig_alg> asked;
+  stepca::ExternalKey key{spki(pkey.get()), STEPCA_SIG_ECDSA_P256_SHA256,
+                          [this](stepca_sig_alg alg, const std::string &msg) {
+                            asked.push_back(alg);
+                            return openssl_sign(pkey.get(), alg, msg);
+                          }};
+  stepca::Chain birth(const std::string &serial, const std::string &extra = "") {
+    return birth_certificate(key.csr(stepca::CsrRequest().subject("CN", serial)), extra);
+  }
+};
+
+stepca::Client plain_client() {
+  return stepca::Client::Builder(env("STEPCA_URL")).root_file(env("STEPCA_ROOT")).build();
+}
+
+// base64url without padding, as the CSR fingerprint is written.
+std::string base64url(const std::string &bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char *>(&out[0]), reinterpret_cast<const unsigned char *>(bytes.data()),
+                          static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  for (char &c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
+  return out;
+}
+
+}  // namespace
+
+TEST(X5cProvisioner, AnOpensslHeldIdevidEnrollsAndRevokes) {
+  Idevid idevid;
+  auto birth = idevid.birth("SN-CPP-0001");
+  stepca::Credential factory(birth, idevid.key);
+  stepca::X5cProvisioner x5c(env("STEPCA_X5C_PROVISIONER"), factory);
+  idevid.asked.clear();  // the birth CSR's signature
+
+  // Per call: the factory key signs the one token, with its own algorithm.
+  auto c = plain_client();
+  auto op = stepca::Key::generate(stepca::KeyType::EcP256);
+  stepca::SignOptions opts;
+  opts.x5c_provisioner = &x5c;
+  auto chain = c.sign(csr_for(op, "cpp-x5c.example.com"), opts);
+  EXPECT_EQ(leaf_spki(chain), key_spki(op));
+  EXPECT_EQ(leaf_subject(chain), "/CN=cpp-x5c.example.com");
+  EXPECT_LE(chain.validity().not_after, birth.validity().not_after);  // step-ca caps it there
+  EXPECT_EQ(idevid.asked, std::vector<stepca_sig_alg>{STEPCA_SIG_ECDSA_P256_SHA256});
+
+  // A revoke token from the same factory identity.
+  stepca::RevokeOptions revoke;
+  revoke.reason_code = 1;
+  revoke.x5c_provisioner = &x5c;
+  c.revoke(chain.serial(), revoke);
+  expect_error([&] { c.renew(chain, op, STEPCA_RENEW_MTLS); }, STEPCA_ERR_CA_REJECTED, "renew");
+  EXPECT_EQ(idevid.asked.size(), 2u);
+
+  stepca::RevokeOptions both = revoke;
+  both.token_provider = mint;
+  expect_error([&] { c.revoke("1", both); }, STEPCA_ERR_INVALID_ARGUMENT, "token_provider");
+}
+
+TEST(X5cProvisioner, AClientKeepsItAndTheFactorySignFunctionAlive) {
+  std::optional<stepca::Client> c;
+  {
+    // The sign function owns the OpenSSL key, so only what the client keeps keeps it.
+    std::shared_ptr<EVP_PKEY> pkey(EVP_EC_gen("P-256"), EVP_PKEY_free);
+    ASSERT_NE(pkey, nullptr);
+    stepca::ExternalKey key(spki(pkey.get()), STEPCA_SIG_ECDSA_P256_SHA256,
+                            [pkey](stepca_sig_alg alg, const std::string &msg) { return openssl_sign(pkey.get(), alg, msg); });
+    auto birth = birth_certificate(key.csr(stepca::CsrRequest().subject("CN", "SN-CPP-0002")));
+    stepca::X5cProvisioner x5c(env("STEPCA_X5C_PROVISIONER"), stepca::Credential(birth, key));
+    x5c.lifetime(std::chrono::seconds(60));
+    c.emplace(stepca::Client::Builder(env("STEPCA_URL")).root_file(env("STEPCA_ROOT")).x5c_provisioner(x5c).build());
+    expect_error([&] { x5c.lifetime(std::chrono::seconds(120)); }, STEPCA_ERR_INVALID_ARGUMENT, "provisioner");
+    expect_error([&] { stepca::X5cProvisioner(env("STEPCA_X5C_PROVISIONER"), stepca::Credential(birth, key))
+                           .lifetime(std::chrono::seconds(5)); },
+                 STEPCA_ERR_INVALID_ARGUMENT, "token_lifetime");
+  }  // the provisioner, its credential, the key, its sign function and the OpenSSL key are
+     // gone here, but for what the client keeps: ASan and valgrind watch the calls below.
+  auto op = stepca::Key::generate(stepca::KeyType::EcP256);
+  auto chain = c->sign(csr_for(op, "cpp-x5c-client.example.com"));
+  EXPECT_EQ(leaf_spki(chain), key_spki(op));
+  EXPECT_NO_THROW(c->revoke(chain.serial()));
+  c.reset();  // frees the C client, then the sign function and the OpenSSL key
+}
+
+TEST(X5cProvisioner, WhatStepCaWouldRefuseIsRefusedHereFirst) {
+  Idevid idevid;
+  // A birth certificate whose keyUsage lacks digitalSignature.
+  char tpl[] = "/tmp/stepca-cpp-x5c-tpl.XXXXXX";
+  int fd = mkstemp(tpl);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  std::ofstream(tpl) << R"({"subject": {{ toJson .Subject }}, "keyUsage": ["keyEncipherment"], "extKeyUsage": ["clientAuth"]})";
+  auto no_ds = idevid.birth("SN-CPP-BAD", "--template " + quote(tpl));
+  std::remove(tpl);
+  expect_error([&] { stepca::X5cProvisioner(env("STEPCA_X5C_PROVISIONER"), stepca::Credential(no_ds, idevid.key)); },
+               STEPCA_ERR_INVALID_ARGUMENT, "factory");
+
+  // A notAfter past the birth certificate's: refused before anything is sent.
+  stepca::X5cProvisioner x5c(env("STEPCA_X5C_PROVISIONER"),
+                             stepca::Credential(idevid.birth("SN-CPP-SHORT", "--not-after 1h"), idevid.key));
+  idevid.asked.clear();
+  auto op = stepca::Key::generate(stepca::KeyType::EcP256);
+  stepca::SignOptions opts;
+  opts.x5c_provisioner = &x5c;
+  opts.not_after = unix_now() + 2 * 3600;
+  try {
+    plain_client().sign(csr_for(op, "cpp-x5c-long.example.com"), opts);
+    FAIL() << "no exception";
+  } catch (const stepca::Error &e) {
+    EXPECT_EQ(e.code(), STEPCA_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(std::string(e.what()).rfind("not_after: ", 0), 0u) << e.what();
+    EXPECT_NE(std::string(e.what()).find("factory certificate's notAfter"), std::string::npos) << e.what();
+    EXPECT_EQ(e.http_status(), 0);
+  }
+  EXPECT_TRUE(idevid.asked.empty());
+}
+
+TEST(SignOptions, AProviderIsToldTheCsrFingerprintAndTheTokenWins) {
+  auto key = stepca::Key::generate(stepca::KeyType::EcP256);
+  const std::string cn = "cpp-fingerprint.example.com";
+  std::string der = stepca::CsrRequest().subject("CN", cn).dns(cn).build(key, STEPCA_FORMAT_DER);
+  std::vector<stepca::Claims> told;
+  stepca::SignOptions opts;
+  opts.token_provider = [&](const stepca::Claims &c) {
+    told.push_back(c);
+    return mint(c);
+  };
+  opts.not_after = unix_now() + 3600;
+  // A PEM CSR's fingerprint is over its DER, as OpenSSL decodes it.
+  std::string pem = stepca::CsrRequest().subject("CN", cn).dns(cn).build(key);
+  BIO *bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  X509_REQ *req = PEM_read_bio_X509_REQ(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  ASSERT_NE(req, nullptr);
+  unsigned char *p = nullptr;
+  int n = i2d_X509_REQ(req, &p);
+  std::string pem_der(reinterpret_cast<char *>(p), static_cast<size_t>(n > 0 ? n : 0));
+  OPENSSL_free(p);
+  X509_REQ_free(req);
+  auto chain = plain_client().sign(pem, opts);
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_EQ(told[0].csr_fingerprint, base64url(digest_of(EVP_sha256(), pem_der)));
+  EXPECT_EQ(told[0].not_after, opts.not_after);
+  opts.not_after = 0;
+  plain_client().sign(der, opts);
+  ASSERT_EQ(told.size(), 2u);
+  EXPECT_EQ(told[1].csr_fingerprint, base64url(digest_of(EVP_sha256(), der)));
+  EXPECT_EQ(told[1].not_after, 0);
+
+  // A token given with a provider wins, as SignOptions says: the provider is not asked.
+  stepca::Claims claims;
+  claims.subject = cn;
+  claims.sans = {cn};
+  opts.token = mint(claims);
+  EXPECT_NO_THROW(plain_client().sign(der, opts));
+  EXPECT_EQ(told.size(), 2u);
+
+  stepca::RevokeOptions revoke;
+  revoke.token_provider = [&](const stepca::Claims &c) {
+    told.push_back(c);
+    return mint_revoke(c.subject);
+  };
+  plain_client().revoke(chain.serial(), revoke);
+  ASSERT_EQ(told.size(), 3u);
+  EXPECT_EQ(told[2].csr_fingerprint, "");
+  EXPECT_EQ(told[2].not_after, 0);
 }
