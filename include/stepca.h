@@ -483,15 +483,18 @@ stepca_status stepca_client_builder_set_provisioner(stepca_client_builder *build
 stepca_status stepca_client_builder_set_proxy(stepca_client_builder *builder, const char *proxy_url, stepca_error **error);
 
 // Registers the token provider and its `user_data`, passed back on every call.
-// `user_data` must stay valid until every client built with it is freed.
+// `user_data` must stay valid until every client built with it is freed. The client has
+// one token provider: this replaces a provider or provisioner set before.
 stepca_status stepca_client_builder_set_token_provider(stepca_client_builder *builder, stepca_token_provider_fn provider, void *user_data, stepca_error **error);
 
-// Uses a JWK provisioner (tokens minted in process) as the client's token provider.
-// The provisioner is shared, not consumed: free it as usual.
+// Uses a JWK provisioner (tokens minted in process) as the client's token provider,
+// replacing a provider or provisioner set before. The provisioner is shared, not
+// consumed: free it as usual.
 stepca_status stepca_client_builder_set_jwk_provisioner(stepca_client_builder *builder, const stepca_jwk_provisioner *provisioner, stepca_error **error);
 
 // Uses an X5C provisioner (tokens signed in process by the device's factory credential)
-// as the client's token provider. Shared, not consumed.
+// as the client's token provider, replacing a provider or provisioner set before.
+// Shared, not consumed.
 stepca_status stepca_client_builder_set_x5c_provisioner(stepca_client_builder *builder, const stepca_x5c_provisioner *provisioner, stepca_error **error);
 
 // Builds a client. The builder is not consumed: free it with

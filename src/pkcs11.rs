@@ -588,24 +588,26 @@ impl Pkcs11Uri {
             .filter(|s| s.eq_ignore_ascii_case("pkcs11:"))
             .map(|_| &uri[7..])
             .ok_or_else(|| bad("must start with pkcs11:".into()))?;
-        let mut attrs: Vec<(String, Vec<u8>)> = Vec::new();
+        // (name, decoded value, whether it was %-escaped: then an id is bytes, not hex)
+        let mut attrs: Vec<(String, Vec<u8>, bool)> = Vec::new();
         for part in rest.split([';', '?', '&']).filter(|p| !p.is_empty()) {
             let (name, value) = part
                 .split_once('=')
                 .ok_or_else(|| bad(format!("{part:?} is not name=value")))?;
-            if attrs.iter().any(|(n, _)| n == name) {
+            if attrs.iter().any(|(n, _, _)| n == name) {
                 return Err(bad(format!("{name} is given twice")));
             }
             attrs.push((
                 name.to_string(),
                 percent_decode(value).map_err(|e| bad(format!("{name}: {e}")))?,
+                value.contains('%'),
             ));
         }
         let text = |name: &str| -> Result<Option<String>> {
             attrs
                 .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| {
+                .find(|(n, _, _)| n == name)
+                .map(|(_, v, _)| {
                     String::from_utf8(v.clone()).map_err(|_| bad(format!("{name}: not UTF-8")))
                 })
                 .transpose()
@@ -618,9 +620,10 @@ impl Pkcs11Uri {
                 )));
             }
         }
-        let key = match (text("object")?, attrs.iter().find(|(n, _)| n == "id")) {
+        let key = match (text("object")?, attrs.iter().find(|(n, _, _)| n == "id")) {
             (Some(label), None) => Pkcs11KeyRef::Label(label),
-            (None, Some((_, id))) => Pkcs11KeyRef::Id(decode_id(id)),
+            (None, Some((_, id, true))) => Pkcs11KeyRef::Id(id.clone()),
+            (None, Some((_, id, false))) => Pkcs11KeyRef::Id(decode_id(id)),
             (Some(_), Some(_)) => return Err(bad("has both object and id; give one".into())),
             (None, None) => return Err(bad("needs object= (the key's label) or id=".into())),
         };
@@ -635,7 +638,8 @@ impl Pkcs11Uri {
     }
 }
 
-/// An `id` given in hex (as step writes it, `id=0a10`) or as %-escaped bytes.
+/// An `id` written without %-escapes: hex when it reads as hex (as step writes it,
+/// `id=0a10`), else its own bytes.
 fn decode_id(raw: &[u8]) -> Vec<u8> {
     let hex =
         raw.len().is_multiple_of(2) && !raw.is_empty() && raw.iter().all(u8::is_ascii_hexdigit);
@@ -688,6 +692,11 @@ mod tests {
         assert_eq!(u.pin_source.as_deref(), Some("file:/p"));
         let u = Pkcs11Uri::parse("pkcs11:token=t;id=%01%ff;module-path=/m.so").unwrap();
         assert_eq!(u.key, Pkcs11KeyRef::Id(vec![0x01, 0xff]));
+        // %-escaped bytes are bytes, even when they spell hex digits.
+        let u = Pkcs11Uri::parse("pkcs11:token=t;id=%62%65%65%66;module-path=/m.so").unwrap();
+        assert_eq!(u.key, Pkcs11KeyRef::Id(b"beef".to_vec()));
+        let u = Pkcs11Uri::parse("pkcs11:token=t;id=idevid;module-path=/m.so").unwrap();
+        assert_eq!(u.key, Pkcs11KeyRef::Id(b"idevid".to_vec()));
         for (bad, says) in [
             ("file:/x", "pkcs11:"),
             ("pkcs11:token=t;module-path=/m", "object="),

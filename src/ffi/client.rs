@@ -238,7 +238,8 @@ pub unsafe extern "C" fn stepca_client_builder_set_proxy(
 }
 
 /// Registers the token provider and its `user_data`, passed back on every call.
-/// `user_data` must stay valid until every client built with it is freed.
+/// `user_data` must stay valid until every client built with it is freed. The client has
+/// one token provider: this replaces a provider or provisioner set before.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn stepca_client_builder_set_token_provider(
     builder: *mut stepca_client_builder,
@@ -253,8 +254,9 @@ pub unsafe extern "C" fn stepca_client_builder_set_token_provider(
     })
 }
 
-/// Uses a JWK provisioner (tokens minted in process) as the client's token provider.
-/// The provisioner is shared, not consumed: free it as usual.
+/// Uses a JWK provisioner (tokens minted in process) as the client's token provider,
+/// replacing a provider or provisioner set before. The provisioner is shared, not
+/// consumed: free it as usual.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn stepca_client_builder_set_jwk_provisioner(
     builder: *mut stepca_client_builder,
@@ -270,7 +272,8 @@ pub unsafe extern "C" fn stepca_client_builder_set_jwk_provisioner(
 }
 
 /// Uses an X5C provisioner (tokens signed in process by the device's factory credential)
-/// as the client's token provider. Shared, not consumed.
+/// as the client's token provider, replacing a provider or provisioner set before.
+/// Shared, not consumed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn stepca_client_builder_set_x5c_provisioner(
     builder: *mut stepca_client_builder,
