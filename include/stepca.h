@@ -771,8 +771,9 @@ stepca_status stepca_revoke_options_set_x5c_provisioner(stepca_revoke_options *o
 void stepca_revoke_options_free(stepca_revoke_options *options);
 
 // Revokes the certificate with `serial` (decimal, `0x` hex or `aa:bb` hex) with a revoke
-// token: from the options' token source, else the client's provider (asked once). Retried, with the same token, only while the request never reached step-ca.
-// `options` may be NULL.
+// token: from the options' token source, else the client's provider (asked once).
+// Retried, with the same token, only while the request never reached step-ca. `options`
+// may be NULL.
 stepca_status stepca_revoke(const stepca_client *client, const char *serial, const stepca_revoke_options *options, stepca_error **error);
 
 // Creates empty sign options. Free them with `stepca_sign_options_free`.
@@ -783,7 +784,8 @@ stepca_status stepca_sign_options_new(stepca_sign_options **options_out, stepca_
 stepca_status stepca_sign_options_set_token(stepca_sign_options *options, const char *token, stepca_error **error);
 
 // Uses this token provider (and `user_data`) for calls with these options, instead of the
-// client's. Replaces the options' token source; NULL `provider` clears it. `user_data` must stay valid while the options are used.
+// client's. Replaces the options' token source; NULL `provider` clears it. `user_data`
+// must stay valid while the options are used.
 stepca_status stepca_sign_options_set_token_provider(stepca_sign_options *options, stepca_token_provider_fn provider, void *user_data, stepca_error **error);
 
 // Uses a JWK provisioner (tokens minted in process) for calls with these options.

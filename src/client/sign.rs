@@ -58,11 +58,12 @@ impl Client {
     ///
     /// The token comes from `opts.token` (a token, or a provider asked once per call),
     /// else from the client's provider; a provider is told the CSR's fingerprint, and the
-    /// in-process provisioners bind their tokens to it (`cnf`). Everything local (CSR self-signature, validity
-    /// times, template JSON) is checked before the token is made, so no token is spent on
-    /// a request that could not succeed. The returned chain's leaf carries the CSR's key
-    /// and the chain is a valid path to the configured root at the client's time. A sign
-    /// request is retried, with the same token, only when it never reached step-ca.
+    /// in-process provisioners bind their tokens to it (`cnf`). Everything local (CSR
+    /// self-signature, validity times, template JSON) is checked before the token is made,
+    /// so no token is spent on a request that could not succeed. The returned chain's leaf
+    /// carries the CSR's key and the chain is a valid path to the configured root at the
+    /// client's time. A sign request is retried, with the same token, only when it never
+    /// reached step-ca.
     pub fn sign(&self, csr: &[u8], opts: &SignOptions) -> Result<CertificateChain> {
         let (csr, info) = Csr::from_pem_or_der(csr)?;
         let not_before = opts

@@ -129,8 +129,9 @@ pub unsafe extern "C" fn stepca_revoke_options_free(options: *mut stepca_revoke_
 }
 
 /// Revokes the certificate with `serial` (decimal, `0x` hex or `aa:bb` hex) with a revoke
-/// token: from the options' token source, else the client's provider (asked once). Retried, with the same token, only while the request never reached step-ca.
-/// `options` may be NULL.
+/// token: from the options' token source, else the client's provider (asked once).
+/// Retried, with the same token, only while the request never reached step-ca. `options`
+/// may be NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn stepca_revoke(
     client: *const stepca_client,

@@ -55,7 +55,8 @@ pub unsafe extern "C" fn stepca_sign_options_set_token(
 }
 
 /// Uses this token provider (and `user_data`) for calls with these options, instead of the
-/// client's. Replaces the options' token source; NULL `provider` clears it. `user_data` must stay valid while the options are used.
+/// client's. Replaces the options' token source; NULL `provider` clears it. `user_data`
+/// must stay valid while the options are used.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn stepca_sign_options_set_token_provider(
     options: *mut stepca_sign_options,
