@@ -204,7 +204,7 @@ impl Pkcs11Key {
     pub fn open_uri(uri: &str) -> Result<Pkcs11Key> {
         let u = Pkcs11Uri::parse(uri)?;
         let pin = match (&u.pin_value, &u.pin_source) {
-            (Some(v), None) => zeroize::Zeroizing::new(v.clone()),
+            (Some(v), None) => v.clone(),
             (None, Some(path)) => {
                 let path = path.strip_prefix("file:").unwrap_or(path);
                 let text = std::fs::read_to_string(path).map_err(|e| {
@@ -576,7 +576,8 @@ struct Pkcs11Uri {
     module: String,
     token: String,
     key: Pkcs11KeyRef,
-    pin_value: Option<String>,
+    /// Wiped when dropped, like every PIN.
+    pin_value: Option<zeroize::Zeroizing<String>>,
     pin_source: Option<String>,
 }
 
@@ -593,7 +594,8 @@ impl Pkcs11Uri {
         for part in rest.split([';', '?', '&']).filter(|p| !p.is_empty()) {
             let (name, value) = part
                 .split_once('=')
-                .ok_or_else(|| bad(format!("{part:?} is not name=value")))?;
+                // Not echoed: a misplaced separator could put a PIN here.
+                .ok_or_else(|| bad("has an attribute that is not name=value".into()))?;
             if attrs.iter().any(|(n, _, _)| n == name) {
                 return Err(bad(format!("{name} is given twice")));
             }
@@ -632,7 +634,7 @@ impl Pkcs11Uri {
                 .ok_or_else(|| bad("needs module-path= (the PKCS#11 module)".into()))?,
             token: text("token")?.ok_or_else(|| bad("needs token= (the token's label)".into()))?,
             key,
-            pin_value: text("pin-value")?,
+            pin_value: text("pin-value")?.map(zeroize::Zeroizing::new),
             pin_source: text("pin-source")?,
         })
     }
@@ -685,7 +687,7 @@ mod tests {
         assert_eq!(u.module, "/usr/lib/softhsm/libsofthsm2.so");
         assert_eq!(u.token, "smallstep");
         assert_eq!(u.key, Pkcs11KeyRef::Label("ec key".into()));
-        assert_eq!(u.pin_value.as_deref(), Some("password"));
+        assert_eq!(u.pin_value.as_deref().map(String::as_str), Some("password"));
         let u = Pkcs11Uri::parse("pkcs11:token=t;id=0a10?module-path=/m.so&pin-source=file:/p")
             .unwrap();
         assert_eq!(u.key, Pkcs11KeyRef::Id(vec![0x0a, 0x10]));
@@ -710,10 +712,15 @@ mod tests {
             ("pkcs11:slot-id=1;object=k;module-path=/m", "slot-id"),
             ("pkcs11:token=t;object=k%2;module-path=/m", "object: a %"),
             ("pkcs11:token;object=k;module-path=/m", "name=value"),
+            (
+                "pkcs11:token=t;object=k;module-path=/m;s3cret",
+                "name=value",
+            ),
         ] {
             let e = Pkcs11Uri::parse(bad).unwrap_err();
             assert!(e.message().starts_with("uri: "), "{bad}: {e}");
             assert!(e.message().contains(says), "{bad}: {e}");
+            assert!(!e.message().contains("s3cret"), "{bad}: {e}");
         }
     }
 }
