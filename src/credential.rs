@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 
 use crate::chain::CertificateChain;
 use crate::error::{Error, Result};
-use crate::key::{PrivateKey, SignatureAlgorithm};
+use crate::key::{KeyAlgorithm, PrivateKey, SignatureAlgorithm};
 use crate::signer::{ExternalKey, Signer};
 
 /// A certificate chain (leaf first) with the key of its leaf. Cheap to clone; `Send + Sync`.
@@ -18,6 +18,10 @@ pub struct Credential {
     chain: CertificateChain,
     key: Arc<dyn Signer>,
     held: bool,
+    /// What checking the key at construction found: kept so that signing does not parse
+    /// the public key again.
+    family: KeyAlgorithm,
+    raw: Arc<[u8]>,
 }
 
 impl std::fmt::Debug for Credential {
@@ -50,14 +54,21 @@ impl Credential {
         held: bool,
         field: &str,
     ) -> Result<Credential> {
-        ExternalKey::new(key.as_ref(), field)?;
+        let checked = ExternalKey::new(key.as_ref(), field)?;
+        let (family, raw) = (checked.family(), Arc::from(checked.raw()));
         if chain.leaf_public_key() != key.public_key_spki() {
             return Err(Error::invalid(
                 field,
                 "does not match the certificate's public key",
             ));
         }
-        Ok(Credential { chain, key, held })
+        Ok(Credential {
+            chain,
+            key,
+            held,
+            family,
+            raw,
+        })
     }
 
     /// The same key with a new chain (after a renewal); fails when the chain certifies
@@ -82,20 +93,20 @@ impl Credential {
         self.held
     }
 
-    /// The key checked and wrapped for signing; it was checked at construction.
-    pub(crate) fn key(&self) -> Result<ExternalKey<'_>> {
-        ExternalKey::new(self.key.as_ref(), if self.held { "signer" } else { "key" })
+    /// The key wrapped for signing, from the check made at construction.
+    pub(crate) fn key(&self) -> ExternalKey<'_> {
+        ExternalKey::checked(self.key.as_ref(), self.family, self.raw.to_vec())
     }
 
     /// Signs `msg` with `alg`, verified against the public key (see [`ExternalKey::sign`]).
     pub(crate) fn sign(&self, alg: SignatureAlgorithm, msg: &[u8]) -> Result<Vec<u8>> {
-        self.key()?.sign(alg, msg)
+        self.key().sign(alg, msg)
     }
 
     /// A compact JWS over `claims`, signed by the key, whose header carries the chain
     /// under `chain_header` (`x5c`, or `x5cInsecure` for renewal) and `alg`.
     pub(crate) fn jws(&self, chain_header: &str, claims: &Value) -> Result<Zeroizing<String>> {
-        let key = self.key()?;
+        let key = self.key();
         let x5c: Vec<String> = self
             .chain
             .certificates()

@@ -94,6 +94,26 @@ impl<'a> ExternalKey<'a> {
         })
     }
 
+    /// The signer again, from what [`new`](Self::new) found out about it before: no
+    /// parsing on every signature.
+    pub(crate) fn checked(
+        signer: &'a dyn Signer,
+        family: KeyAlgorithm,
+        raw: Vec<u8>,
+    ) -> ExternalKey<'a> {
+        ExternalKey {
+            signer,
+            family,
+            raw,
+            last_error: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The subjectPublicKey bits.
+    pub(crate) fn raw(&self) -> &[u8] {
+        &self.raw
+    }
+
     /// The key's family.
     pub(crate) fn family(&self) -> KeyAlgorithm {
         self.family

@@ -33,7 +33,7 @@ pub(crate) struct Identity {
 
 impl Identity {
     pub(crate) fn new(cred: &Credential) -> Result<Identity> {
-        let family = cred.key()?.family();
+        let family = cred.key().family();
         let failure = Arc::new(Mutex::new(None));
         let chain = cred
             .chain()
