@@ -109,6 +109,8 @@ typedef enum {
   STEPCA_ERR_CHAIN_INVALID = 52,
   // Bootstrapping by fingerprint failed: the CA has no such root, or sent another one.
   STEPCA_ERR_FINGERPRINT = 60,
+  // A file could not be written or read; the message names the path.
+  STEPCA_ERR_IO = 70,
 } stepca_status;
 
 // A leaf certificate followed by its intermediates (the root is not included).

@@ -73,6 +73,7 @@ env_file=$(scripts/ca-start.sh) || { echo "could not start step-ca"; exit 1; }
 # shellcheck disable=SC1090
 . "$env_file"
 suite "rust enrollment, lifecycle and clock tests (step-ca, faketime)" cargo test --quiet --test enroll --test lifecycle --test credential --test x5c --test secrets --test pkcs11 --test clock
+suite "rust renewer (renewals in a row, rekey, expiry, a CA outage on a CA of its own, stop)" cargo test --quiet --test renewer
 suite "C 16 threads x 500 enrollments" build/tests/test_threads
 suite "C 16 threads x 500 enrollments (ASan+UBSan)" build/tests/asan-test_threads
 suite "C 4 threads x 10 enrollments (valgrind)" env STEPCA_THREADS=4 STEPCA_PER_THREAD=10 \

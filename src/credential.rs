@@ -17,6 +17,9 @@ use crate::signer::{ExternalKey, Signer};
 pub struct Credential {
     chain: CertificateChain,
     key: Arc<dyn Signer>,
+    /// The same key when it is in memory, for what needs it as such (rekeying to a key of
+    /// the same type, writing it out).
+    memory: Option<Arc<PrivateKey>>,
     held: bool,
     /// What checking the key at construction found: kept so that signing does not parse
     /// the public key again.
@@ -38,20 +41,20 @@ impl Credential {
     /// `chain` with its key in memory. Fails (naming `key`) when the key is not the leaf's.
     pub fn new(chain: CertificateChain, key: impl Into<Arc<PrivateKey>>) -> Result<Credential> {
         let key: Arc<PrivateKey> = key.into();
-        Self::make(chain, key, false, "key")
+        Self::make(chain, key.clone(), Some(key), "key")
     }
 
     /// `chain` with its key held by `signer` (a [`Pkcs11Key`](crate::Pkcs11Key), a secure
     /// element's SDK, ...), which never hands the private key over. Fails (naming `signer`)
     /// when the signer's key is not the leaf's.
     pub fn held(chain: CertificateChain, signer: Arc<dyn Signer>) -> Result<Credential> {
-        Self::make(chain, signer, true, "signer")
+        Self::make(chain, signer, None, "signer")
     }
 
     fn make(
         chain: CertificateChain,
         key: Arc<dyn Signer>,
-        held: bool,
+        memory: Option<Arc<PrivateKey>>,
         field: &str,
     ) -> Result<Credential> {
         let checked = ExternalKey::new(key.as_ref(), field)?;
@@ -65,7 +68,8 @@ impl Credential {
         Ok(Credential {
             chain,
             key,
-            held,
+            held: memory.is_none(),
+            memory,
             family,
             raw,
         })
@@ -75,7 +79,7 @@ impl Credential {
     /// another key.
     pub fn with_chain(&self, chain: CertificateChain) -> Result<Credential> {
         let field = if self.held { "signer" } else { "key" };
-        Self::make(chain, self.key.clone(), self.held, field)
+        Self::make(chain, self.key.clone(), self.memory.clone(), field)
     }
 
     /// The chain, leaf first.
@@ -86,6 +90,11 @@ impl Credential {
     /// The key, as the signer every operation goes through.
     pub fn signer(&self) -> &Arc<dyn Signer> {
         &self.key
+    }
+
+    /// The key when it is in memory; `None` for a held key.
+    pub fn private_key(&self) -> Option<&Arc<PrivateKey>> {
+        self.memory.as_ref()
     }
 
     /// Whether the key is held elsewhere (not a [`PrivateKey`] in memory).

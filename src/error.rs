@@ -44,6 +44,9 @@ pub enum ErrorKind {
     Unsupported,
     /// Bootstrapping by fingerprint failed: no such root, or the root sent does not match.
     Fingerprint,
+    /// A file could not be written or read (the message names the path); what was being
+    /// written is not lost (see [`crate::Renewer`]).
+    Io,
     /// A bug in libstepca.
     Internal,
 }

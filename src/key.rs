@@ -393,6 +393,20 @@ impl PrivateKey {
         self.algorithm
     }
 
+    /// The type to generate a key like this one (a rekey to the same kind of key); `None`
+    /// for an RSA size [`PrivateKey::generate`] does not make.
+    pub fn key_type(&self) -> Option<KeyType> {
+        Some(match (self.algorithm, self.bits()) {
+            (KeyAlgorithm::Rsa, 2048) => KeyType::Rsa2048,
+            (KeyAlgorithm::Rsa, 3072) => KeyType::Rsa3072,
+            (KeyAlgorithm::Rsa, 4096) => KeyType::Rsa4096,
+            (KeyAlgorithm::Rsa, _) => return None,
+            (KeyAlgorithm::EcP256, _) => KeyType::EcP256,
+            (KeyAlgorithm::EcP384, _) => KeyType::EcP384,
+            (KeyAlgorithm::Ed25519, _) => KeyType::Ed25519,
+        })
+    }
+
     /// The key size in bits (the modulus for RSA, the curve size for EC, 256 for Ed25519).
     pub fn bits(&self) -> usize {
         match &self.inner {

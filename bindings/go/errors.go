@@ -38,6 +38,7 @@ const (
 	CodeMalformedResponse = Code(C.STEPCA_ERR_MALFORMED_RESPONSE)
 	CodeChainInvalid      = Code(C.STEPCA_ERR_CHAIN_INVALID)
 	CodeFingerprint       = Code(C.STEPCA_ERR_FINGERPRINT)
+	CodeIO                = Code(C.STEPCA_ERR_IO)
 )
 
 // String is libstepca's fixed description of the code.
@@ -110,6 +111,7 @@ var (
 	ErrMalformedResponse = &Error{Code: CodeMalformedResponse}
 	ErrChainInvalid      = &Error{Code: CodeChainInvalid}
 	ErrFingerprint       = &Error{Code: CodeFingerprint}
+	ErrIO                = &Error{Code: CodeIO}
 )
 
 // ErrClosed is returned by methods of a Client or Key after Close.

@@ -108,13 +108,26 @@ impl Client {
 
 /// When to renew a certificate: about two thirds into its life, minus a random jitter of
 /// up to a twentieth of it, as step does. A time in the past means "now". The "just
-/// issued" rule below reads the system clock: compare the result with the same clock.
+/// issued" rule below reads the system clock: compare the result with the same clock
+/// ([`crate::Renewer`] uses the client's clock instead).
 ///
 /// step-ca back-dates certificates (one minute by default), so a short-lived certificate
 /// can be past two thirds of its life the moment it is issued; step's renew daemon once
 /// looped on exactly that. A certificate issued within the last 90 seconds is therefore
 /// never due before half of its remaining life has passed.
 pub fn renew_after(chain: &CertificateChain) -> Result<SystemTime> {
+    renew_after_at(chain, now_secs(), None)
+}
+
+/// [`renew_after`] at `now` (UNIX seconds), or, given `expires_in`, when no more than that
+/// is left (minus a jitter of up to a tenth of it, as step's `--expires-in`). Either way a
+/// certificate issued within the last 90 seconds is not due before half of its remaining
+/// life, so an `expires_in` longer than the certificate's life cannot renew in a loop.
+pub(crate) fn renew_after_at(
+    chain: &CertificateChain,
+    now: i64,
+    expires_in: Option<Duration>,
+) -> Result<SystemTime> {
     let (nb, na) = chain.validity();
     let period = na - nb;
     if period <= 0 {
@@ -123,13 +136,13 @@ pub fn renew_after(chain: &CertificateChain) -> Result<SystemTime> {
             "has no positive validity period",
         ));
     }
-    let now = now_secs();
-    let mut r = [0u8; 8];
-    SystemRandom::new()
-        .fill(&mut r)
-        .map_err(|_| Error::new(ErrorKind::Internal, "random number generator failed"))?;
-    let jitter = (u64::from_le_bytes(r) % ((period as u64 / 20).max(1))) as i64;
-    let mut at = na - period / 3 - jitter;
+    let mut at = match expires_in {
+        None => na - period / 3 - random_below(period / 20)?,
+        Some(d) => {
+            let d = d.as_secs() as i64;
+            na - d - random_below(d / 10)?
+        }
+    };
     let remaining = na - now;
     if remaining > 0 && now - nb <= FRESH {
         at = at.max(now + remaining / 2);
@@ -139,6 +152,18 @@ pub fn renew_after(chain: &CertificateChain) -> Result<SystemTime> {
     } else {
         UNIX_EPOCH + Duration::from_secs(at as u64)
     })
+}
+
+/// A uniformly random number in `0..n` (0 when `n` is 0 or less).
+pub(crate) fn random_below(n: i64) -> Result<i64> {
+    if n <= 0 {
+        return Ok(0);
+    }
+    let mut r = [0u8; 8];
+    SystemRandom::new()
+        .fill(&mut r)
+        .map_err(|_| Error::new(ErrorKind::Internal, "random number generator failed"))?;
+    Ok((u64::from_le_bytes(r) % n as u64) as i64)
 }
 
 /// How long after notBefore a certificate counts as just issued (step-ca's default

@@ -51,6 +51,8 @@ pub enum stepca_status {
     STEPCA_ERR_CHAIN_INVALID = 52,
     /// Bootstrapping by fingerprint failed: the CA has no such root, or sent another one.
     STEPCA_ERR_FINGERPRINT = 60,
+    /// A file could not be written or read; the message names the path.
+    STEPCA_ERR_IO = 70,
 }
 
 impl stepca_status {
@@ -73,11 +75,12 @@ impl stepca_status {
             ErrorKind::ChainInvalid => STEPCA_ERR_CHAIN_INVALID,
             ErrorKind::Unsupported => STEPCA_ERR_UNSUPPORTED,
             ErrorKind::Fingerprint => STEPCA_ERR_FINGERPRINT,
+            ErrorKind::Io => STEPCA_ERR_IO,
             ErrorKind::Internal => STEPCA_ERR_INTERNAL,
         }
     }
 
-    const ALL: [stepca_status; 20] = {
+    const ALL: [stepca_status; 21] = {
         use stepca_status::*;
         [
             STEPCA_OK,
@@ -100,6 +103,7 @@ impl stepca_status {
             STEPCA_ERR_MALFORMED_RESPONSE,
             STEPCA_ERR_CHAIN_INVALID,
             STEPCA_ERR_FINGERPRINT,
+            STEPCA_ERR_IO,
         ]
     };
 
@@ -126,6 +130,7 @@ impl stepca_status {
             STEPCA_ERR_MALFORMED_RESPONSE => c"malformed response from the CA",
             STEPCA_ERR_CHAIN_INVALID => c"issued certificate or chain does not verify",
             STEPCA_ERR_FINGERPRINT => c"root fingerprint does not match",
+            STEPCA_ERR_IO => c"file could not be written or read",
         }
     }
 }

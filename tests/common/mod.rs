@@ -355,3 +355,71 @@ pub fn other_factory(dir: &TempDir) -> (PathBuf, PathBuf) {
     );
     (crt, key)
 }
+
+/// A step-ca of one test's own (scripts/ca-start.sh), which the test may take down and
+/// bring back up (scripts/ca-ctl.sh) without disturbing the shared one. Stopped on drop.
+pub struct PrivateCa {
+    pub ca: Ca,
+    env_file: PathBuf,
+}
+
+impl PrivateCa {
+    pub fn start() -> PrivateCa {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ca-start.sh");
+        let out = Command::new(&script).output().unwrap();
+        assert!(
+            out.status.success(),
+            "ca-start.sh: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let env_file = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+        let text = std::fs::read_to_string(&env_file).unwrap();
+        let var = |k: &str| -> String {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("export {k}=")))
+                .unwrap_or_else(|| panic!("{k} missing from {}", env_file.display()))
+                .trim_matches('\'')
+                .to_string()
+        };
+        PrivateCa {
+            ca: Ca {
+                url: var("STEPCA_URL"),
+                root: var("STEPCA_ROOT").into(),
+                provisioner: "admin".into(),
+                password_file: var("STEPCA_PASSWORD_FILE").into(),
+            },
+            env_file,
+        }
+    }
+
+    fn ctl(&self, cmd: &str) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ca-ctl.sh");
+        let out = Command::new(script)
+            .arg(cmd)
+            .arg(&self.env_file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "ca-ctl.sh {cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Stops the CA (its port refuses connections until `up`).
+    pub fn down(&self) {
+        self.ctl("down")
+    }
+
+    /// Starts it again with the same configuration, port and database.
+    pub fn up(&self) {
+        self.ctl("up")
+    }
+}
+
+impl Drop for PrivateCa {
+    fn drop(&mut self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ca-stop.sh");
+        let _ = Command::new(script).arg(&self.env_file).status();
+    }
+}

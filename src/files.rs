@@ -1,0 +1,81 @@
+//! Files written so that a crash or a full disk never leaves a half-written one: a
+//! temporary file in the same directory, fsync, rename over the target, then fsync of the
+//! directory. Readers see the old file or the new one, never a mix.
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Writes `data` to `path` atomically with permissions `mode` (0600 for keys, whatever the
+/// umask). A failure is [`ErrorKind::Io`] naming the path, and leaves the old file as it
+/// was.
+pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    let fail = |e: std::io::Error| Error::new(ErrorKind::Io, format!("{}: {e}", path.display()));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| {
+        Error::new(
+            ErrorKind::Io,
+            format!("{}: not a file name", path.display()),
+        )
+    })?;
+    // The thread id keeps two writers of one process (a renewer and the caller) apart.
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}-{:?}",
+        name.to_string_lossy(),
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)?;
+        // The mode given to open is masked by the umask; keys must be 0600 whatever it is.
+        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(fail(e));
+    }
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn writes_with_the_mode_whatever_the_umask_and_leaves_no_temporary() {
+        let dir = std::env::temp_dir().join(format!("stepca-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("k.pem");
+        std::fs::write(&p, b"old").unwrap();
+        write_atomic(&p, b"new", 0o600).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"new");
+        assert_eq!(std::fs::metadata(&p).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_write_names_the_path_and_keeps_the_old_file() {
+        let e = write_atomic(Path::new("/nonexistent-dir/x.crt"), b"x", 0o644).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Io);
+        assert!(e.message().starts_with("/nonexistent-dir/x.crt: "), "{e}");
+    }
+}
