@@ -145,6 +145,10 @@ typedef struct stepca_jwk_provisioner stepca_jwk_provisioner;
 // A private key, validated when loaded. Immutable: one key may be used by many threads.
 typedef struct stepca_key stepca_key;
 
+// A credential kept fresh on one background thread: configure, start, stop (from any
+// thread), start again. Thread-safe.
+typedef struct stepca_renewer stepca_renewer;
+
 // Options for a revocation. Mutable: use from one thread at a time.
 typedef struct stepca_revoke_options stepca_revoke_options;
 
@@ -254,6 +258,41 @@ typedef uint32_t stepca_key_type;
 // A loaded key's algorithm family (`stepca_key_algorithm`).
 typedef uint32_t stepca_key_alg;
 
+// What a renewer event reports.
+typedef uint32_t stepca_renewer_event_kind;
+
+// One event. Everything it points to is borrowed for the duration of the callback: copy
+// what you keep (`stepca_credential_chain`, `stepca_renewer_credential`, ...). Fields may
+// be added at the end; never allocate one yourself.
+typedef struct {
+  // `STEPCA_RENEWER_*`.
+  stepca_renewer_event_kind kind;
+  // Failures in a row, this one included (`FAILED`, `WRITE_FAILED`), else 0.
+  uint32_t attempt;
+  // UNIX seconds: when the renewal is due (`SCHEDULED`), or when it is retried
+  // (`FAILED`, `WRITE_FAILED`); else 0.
+  int64_t at;
+  // Whether the key is new (`RENEWED`).
+  bool rekeyed;
+  // The new credential (`RENEWED`, `WRITE_FAILED`), else NULL.
+  const stepca_credential *credential;
+  // Why (`FAILED`, `WRITE_FAILED`), else NULL.
+  const stepca_error *error;
+} stepca_renewer_event;
+
+// Receives the renewer's events, on the renewer's thread, one at a time. It may call
+// `stepca_renewer_stop` (which then only asks; the thread ends after the callback).
+typedef void (*stepca_renewer_event_fn)(void *user_data, const stepca_renewer_event *event);
+
+// When a renewer renews.
+typedef uint32_t stepca_schedule;
+
+// Makes the new key of a rekey for a held credential (for example
+// `stepca_pkcs11_key_generate` in the same token): returns 0 and sets `*key_out`, whose
+// ownership passes to libstepca, or a nonzero code (the rekey fails with
+// `STEPCA_ERR_SIGNER` naming it, and is retried).
+typedef int (*stepca_new_key_fn)(void *user_data, stepca_external_key **key_out);
+
 
 
 
@@ -361,6 +400,29 @@ typedef uint32_t stepca_key_alg;
 
 // Ed25519.
 #define STEPCA_KEY_ALG_ED25519 4
+
+// The next renewal is scheduled for `at`.
+#define STEPCA_RENEWER_SCHEDULED 0
+
+// A renewal (or rekey: `rekeyed`) succeeded and its files are written; `credential` is the
+// new one.
+#define STEPCA_RENEWER_RENEWED 1
+
+// A renewal failed (`error`, `attempt` failures in a row); retried at `at`.
+#define STEPCA_RENEWER_FAILED 2
+
+// Writing the renewed `credential` failed (`error`: `STEPCA_ERR_IO` naming the path). It
+// is in use all the same and written again at `at`; `STEPCA_RENEWER_RENEWED` follows.
+#define STEPCA_RENEWER_WRITE_FAILED 3
+
+// About two thirds into the certificate's life, with jitter (step's default).
+#define STEPCA_SCHEDULE_TWO_THIRDS 0
+
+// When no more than `seconds` are left (step's `--expires-in`), with jitter.
+#define STEPCA_SCHEDULE_EXPIRES_IN 1
+
+// Every `seconds` (step's `--renew-period`).
+#define STEPCA_SCHEDULE_PERIOD 2
 
 // A `/1.0/sign` token.
 #define STEPCA_TOKEN_SIGN 1
@@ -540,6 +602,11 @@ stepca_status stepca_credential_new_external(const stepca_chain *chain, const st
 
 // The credential's chain, as a new chain object (free with `stepca_chain_free`).
 stepca_status stepca_credential_chain(const stepca_credential *credential, stepca_chain **chain_out, stepca_error **error);
+
+// The credential's key when it is in memory (after a renewer's rekey, the new one), as a
+// new key object (free with `stepca_key_free`). A held key never leaves its device:
+// `STEPCA_ERR_INVALID_ARGUMENT` naming `credential`.
+stepca_status stepca_credential_key(const stepca_credential *credential, stepca_key **key_out, stepca_error **error);
 
 // Frees a credential (not the key's callback `user_data`). NULL is a no-op.
 void stepca_credential_free(stepca_credential *credential);
@@ -746,6 +813,65 @@ stepca_status stepca_pkcs11_key_generate(const char *module, const char *token_l
 // digests (Go's `crypto.Signer`). The signature goes to a new buffer (free with
 // `stepca_free`). A callback key fails with `STEPCA_ERR_INVALID_ARGUMENT` naming `key`.
 stepca_status stepca_pkcs11_key_sign_digest(const stepca_external_key *key, stepca_sig_alg alg, const uint8_t *digest, size_t digest_len, uint8_t **sig_out, size_t *sig_len, stepca_error **error);
+
+// A renewer (not started) for `credential` at `client`'s CA, reporting to `on_event`
+// with `user_data`, which must stay usable until the renewer is stopped. Defaults: the
+// two-thirds schedule, `STEPCA_RENEW_AUTO`, no rekey, no files, retries after 5 s doubling
+// up to 300 s. Client and credential are shared, not consumed. Free with
+// `stepca_renewer_free`.
+stepca_status stepca_renewer_new(const stepca_client *client, const stepca_credential *credential, stepca_renewer_event_fn on_event, void *user_data, stepca_renewer **renewer_out, stepca_error **error);
+
+// Sets when to renew: `STEPCA_SCHEDULE_TWO_THIRDS` (`seconds` ignored),
+// `STEPCA_SCHEDULE_EXPIRES_IN` or `STEPCA_SCHEDULE_PERIOD` (`seconds` more than 0).
+// Only while stopped.
+stepca_status stepca_renewer_set_schedule(stepca_renewer *renewer, stepca_schedule schedule, uint64_t seconds, stepca_error **error);
+
+// Sets how renewals authenticate (`STEPCA_RENEW_*`). Only while stopped.
+stepca_status stepca_renewer_set_auth(stepca_renewer *renewer, stepca_renew_auth auth, stepca_error **error);
+
+// Writes each renewed chain to `cert_path` (PEM, 0644) and, after a rekey of a key in
+// memory, the new key to `key_path` (PKCS#8 PEM, 0600; NULL for none), each atomically,
+// key first. NULL `cert_path` writes nothing. Only while stopped.
+stepca_status stepca_renewer_set_files(stepca_renewer *renewer, const char *cert_path, const char *key_path, stepca_error **error);
+
+// Sets the retry delays after a failure: `min_ms`, doubling up to `max_ms`. Only while
+// stopped.
+stepca_status stepca_renewer_set_retry(stepca_renewer *renewer, uint64_t min_ms, uint64_t max_ms, stepca_error **error);
+
+// Rekeys instead of renewing every `every` renewals (0: never). A key in memory is
+// replaced by a new one of the same type (set a key file with `stepca_renewer_set_files`
+// when writing the chain); a held key needs `new_key` (NULL otherwise), called with
+// `user_data` on the renewer's thread. Only while stopped.
+stepca_status stepca_renewer_set_rekey(stepca_renewer *renewer, uint32_t every, stepca_new_key_fn new_key, void *user_data, stepca_error **error);
+
+// Starts renewing on a background thread (from the current credential, after a stop).
+// Settings that cannot work fail here naming the field (`STEPCA_ERR_INVALID_ARGUMENT`: a
+// held key rekeyed without `new_key`, a key in memory rekeyed while writing the chain but
+// not the key, `retry_max` below `retry_min`, ...); an already running renewer too.
+stepca_status stepca_renewer_start(stepca_renewer *renewer, stepca_error **error);
+
+// Stops the renewer and waits for its thread: at once while it waits, or when a request
+// on the wire ends (bounded by the client's timeout), so that a certificate the CA issued
+// is not dropped. No event is reported after it returns. From any thread; from the event
+// callback it only asks. Stopped or NULL: a no-op.
+void stepca_renewer_stop(const stepca_renewer *renewer);
+
+// Renews now rather than at the scheduled time (a retry wait is cut short too). A no-op
+// while stopped.
+stepca_status stepca_renewer_renew_now(const stepca_renewer *renewer, stepca_error **error);
+
+// The current credential (the newest renewed one, even before it is written), as a new
+// credential object (free with `stepca_credential_free`).
+stepca_status stepca_renewer_credential(const stepca_renewer *renewer, stepca_credential **credential_out, stepca_error **error);
+
+// Replaces the credential (its files were changed elsewhere) and schedules from it.
+// Refused with `STEPCA_ERR_IO` while a renewed credential is not yet written (it would
+// be lost).
+stepca_status stepca_renewer_replace(const stepca_renewer *renewer, const stepca_credential *credential, stepca_error **error);
+
+// Stops the renewer (as `stepca_renewer_stop`) and frees it. NULL is a no-op. Not from its
+// own event callback.
+void stepca_renewer_free(stepca_renewer *renewer);
 
 // Creates revocation options (reason code 0, no token). Free with
 // `stepca_revoke_options_free`.

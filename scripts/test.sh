@@ -83,7 +83,7 @@ suite "stepca command-line tool (incl. a batch killed and resumed)" cargo test -
 suite "C++ wrapper (GoogleTest)" build/tests/test_cpp
 suite "C++ wrapper (GoogleTest, ASan+UBSan)" build/tests/asan-test_cpp
 suite "C++ wrapper (GoogleTest, valgrind)" "${vg[@]}" build/tests/test_cpp
-for t in test_api test_enroll test_lifecycle test_signer test_pkcs11 test_clock test_credential test_x5c; do
+for t in test_api test_enroll test_lifecycle test_signer test_pkcs11 test_clock test_credential test_x5c test_renewer; do
   suite "C $t" "build/tests/$t"
   suite "C $t (ASan+UBSan)" "build/tests/asan-$t"
   suite "C $t (valgrind)" "${vg[@]}" --track-origins=yes "build/tests/$t"

@@ -11,7 +11,8 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::{JoinHandle, ThreadId};
+use std::cell::Cell;
+use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use zeroize::Zeroizing;
@@ -152,7 +153,13 @@ pub enum RenewerEvent<'a> {
 pub struct Renewer {
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
-    thread_id: ThreadId,
+}
+
+thread_local! {
+    /// On a renewer's thread, its `Shared` (as an address): stop() from that thread must
+    /// not join itself. A plain const cell, because `thread::current()` would allocate a
+    /// handle on a caller's thread that is never freed when that thread is a C main.
+    static RENEWER_THREAD: Cell<usize> = const { Cell::new(0) };
 }
 
 struct Shared {
@@ -223,7 +230,6 @@ impl Renewer {
             })?;
         Ok(Renewer {
             shared,
-            thread_id: thread.thread().id(),
             thread: Mutex::new(Some(thread)),
         })
     }
@@ -264,7 +270,7 @@ impl Renewer {
     pub fn stop(&self) {
         self.shared.lock().stop = true;
         self.shared.wake.notify_all();
-        if std::thread::current().id() == self.thread_id {
+        if RENEWER_THREAD.with(Cell::get) == Arc::as_ptr(&self.shared) as usize {
             return;
         }
         let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -346,6 +352,7 @@ struct Worker {
 
 impl Worker {
     fn run(mut self) {
+        RENEWER_THREAD.with(|c| c.set(Arc::as_ptr(&self.shared) as usize));
         let mut failures = 0u32;
         let mut write_failures = 0u32;
         let mut retry_at: Option<SystemTime> = None;

@@ -12,6 +12,7 @@ const BOUNDARIES: &[&str] = &[
     "with_request(",
     "with_options(",
     "fetch(",
+    "with_renewer(",
 ];
 
 #[test]

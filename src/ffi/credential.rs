@@ -28,7 +28,7 @@ pub const STEPCA_RENEW_MTLS: stepca_renew_auth = 1;
 /// certificates, and behind proxies that end TLS).
 pub const STEPCA_RENEW_TOKEN: stepca_renew_auth = 2;
 
-fn renew_auth(auth: stepca_renew_auth) -> FfiResult<RenewAuth> {
+pub(crate) fn renew_auth(auth: stepca_renew_auth) -> FfiResult<RenewAuth> {
     Ok(match auth {
         STEPCA_RENEW_AUTO => RenewAuth::Auto,
         STEPCA_RENEW_MTLS => RenewAuth::MutualTls,
@@ -113,6 +113,27 @@ pub unsafe extern "C" fn stepca_credential_chain(
         *slot = into_handle(stepca_chain {
             chain: cred.cred.chain().clone(),
         });
+        Ok(())
+    })
+}
+
+/// The credential's key when it is in memory (after a renewer's rekey, the new one), as a
+/// new key object (free with `stepca_key_free`). A held key never leaves its device:
+/// `STEPCA_ERR_INVALID_ARGUMENT` naming `credential`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_credential_key(
+    credential: *const stepca_credential,
+    key_out: *mut *mut stepca_key,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    call(error, || {
+        // SAFETY: pointer contracts forwarded from the caller.
+        let (slot, cred) = unsafe { (out(key_out, "key_out")?, handle(credential, "credential")?) };
+        let key = cred
+            .cred
+            .private_key()
+            .ok_or_else(|| FfiError::invalid("credential", "its key is held, not in memory"))?;
+        *slot = into_handle(stepca_key { key: key.clone() });
         Ok(())
     })
 }

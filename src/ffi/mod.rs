@@ -27,6 +27,7 @@ pub mod external_key;
 pub mod jwk_provisioner;
 pub mod key;
 pub mod pkcs11;
+pub mod renewer;
 pub mod revoke_options;
 pub mod sign_options;
 pub mod time;
