@@ -9,9 +9,9 @@
 //! memory) can be written atomically; a failed write keeps the credential in memory, in
 //! use, and is retried, so an issued certificate is never dropped.
 
+use std::cell::Cell;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::cell::Cell;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -58,8 +58,9 @@ pub type KeyGenerator = Arc<dyn Fn() -> Result<NewKey> + Send + Sync>;
 pub struct RenewerOptions {
     /// When to renew.
     pub schedule: Schedule,
-    /// How to authenticate renewals (rekeys always use mutual TLS, so an expired
-    /// certificate is renewed, not rekeyed).
+    /// How to authenticate renewals. `Auto`: mutual TLS while the certificate is valid by
+    /// the client's clock, else the token, and after a failed attempt the other one.
+    /// Rekeys always use mutual TLS, so an expired certificate is renewed, not rekeyed.
     pub auth: RenewAuth,
     /// Rekey instead of renewing every this many renewals (0: never).
     pub rekey_every: u32,
@@ -359,6 +360,7 @@ impl Worker {
         let mut since_rekey = 0u32;
         let mut last_renewal: Option<SystemTime> = None;
         let mut unsaved: Option<Renewal> = None;
+        let mut token_next = false;
         loop {
             if let Some(r) = &unsaved {
                 match self.save(r) {
@@ -410,13 +412,14 @@ impl Worker {
                 Wake::Stop => return,
                 Wake::Replaced => {
                     (failures, retry_at, since_rekey, last_renewal) = (0, None, 0, None);
+                    token_next = false;
                     continue;
                 }
                 Wake::Due => {}
             }
-            match self.renew_once(&cred, since_rekey) {
+            match self.renew_once(&cred, since_rekey, token_next) {
                 Ok(r) => {
-                    (failures, retry_at) = (0, None);
+                    (failures, retry_at, token_next) = (0, None, false);
                     last_renewal = Some(self.client.now());
                     since_rekey = if r.rekeyed { 0 } else { since_rekey + 1 };
                     let mut st = self.shared.lock();
@@ -429,6 +432,9 @@ impl Worker {
                 }
                 Err(e) => {
                     failures += 1;
+                    // After a failed mutual-TLS attempt the token is tried, and the other
+                    // way round: each gets every other retry.
+                    token_next = self.options.auth == RenewAuth::Auto && !token_next;
                     let at = self.client.now() + self.backoff(failures);
                     retry_at = Some(at);
                     self.emit(&RenewerEvent::Failed {
@@ -502,13 +508,21 @@ impl Worker {
         d - Duration::from_millis(cut as u64)
     }
 
-    fn renew_once(&self, cred: &Credential, since_rekey: u32) -> Result<Renewal> {
+    /// One renewal (or rekey). With `RenewAuth::Auto`, `token` asks for the token even while
+    /// the certificate looks valid: the last mutual-TLS attempt failed, which is what a CA
+    /// whose clock is ahead of the device's (it sees the certificate expired) or a proxy
+    /// that ends TLS does to it.
+    fn renew_once(&self, cred: &Credential, since_rekey: u32, token: bool) -> Result<Renewal> {
         let expired = cred.chain().validity().1 <= self.client.clock().now_secs();
         let every = self.options.rekey_every;
-        if every > 0 && since_rekey + 1 >= every && !expired {
+        if every > 0 && since_rekey + 1 >= every && !expired && !token {
             return self.rekey(cred);
         }
-        let chain = self.client.renew(cred, self.options.auth)?;
+        let auth = match self.options.auth {
+            RenewAuth::Auto if token => RenewAuth::Token,
+            auth => auth,
+        };
+        let chain = self.client.renew(cred, auth)?;
         Ok(Renewal {
             credential: cred.with_chain(chain)?,
             key_pem: None,

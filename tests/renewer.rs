@@ -519,3 +519,45 @@ fn stop_during_a_hanging_request_returns_when_the_client_times_out() {
         "reported after stop"
     );
 }
+
+#[test]
+fn a_certificate_the_ca_sees_expired_is_renewed_by_token_after_mutual_tls_fails() {
+    // The device's clock is 20 s behind the CA's: its certificate looks valid to it when
+    // step-ca already refuses it, so mutual TLS fails and the token must be tried.
+    let ca = Ca::get();
+    let behind = Duration::from_secs(20);
+    let skewed = ClientBuilder::new(&ca.url)
+        .root_file(&ca.root)
+        .unwrap()
+        .time_source(Some(Arc::new(move || SystemTime::now() - behind)))
+        .build()
+        .unwrap();
+    let client = ca.minting_client();
+    let signer = Recording::new(
+        Arc::new(PrivateKey::generate(KeyType::EcP256).unwrap()),
+        Fault::None,
+    );
+    let chain = enroll(&client, "renewer-skew.example.com", signer.as_ref(), 25);
+    let expiry = chain.validity().1;
+    // Expired for the CA, not for the device.
+    while now() <= expiry + 2 {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(skewed.now() < UNIX_EPOCH + Duration::from_secs(expiry as u64));
+    let events = Arc::new(Events::default());
+    let renewer = Renewer::start(
+        skewed,
+        Credential::held(chain, signer.clone()).unwrap(),
+        quick(),
+        events.recorder(None),
+    )
+    .unwrap();
+    renewer.renew_now();
+    let seen = events.wait(Duration::from_secs(30), "a renewal", |s| {
+        !renewals(s).is_empty()
+    });
+    renewer.stop();
+    assert_eq!(failures(&seen).len(), 1, "{seen:?}");
+    assert_eq!(signer.handshakes().len(), 1);
+    assert_eq!(signer.tokens(), 1);
+}
