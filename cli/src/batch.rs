@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde_json::json;
 use stepca::{CertificateChain, Client, KeyType, PrivateKey, SignOptions};
 
-use crate::{Failure, build_csr, files, input};
+use crate::{Failure, build_csr, input};
 
 struct Device {
     name: String,
@@ -84,8 +84,8 @@ fn enroll_one(client: &Client, dir: &Path, kty: KeyType, d: &Device) -> Outcome 
                 Err(e) => return Outcome::Failed(e.to_string()),
             };
             // The key is on disk before the CA sees the CSR: a crash cannot orphan a cert.
-            if let Err(f) = files::write_atomic(&key_path, key.to_pkcs8_pem().as_bytes(), 0o600) {
-                return Outcome::Failed(f.message);
+            if let Err(e) = stepca::write_atomic(&key_path, key.to_pkcs8_pem().as_bytes(), 0o600) {
+                return Outcome::Failed(e.to_string());
             }
             key
         }
@@ -101,14 +101,10 @@ fn enroll_one(client: &Client, dir: &Path, kty: KeyType, d: &Device) -> Outcome 
                 .map_err(|e| e.to_string())
         });
     match result {
-        Ok(chain) => match files::write_atomic(&cert_path, chain.to_pem().as_bytes(), 0o644) {
+        Ok(chain) => match stepca::write_atomic(&cert_path, chain.to_pem().as_bytes(), 0o644) {
             Ok(()) => Outcome::Enrolled,
             // Written nowhere: say so loudly, with the chain, rather than lose it.
-            Err(f) => Outcome::Failed(format!(
-                "{} (issued chain follows)\n{}",
-                f.message,
-                chain.to_pem()
-            )),
+            Err(e) => Outcome::Failed(format!("{e} (issued chain follows)\n{}", chain.to_pem())),
         },
         Err(e) => Outcome::Failed(e),
     }

@@ -1,9 +1,9 @@
 //! `stepca`: the command-line tool for provisioning lines, on the stepca crate.
 //!
 //! Exit codes: 0 success; 1 other failure; 2 usage; 3 bad input (arguments, keys, CSRs,
-//! files); 4 rejected by the CA; 5 network, TLS or timeout; 6 token or provisioner
-//! password problem; 7 the issued certificate or chain failed verification; 8 a batch
-//! finished with failed devices.
+//! files) or a file that could not be read or written (`ErrorKind::Io`); 4 rejected by the
+//! CA; 5 network, TLS or timeout; 6 token or provisioner password problem; 7 the issued
+//! certificate or chain failed verification; 8 a batch finished with failed devices.
 //!
 //! Tokens come as given (`--token`, `--token-file`) or are minted in process by a JWK
 //! provisioner (`--provisioner`, `--password-file`) or an X5C one with the device's birth
@@ -11,7 +11,6 @@
 //! Every key argument takes a key file or a PKCS#11 URI (see [`keys`]).
 
 mod batch;
-mod files;
 mod keys;
 
 use std::path::{Path, PathBuf};
@@ -222,7 +221,11 @@ impl From<stepca::Error> for Failure {
             ErrorKind::Transport | ErrorKind::Tls | ErrorKind::Timeout => 5,
             ErrorKind::TokenProvider | ErrorKind::NoToken | ErrorKind::KeyPassphrase => 6,
             ErrorKind::ChainInvalid | ErrorKind::MalformedResponse | ErrorKind::Fingerprint => 7,
-            ErrorKind::InvalidArgument | ErrorKind::Key | ErrorKind::Csr | ErrorKind::Signer => 3,
+            ErrorKind::InvalidArgument
+            | ErrorKind::Key
+            | ErrorKind::Csr
+            | ErrorKind::Signer
+            | ErrorKind::Io => 3,
             _ => 1,
         };
         Failure {
@@ -411,7 +414,7 @@ fn run(cli: &Cli) -> Result<serde_json::Value> {
             }
             let c = client(cli)?;
             let pem: String = c.roots().iter().map(|r| stepca_pem(r)).collect();
-            files::write_atomic(out, pem.as_bytes(), 0o644)?;
+            stepca::write_atomic(out, pem.as_bytes(), 0o644)?;
             Ok(json!({"root": out, "fingerprint": stepca::fingerprint(&c.roots()[0])}))
         }
         Command::Health => {
@@ -429,7 +432,7 @@ fn run(cli: &Cli) -> Result<serde_json::Value> {
             let key = load_or_generate(key.as_deref(), key_out.as_deref(), kty)?;
             let der = key.csr(cn, sans)?;
             let (csr, _) = stepca::Csr::from_pem_or_der(&der)?;
-            files::write_atomic(out, csr.to_pem().as_bytes(), 0o644)?;
+            stepca::write_atomic(out, csr.to_pem().as_bytes(), 0o644)?;
             Ok(json!({"csr": out}))
         }
         Command::Enroll {
@@ -457,7 +460,7 @@ fn run(cli: &Cli) -> Result<serde_json::Value> {
                     Failure::from(e)
                 }
             })?;
-            files::write_atomic(cert_out, chain.to_pem().as_bytes(), 0o644)?;
+            stepca::write_atomic(cert_out, chain.to_pem().as_bytes(), 0o644)?;
             Ok(describe(&chain))
         }
         Command::Renew {
@@ -484,7 +487,7 @@ fn run(cli: &Cli) -> Result<serde_json::Value> {
                 }
                 let cred = key.credential(chain).map_err(at("--key"))?;
                 let new = c.renew(&cred, auth)?;
-                files::write_atomic(cert, new.to_pem().as_bytes(), 0o644)?;
+                stepca::write_atomic(cert, new.to_pem().as_bytes(), 0o644)?;
                 if !*run_loop {
                     return Ok(describe(&new));
                 }
@@ -573,7 +576,7 @@ fn load_or_generate(key: Option<&Path>, key_out: Option<&Path>, kty: &str) -> Re
         (Some(k), _) => Key::load("--key", k, None),
         (None, Some(out)) => {
             let key = PrivateKey::generate(key_type(kty)?)?;
-            files::write_atomic(out, key.to_pkcs8_pem().as_bytes(), 0o600)?;
+            stepca::write_atomic(out, key.to_pkcs8_pem().as_bytes(), 0o600)?;
             Ok(Key::File(Arc::new(key)))
         }
         (None, None) => Err(input(
