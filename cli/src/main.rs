@@ -1,9 +1,12 @@
 //! `stepca`: the command-line tool for provisioning lines, on the stepca crate.
 //!
-//! Exit codes: 0 success; 1 other failure; 2 usage; 3 bad input (arguments, keys, CSRs,
+//! Exit codes: 0 success; 1 other failure (also a `renew` hook, --exec or --signal, that
+//! failed after the renewal was written); 2 usage; 3 bad input (arguments, keys, CSRs,
 //! files) or a file that could not be read or written (`ErrorKind::Io`); 4 rejected by the
 //! CA; 5 network, TLS or timeout; 6 token or provisioner password problem; 7 the issued
 //! certificate or chain failed verification; 8 a batch finished with failed devices.
+//!
+//! `renew --daemon` keeps renewing until SIGTERM or SIGINT (exit 0); see [`renew`].
 //!
 //! Tokens come as given (`--token`, `--token-file`) or are minted in process by a JWK
 //! provisioner (`--provisioner`, `--password-file`) or an X5C one with the device's birth
@@ -11,17 +14,21 @@
 //! Every key argument takes a key file or a PKCS#11 URI (see [`keys`]).
 
 mod batch;
+mod hooks;
 mod keys;
+mod renew;
+mod times;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand};
+use hooks::HookArgs;
 use keys::{Key, at};
 use serde_json::json;
 use stepca::{
-    CertificateChain, Client, ClientBuilder, CsrRequest, ErrorKind, KeyType, PrivateKey, RenewAuth,
+    CertificateChain, Client, ClientBuilder, CsrRequest, ErrorKind, KeyType, PrivateKey,
     RevokeOptions, SanKind, SignOptions, Token, TokenSource, X5cProvisioner,
 };
 
@@ -155,20 +162,9 @@ enum Command {
         #[command(flatten)]
         tokens: TokenArgs,
     },
-    /// Renew a certificate; with --loop, keep renewing about two thirds into its life.
-    Renew {
-        #[arg(long)]
-        cert: PathBuf,
-        /// The certificate's key (a file, or a PKCS#11 URI: the token signs the TLS
-        /// handshake or the token).
-        #[arg(long, value_name = "FILE|URI", long_help = key_help!("The certificate's key"))]
-        key: PathBuf,
-        /// Authenticate with the certificate-signed token instead of mutual TLS.
-        #[arg(long)]
-        token_auth: bool,
-        #[arg(long = "loop")]
-        run_loop: bool,
-    },
+    /// Renew a certificate, writing it over --cert; with --daemon, keep renewing it (by
+    /// default about two thirds into its life), as `step ca renew` does.
+    Renew(RenewArgs),
     /// Revoke by --serial (with a revoke token: given, or minted by a JWK or X5C
     /// provisioner) or the certificate itself (--cert, --key).
     Revoke {
@@ -206,6 +202,53 @@ enum Command {
         #[command(flatten)]
         tokens: TokenArgs,
     },
+}
+
+/// `stepca renew`: step's flags (`step ca renew`), with --cert and --key as flags.
+#[derive(clap::Args)]
+pub(crate) struct RenewArgs {
+    /// The certificate (PEM chain), renewed in place.
+    #[arg(long)]
+    cert: PathBuf,
+    /// The certificate's key (a file, or a PKCS#11 URI: the token signs the TLS
+    /// handshake or the token).
+    #[arg(long, value_name = "FILE|URI", long_help = key_help!("The certificate's key"))]
+    key: PathBuf,
+    /// Authenticate with the certificate-signed token instead of mutual TLS (step's
+    /// --mtls=false). An expired certificate always renews with the token.
+    #[arg(long)]
+    token_auth: bool,
+    /// Keep running and renew the certificate each time it is due (by default about two
+    /// thirds into its life, with jitter), retrying through CA outages; SIGTERM or SIGINT
+    /// stops it (exit 0), SIGHUP re-reads --cert and --key.
+    #[arg(long, alias = "loop")]
+    daemon: bool,
+    /// Renew when no more than this is left before the certificate expires (a duration as
+    /// step takes it: 8h, 30m, 1h30m, 10s), with jitter. Without --daemon: renew only then,
+    /// else say 'not renewed' and exit 0.
+    #[arg(long, value_name = "DURATION", value_parser = times::positive_duration)]
+    expires_in: Option<Duration>,
+    /// With --daemon: renew this long after each renewal instead (a duration).
+    #[arg(long, value_name = "DURATION", value_parser = times::positive_duration,
+        requires = "daemon", conflicts_with = "expires_in")]
+    renew_period: Option<Duration>,
+    /// Accepted for step's sake: stepca never asks before overwriting --cert.
+    #[arg(short = 'f', long)]
+    force: bool,
+    /// With --daemon: every N-th renewal is a rekey with a new key of the same type, written
+    /// over --key (atomically, mode 0600) before the certificate. Not for a pkcs11: --key.
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "daemon")]
+    rekey_every: u32,
+    /// With --daemon: the first retry delay after a failure (doubling up to --retry-max).
+    #[arg(long, value_name = "DURATION", value_parser = times::positive_duration,
+        requires = "daemon", hide = true)]
+    retry_min: Option<Duration>,
+    /// With --daemon: the longest retry delay.
+    #[arg(long, value_name = "DURATION", value_parser = times::positive_duration,
+        requires = "daemon", hide = true)]
+    retry_max: Option<Duration>,
+    #[command(flatten)]
+    hooks: HookArgs,
 }
 
 /// A failure with its exit code.
@@ -463,41 +506,8 @@ fn run(cli: &Cli) -> Result<serde_json::Value> {
             stepca::write_atomic(cert_out, chain.to_pem().as_bytes(), 0o644)?;
             Ok(describe(&chain))
         }
-        Command::Renew {
-            cert,
-            key,
-            token_auth,
-            run_loop,
-        } => {
-            let c = client(cli)?;
-            let key = Key::load("--key", key, None)?;
-            let auth = if *token_auth {
-                RenewAuth::Token
-            } else {
-                RenewAuth::Auto
-            };
-            loop {
-                let chain = CertificateChain::from_pem(&read(cert)?)?;
-                if *run_loop {
-                    // Computed once per certificate, then slept towards in bounded steps.
-                    let due = stepca::renew_after(&chain)?;
-                    while let Ok(wait) = due.duration_since(SystemTime::now()) {
-                        std::thread::sleep(wait.min(Duration::from_secs(3600)));
-                    }
-                }
-                let cred = key.credential(chain).map_err(at("--key"))?;
-                let new = c.renew(&cred, auth)?;
-                stepca::write_atomic(cert, new.to_pem().as_bytes(), 0o644)?;
-                if !*run_loop {
-                    return Ok(describe(&new));
-                }
-                eprintln!(
-                    "stepca: renewed {} (serial {})",
-                    cert.display(),
-                    new.serial()
-                );
-            }
-        }
+        Command::Renew(a) if a.daemon => renew::daemon(cli, a),
+        Command::Renew(a) => renew::once(cli, a),
         Command::Revoke {
             serial,
             cert,

@@ -2,12 +2,17 @@
 //! command, exit codes, JSON output, key file modes, a batch that is killed halfway and
 //! resumed with nothing lost and no device enrolled twice; X5C tokens from a birth
 //! certificate (--x5c-cert, --x5c-key, --x5c-chain, as step takes them) with the rig's X5C
-//! provisioner; and keys in a SoftHSM2 token named by PKCS#11 URIs wherever a key is taken.
+//! provisioner; keys in a SoftHSM2 token named by PKCS#11 URIs wherever a key is taken;
+//! and `renew --daemon` with certificates of seconds (renewals in a row with --exec and
+//! --signal after each, a CA outage on a CA of the test's own, a certificate that expired
+//! while it was not running, SIGHUP and SIGTERM, rekeys), and `renew --expires-in`.
 
+use std::io::BufRead;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 struct Env {
     url: String,
@@ -39,13 +44,23 @@ fn run_ok(c: &mut Command) -> String {
 
 impl Env {
     fn new(tag: &str) -> Env {
+        Env::for_ca(
+            tag,
+            &var("STEPCA_URL"),
+            &var("STEPCA_ROOT"),
+            &var("STEPCA_PASSWORD_FILE"),
+        )
+    }
+
+    /// An environment for the CA at `url` with `root` and the provisioners' password file.
+    fn for_ca(tag: &str, url: &str, root: &str, password_file: &str) -> Env {
         let dir = std::env::temp_dir().join(format!("stepca-cli-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Env {
-            url: var("STEPCA_URL"),
-            root: var("STEPCA_ROOT"),
-            password_file: var("STEPCA_PASSWORD_FILE"),
+            url: url.into(),
+            root: root.into(),
+            password_file: password_file.into(),
             dir,
             softhsm: None,
         }
@@ -1044,4 +1059,662 @@ fn keys_in_a_pkcs11_token_by_uri() {
     // A token key that is not the certificate's.
     let said = e.fails(&["renew", "--cert", &dc, "--key", &idevid], 3);
     assert!(said.contains("--key: signer: does not match"), "{said}");
+}
+
+// --- renew --daemon, renew --expires-in, needs-renewal ---------------------------------
+
+fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Checks `cond` every 50 ms until it holds, or panics saying `what` after `limit`.
+fn poll(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + limit;
+    while !cond() {
+        assert!(Instant::now() < end, "no {what} within {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The lines of a file, none if it does not exist (yet).
+fn file_lines(path: &str) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn scripts(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scripts")
+        .join(name)
+}
+
+impl Env {
+    /// Enrolls `cn` with a new key written to `key`, the chain to `cert`, living `lifetime`
+    /// seconds (step-ca back-dates notBefore a minute more); the JSON description.
+    fn enroll(&self, cn: &str, key: &str, cert: &str, lifetime: u64) -> serde_json::Value {
+        let life = lifetime.to_string();
+        let prov = self.prov();
+        self.ok(&with(
+            &[
+                "enroll",
+                "--cn",
+                cn,
+                "--san",
+                cn,
+                "--key-out",
+                key,
+                "--cert-out",
+                cert,
+                "--lifetime",
+                &life,
+            ],
+            &prov,
+        ))
+    }
+
+    /// The serial and notAfter of the certificate in `cert`.
+    fn serial_not_after(&self, cert: &str) -> (String, i64) {
+        let v = self.ok(&["inspect", "--cert", cert]);
+        (
+            v["serial"].as_str().unwrap().to_string(),
+            v["not_after"].as_i64().unwrap(),
+        )
+    }
+}
+
+/// A child process killed when the test ends, however it ends.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `stepca renew --daemon ...` in the background, with what it says on stderr, by line.
+struct Daemon {
+    child: KillOnDrop,
+    lines: Arc<(Mutex<Vec<String>>, Condvar)>,
+}
+
+impl Daemon {
+    fn start(e: &Env, args: &[&str]) -> Daemon {
+        let mut child = e
+            .cmd(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let lines = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+        let seen = lines.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(|l| l.ok())
+            {
+                seen.0.lock().unwrap().push(line);
+                seen.1.notify_all();
+            }
+        });
+        Daemon {
+            child: KillOnDrop(child),
+            lines,
+        }
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.lines.0.lock().unwrap().clone()
+    }
+
+    /// Waits until `pred` holds of the lines so far and returns them; panics after `limit`
+    /// with what the daemon said.
+    fn wait_for(
+        &self,
+        what: &str,
+        limit: Duration,
+        pred: impl Fn(&[String]) -> bool,
+    ) -> Vec<String> {
+        let end = Instant::now() + limit;
+        let mut lines = self.lines.0.lock().unwrap();
+        while !pred(&lines) {
+            let Some(left) = end.checked_duration_since(Instant::now()) else {
+                let said = lines.join("\n");
+                drop(lines);
+                panic!("no {what} within {limit:?}; the daemon said:\n{said}");
+            };
+            lines = self.lines.1.wait_timeout(lines, left).unwrap().0;
+        }
+        lines.clone()
+    }
+
+    fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) with plain integers.
+        assert_eq!(unsafe { libc::kill(self.child.0.id() as i32, sig) }, 0);
+    }
+
+    /// Sends `sig` and waits for the daemon to exit: its status and how long it took.
+    fn stop(&mut self, sig: i32) -> (ExitStatus, Duration) {
+        let t = Instant::now();
+        self.signal(sig);
+        loop {
+            if let Some(status) = self.child.0.try_wait().unwrap() {
+                return (status, t.elapsed());
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "the daemon did not stop; it said:\n{}",
+                self.lines().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// The serials (decimal) of the daemon's `stepca: renewed CERT (serial N, ...)` lines.
+fn renewed_serials(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("stepca: renewed "))
+        .filter_map(|l| l.split("(serial ").nth(1))
+        .map(|l| l.split([',', ')']).next().unwrap().to_string())
+        .collect()
+}
+
+fn count_starting(lines: &[String], prefix: &str) -> usize {
+    lines.iter().filter(|l| l.starts_with(prefix)).count()
+}
+
+/// Stops the daemon with `sig` and asserts it exits 0 within a second, saying so.
+fn stops_cleanly(d: &mut Daemon, sig: i32) {
+    let (status, took) = d.stop(sig);
+    let said = d.lines().join("\n");
+    assert_eq!(status.code(), Some(0), "{said}");
+    assert!(took < Duration::from_secs(1), "stopping took {took:?}");
+    assert!(
+        said.lines()
+            .last()
+            .unwrap()
+            .starts_with("stepca: stopped (SIG"),
+        "{said}"
+    );
+}
+
+#[test]
+fn daemon_renews_in_a_row_running_exec_and_signalling_after_each() {
+    let e = Env::new("daemon");
+    let (k, c) = (e.p("d.key"), e.p("d.crt"));
+    let first = e.enroll("cli-daemon.example.com", &k, &c, 10)["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The process to signal: a shell noting each SIGHUP, its pid in a file.
+    let (hups, ready, pid_file) = (e.p("hups"), e.p("ready"), e.p("helper.pid"));
+    let helper = KillOnDrop(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "trap 'echo hup >> {hups}' HUP; : > {ready}; while :; do sleep 0.05; done"
+            ))
+            .spawn()
+            .unwrap(),
+    );
+    poll("helper ready", Duration::from_secs(5), || {
+        Path::new(&ready).exists()
+    });
+    std::fs::write(&pid_file, format!("{}\n", helper.0.id())).unwrap();
+    // The hook notes the serial of the certificate on disk when it runs.
+    let (hook, hooked) = (e.p("hook.sh"), e.p("hooked"));
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\nopenssl x509 -noout -serial -in \"$1\" >> \"$2\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let exec = format!("{hook} {c} {hooked}");
+    let mut d = Daemon::start(
+        &e,
+        &[
+            "renew",
+            "--daemon",
+            "--cert",
+            &c,
+            "--key",
+            &k,
+            "--exec",
+            &exec,
+            "--signal",
+            "HUP",
+            "--pid-file",
+            &pid_file,
+            "--retry-min",
+            "300ms",
+            "--retry-max",
+            "2s",
+        ],
+    );
+    let lines = d.wait_for("three renewals", Duration::from_secs(60), |l| {
+        renewed_serials(l).len() >= 3
+    });
+    let said = lines.join("\n");
+    let renewed: Vec<u128> = renewed_serials(&lines)
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+    // The hook ran after each renewal and found that renewal's certificate on disk.
+    poll("the third hook", Duration::from_secs(10), || {
+        file_lines(&hooked).len() >= 3
+    });
+    let on_disk: Vec<u128> = file_lines(&hooked)
+        .iter()
+        .map(|l| u128::from_str_radix(l.strip_prefix("serial=").unwrap(), 16).unwrap())
+        .collect();
+    assert_eq!(on_disk[..3], renewed[..3], "{said}");
+    let mut all = vec![first.parse::<u128>().unwrap()];
+    all.extend_from_slice(&renewed[..3]);
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 4, "each renewal is a new certificate: {said}");
+    // And the helper got a SIGHUP after each.
+    poll(
+        "three SIGHUPs at the helper",
+        Duration::from_secs(10),
+        || file_lines(&hups).len() >= 3,
+    );
+    assert!(
+        count_starting(&lines, "stepca: next renewal at ") >= 3,
+        "{said}"
+    );
+    assert!(!said.contains("failed"), "{said}");
+
+    stops_cleanly(&mut d, libc::SIGTERM);
+    let last = renewed_serials(&d.lines()).last().unwrap().clone();
+    assert_eq!(e.serial_not_after(&c).0, last);
+    openssl_verify(&e.root, &c);
+    drop(helper);
+}
+
+/// A step-ca of the test's own (scripts/ca-start.sh) that it may take down and bring back
+/// up (scripts/ca-ctl.sh) without disturbing the shared one; stopped on drop.
+struct PrivateCa {
+    env_file: PathBuf,
+    url: String,
+    root: String,
+    password_file: String,
+}
+
+impl PrivateCa {
+    fn start() -> PrivateCa {
+        let out = run_ok(&mut Command::new(scripts("ca-start.sh")));
+        let env_file = PathBuf::from(out.trim());
+        let text = std::fs::read_to_string(&env_file).unwrap();
+        let var = |k: &str| -> String {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("export {k}=")))
+                .unwrap_or_else(|| panic!("{k} missing from {}", env_file.display()))
+                .trim_matches('\'')
+                .to_string()
+        };
+        PrivateCa {
+            url: var("STEPCA_URL"),
+            root: var("STEPCA_ROOT"),
+            password_file: var("STEPCA_PASSWORD_FILE"),
+            env_file,
+        }
+    }
+
+    /// `down` (its port refuses connections) or `up` (again, same port and database).
+    fn ctl(&self, cmd: &str) {
+        run_ok(
+            Command::new(scripts("ca-ctl.sh"))
+                .arg(cmd)
+                .arg(&self.env_file),
+        );
+    }
+}
+
+impl Drop for PrivateCa {
+    fn drop(&mut self) {
+        let _ = Command::new(scripts("ca-stop.sh"))
+            .arg(&self.env_file)
+            .status();
+    }
+}
+
+#[test]
+fn daemon_survives_a_ca_outage_longer_than_a_renewal_window() {
+    let ca = PrivateCa::start();
+    let e = Env::for_ca("outage", &ca.url, &ca.root, &ca.password_file);
+    let (k, c) = (e.p("o.key"), e.p("o.crt"));
+    e.enroll("cli-outage.example.com", &k, &c, 5);
+    let mut d = Daemon::start(
+        &e,
+        &[
+            "renew",
+            "--daemon",
+            "--cert",
+            &c,
+            "--key",
+            &k,
+            "--retry-min",
+            "300ms",
+            "--retry-max",
+            "1s",
+        ],
+    );
+    d.wait_for("a first renewal", Duration::from_secs(30), |l| {
+        !renewed_serials(l).is_empty()
+    });
+    // Down from before the next renewal is due until the certificate on disk has expired.
+    ca.ctl("down");
+    let before = renewed_serials(&d.lines()).len();
+    let (_, not_after) = e.serial_not_after(&c);
+    poll("the certificate's expiry", Duration::from_secs(30), || {
+        now_unix() > not_after
+    });
+    let lines = d.wait_for("retries during the outage", Duration::from_secs(10), |l| {
+        count_starting(l, "stepca: renewal failed (attempt ") >= 2
+    });
+    assert_eq!(
+        renewed_serials(&lines).len(),
+        before,
+        "{}",
+        lines.join("\n")
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("stepca: renewal failed (attempt 2, retry at ")),
+        "{}",
+        lines.join("\n")
+    );
+    ca.ctl("up");
+    // Back: renewed with the certificate-signed token (the certificate has expired, so
+    // mutual TLS is out), and the file on disk is valid again.
+    let lines = d.wait_for("a renewal after the outage", Duration::from_secs(30), |l| {
+        renewed_serials(l).len() > before
+    });
+    let (serial, not_after) = e.serial_not_after(&c);
+    assert_eq!(&serial, renewed_serials(&lines).last().unwrap());
+    assert!(not_after > now_unix());
+    openssl_verify(&e.root, &c);
+    stops_cleanly(&mut d, libc::SIGTERM);
+}
+
+#[test]
+fn daemon_renews_a_certificate_that_expired_while_it_was_not_running() {
+    let e = Env::new("expired");
+    let (k, c) = (e.p("x.key"), e.p("x.crt"));
+    let not_after = e.enroll("cli-expired.example.com", &k, &c, 5)["not_after"]
+        .as_i64()
+        .unwrap();
+    poll("the certificate's expiry", Duration::from_secs(30), || {
+        now_unix() > not_after
+    });
+    let mut d = Daemon::start(
+        &e,
+        &[
+            "renew",
+            "--daemon",
+            "--cert",
+            &c,
+            "--key",
+            &k,
+            "--retry-min",
+            "300ms",
+            "--retry-max",
+            "1s",
+        ],
+    );
+    let lines = d.wait_for("a renewal", Duration::from_secs(20), |l| {
+        !renewed_serials(l).is_empty()
+    });
+    // With the token, at the first attempt: no failure before it.
+    assert!(!lines.join("\n").contains("failed"), "{}", lines.join("\n"));
+    let (serial, not_after) = e.serial_not_after(&c);
+    assert_eq!(serial, renewed_serials(&lines)[0]);
+    assert!(not_after > now_unix());
+    openssl_verify(&e.root, &c);
+    stops_cleanly(&mut d, libc::SIGINT);
+}
+
+/// The time of the last `stepca: next renewal at T` line (RFC 3339, UTC: ordered as text).
+fn last_schedule(lines: &[String]) -> Option<String> {
+    lines
+        .iter()
+        .rev()
+        .find_map(|l| l.strip_prefix("stepca: next renewal at "))
+        .map(str::to_string)
+}
+
+#[test]
+fn daemon_rereads_its_files_on_sighup_and_stops_on_sigterm_within_a_second() {
+    let e = Env::new("hup");
+    let (k, c, c2) = (e.p("h.key"), e.p("h.crt"), e.p("h2.crt"));
+    e.enroll("cli-hup.example.com", &k, &c, 3600);
+    let mut d = Daemon::start(&e, &["renew", "--daemon", "--cert", &c, "--key", &k]);
+    let lines = d.wait_for("a schedule", Duration::from_secs(10), |l| {
+        last_schedule(l).is_some()
+    });
+    let first = last_schedule(&lines).unwrap();
+    // Another certificate for the same key, living twice as long, put in place of the
+    // first; SIGHUP makes the daemon take it and schedule from it.
+    let prov = e.prov();
+    let second = e.ok(&with(
+        &[
+            "enroll",
+            "--cn",
+            "cli-hup.example.com",
+            "--key",
+            &k,
+            "--cert-out",
+            &c2,
+            "--lifetime",
+            "7200",
+        ],
+        &prov,
+    ))["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::rename(&c2, &c).unwrap();
+    d.signal(libc::SIGHUP);
+    let reloaded = format!("stepca: reloaded {c} (serial {second}, valid until ");
+    let lines = d.wait_for(
+        "the reload and a new schedule",
+        Duration::from_secs(10),
+        |l| {
+            l.iter()
+                .position(|x| x.starts_with(&reloaded))
+                .is_some_and(|i| last_schedule(&l[i..]).is_some())
+        },
+    );
+    let rescheduled = last_schedule(&lines).unwrap();
+    // Two thirds into 2 h is about 40 min later than two thirds into 1 h.
+    assert!(rescheduled > first, "{first} then {rescheduled}");
+
+    // A file that is no certificate: refused, the daemon keeps what it has.
+    std::fs::write(&c, "not a certificate").unwrap();
+    d.signal(libc::SIGHUP);
+    let refused = format!("stepca: SIGHUP: cannot reload, keeping serial {second}: --cert ");
+    d.wait_for("the refusal", Duration::from_secs(10), |l| {
+        l.iter().any(|x| x.starts_with(&refused))
+    });
+    assert!(renewed_serials(&d.lines()).is_empty());
+    stops_cleanly(&mut d, libc::SIGTERM);
+}
+
+#[test]
+fn daemon_rekeys_every_n_writing_the_key_and_refuses_a_pkcs11_key() {
+    let e = Env::new("rekey");
+    let (k, c) = (e.p("r.key"), e.p("r.crt"));
+    e.enroll("cli-rekey.example.com", &k, &c, 5);
+    let old_key = std::fs::read(&k).unwrap();
+    let mut d = Daemon::start(
+        &e,
+        &[
+            "renew",
+            "--daemon",
+            "--cert",
+            &c,
+            "--key",
+            &k,
+            "--rekey-every",
+            "1",
+        ],
+    );
+    let written = format!(", new key written to {k})");
+    let lines = d.wait_for("a rekey", Duration::from_secs(30), |l| {
+        l.iter()
+            .any(|x| x.starts_with("stepca: renewed ") && x.ends_with(&written))
+    });
+    stops_cleanly(&mut d, libc::SIGTERM);
+    assert_eq!(
+        &e.serial_not_after(&c).0,
+        renewed_serials(&lines).last().unwrap()
+    );
+    assert_ne!(std::fs::read(&k).unwrap(), old_key);
+    assert_eq!(mode(&k), 0o600);
+    let pubkey = |args: &[&str]| run_ok(Command::new("openssl").args(args));
+    assert_eq!(
+        pubkey(&["x509", "-in", &c, "-noout", "-pubkey"]),
+        pubkey(&["pkey", "-in", &k, "-pubout"]),
+        "the key on disk is the new certificate's"
+    );
+    openssl_verify(&e.root, &c);
+
+    let uri = format!("pkcs11:token=t;object=o?module-path={MODULE}&pin-value=1234");
+    let said = e.fails(
+        &[
+            "renew",
+            "--daemon",
+            "--cert",
+            &c,
+            "--key",
+            &uri,
+            "--rekey-every",
+            "2",
+        ],
+        3,
+    );
+    assert!(said.contains("--rekey-every: a pkcs11: --key"), "{said}");
+    assert!(!said.contains("1234"), "{said}");
+    // Without --daemon there is nothing to rekey every so often.
+    e.fails(
+        &["renew", "--cert", &c, "--key", &k, "--rekey-every", "2"],
+        2,
+    );
+}
+
+#[test]
+fn renew_once_with_expires_in_and_hooks_as_step() {
+    let e = Env::new("once");
+    let (k, c) = (e.p("o.key"), e.p("o.crt"));
+    let first = e.enroll("cli-once.example.com", &k, &c, 3600)["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // An hour left, more than 30 minutes: not renewed, and no hook runs.
+    let (hook, ran) = (e.p("hook.sh"), e.p("ran"));
+    std::fs::write(&hook, "#!/bin/sh\necho ran >> \"$1\"\n").unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let exec = format!("{hook} {ran}");
+    let out = e.ok(&[
+        "renew",
+        "--cert",
+        &c,
+        "--key",
+        &k,
+        "--expires-in",
+        "30m",
+        "--exec",
+        &exec,
+    ]);
+    assert_eq!(out["renewed"], false, "{out}");
+    assert!(
+        out["expires_in"].as_str().unwrap().starts_with("1h0m"),
+        "{out}"
+    );
+    assert_eq!(e.serial_not_after(&c).0, first);
+    assert!(file_lines(&ran).is_empty());
+    // Within an hour of expiry: renewed, then the hook runs.
+    let out = e.ok(&[
+        "renew",
+        "--cert",
+        &c,
+        "--key",
+        &k,
+        "--expires-in",
+        "1h",
+        "--exec",
+        &exec,
+        "--force",
+    ]);
+    assert_ne!(out["serial"], first.as_str());
+    assert_eq!(file_lines(&ran), ["ran"]);
+    // A hook that fails after the renewal: exit 1, the certificate written all the same.
+    let before = e.serial_not_after(&c).0;
+    let out = e.run(&["renew", "--cert", &c, "--key", &k, "--exec", "false"]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("but --exec \"false\": exit status: 1"),
+        "{said}"
+    );
+    assert_ne!(e.serial_not_after(&c).0, before);
+    // step's checks against the validity period (an hour and the minute step-ca
+    // back-dates), and of the flags themselves.
+    let said = e.fails(
+        &["renew", "--cert", &c, "--key", &k, "--expires-in", "2h"],
+        3,
+    );
+    assert!(
+        said.contains("--expires-in 2h0m0s: must be within the certificate's validity period (1h"),
+        "{said}"
+    );
+    let daemon = ["renew", "--daemon", "--cert", &c, "--key", &k];
+    let said = e.fails(&[&daemon[..], &["--renew-period", "1h5m"]].concat(), 3);
+    assert!(
+        said.contains("--renew-period 1h5m0s: must be less than"),
+        "{said}"
+    );
+    e.fails(
+        &["renew", "--cert", &c, "--key", &k, "--renew-period", "1h"],
+        2,
+    );
+    e.fails(
+        &["renew", "--cert", &c, "--key", &k, "--expires-in", "soon"],
+        2,
+    );
+    e.fails(
+        &["renew", "--cert", &c, "--key", &k, "--expires-in", "0s"],
+        2,
+    );
+    e.fails(
+        &[&daemon[..], &["--expires-in", "1m", "--renew-period", "1m"]].concat(),
+        2,
+    );
+    e.fails(&["renew", "--cert", &c, "--key", &k, "--signal", "USR1"], 2);
+    e.fails(&["renew", "--cert", &c, "--key", &k, "--pid", "0"], 2);
+    let said = e.fails(
+        &[
+            "renew",
+            "--cert",
+            &c,
+            "--key",
+            &k,
+            "--pid-file",
+            &e.p("none"),
+        ],
+        3,
+    );
+    assert!(said.contains("--pid-file "), "{said}");
 }
