@@ -5,6 +5,8 @@
 //! files) or a file that could not be read or written (`ErrorKind::Io`); 4 rejected by the
 //! CA; 5 network, TLS or timeout; 6 token or provisioner password problem; 7 the issued
 //! certificate or chain failed verification; 8 a batch finished with failed devices.
+//! `needs-renewal` has step's codes instead: 0 due, 1 not due, 2 no such file, 255 any
+//! other error, usage errors included.
 //!
 //! `renew --daemon` keeps renewing until SIGTERM or SIGINT (exit 0); see [`renew`].
 //!
@@ -16,6 +18,7 @@
 mod batch;
 mod hooks;
 mod keys;
+mod needs_renewal;
 mod renew;
 mod times;
 
@@ -165,6 +168,24 @@ enum Command {
     /// Renew a certificate, writing it over --cert; with --daemon, keep renewing it (by
     /// default about two thirds into its life), as `step ca renew` does.
     Renew(RenewArgs),
+    /// Exit 0 if the certificate needs renewal, 1 if not, 2 if the file does not exist, 255
+    /// on any other error (`step certificate needs-renewal`'s codes, for systemd's
+    /// ExecCondition=).
+    NeedsRenewal {
+        /// The certificate file (PEM bundle or DER).
+        #[arg(value_name = "CRT")]
+        cert: PathBuf,
+        /// Due once this percentage of the validity period has passed ('75%'; default
+        /// 66%), or when it expires within this long (a duration: 8h, 30m, 1h15m, 0s).
+        #[arg(long, value_name = "PERCENT|DURATION", allow_hyphen_values = true)]
+        expires_in: Option<String>,
+        /// Check every certificate of the file in turn, not only the leaf.
+        #[arg(long)]
+        bundle: bool,
+        /// Say whether it needs renewal.
+        #[arg(short, long)]
+        verbose: bool,
+    },
     /// Revoke by --serial (with a revoke token: given, or minted by a JWK or X5C
     /// provisioner) or the certificate itself (--cert, --key).
     Revoke {
@@ -508,6 +529,8 @@ fn run(cli: &Cli) -> Result<serde_json::Value> {
         }
         Command::Renew(a) if a.daemon => renew::daemon(cli, a),
         Command::Renew(a) => renew::once(cli, a),
+        // Handled in main: it has exit codes of its own.
+        Command::NeedsRenewal { .. } => Ok(json!({})),
         Command::Revoke {
             serial,
             cert,
@@ -596,7 +619,30 @@ fn load_or_generate(key: Option<&Path>, key_out: Option<&Path>, kty: &str) -> Re
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // needs-renewal's 2 means "no such file": its usage errors are 255, as in step.
+            let needs_renewal = std::env::args().any(|a| a == "needs-renewal");
+            let code = if e.use_stderr() && needs_renewal {
+                needs_renewal::OTHER_ERROR
+            } else {
+                e.exit_code()
+            };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    if let Command::NeedsRenewal {
+        cert,
+        expires_in,
+        bundle,
+        verbose,
+    } = &cli.command
+    {
+        let code = needs_renewal::run(cert, expires_in.as_deref(), *bundle, *verbose, cli.json);
+        std::process::exit(code);
+    }
     match run(&cli) {
         Ok(v) => {
             if cli.json {

@@ -5,7 +5,8 @@
 //! provisioner; keys in a SoftHSM2 token named by PKCS#11 URIs wherever a key is taken;
 //! and `renew --daemon` with certificates of seconds (renewals in a row with --exec and
 //! --signal after each, a CA outage on a CA of the test's own, a certificate that expired
-//! while it was not running, SIGHUP and SIGTERM, rekeys), and `renew --expires-in`.
+//! while it was not running, SIGHUP and SIGTERM, rekeys), `renew --expires-in`, and
+//! `needs-renewal`'s exit codes (step's).
 
 use std::io::BufRead;
 use std::os::unix::fs::PermissionsExt;
@@ -1717,4 +1718,75 @@ fn renew_once_with_expires_in_and_hooks_as_step() {
         3,
     );
     assert!(said.contains("--pid-file "), "{said}");
+}
+
+#[test]
+fn needs_renewal_exit_codes_as_step() {
+    let e = Env::new("needs");
+    let code = |args: &[&str]| {
+        let out = e.run(&[&["needs-renewal"], args].concat());
+        out.status.code().unwrap()
+    };
+    let (fresh, due) = (e.p("fresh.crt"), e.p("due.crt"));
+    e.enroll("cli-fresh.example.com", &e.p("fresh.key"), &fresh, 3600);
+    // 10 s and the minute step-ca back-dates: 60 of 70 s, past two thirds at once.
+    e.enroll("cli-due.example.com", &e.p("due.key"), &due, 10);
+    // And one that expired an hour ago (needs-renewal asks no CA).
+    let (expired, expired_key) = (e.p("expired.crt"), e.p("expired.key"));
+    run_ok(Command::new("step").args([
+        "certificate",
+        "create",
+        "expired.example",
+        &expired,
+        &expired_key,
+        "--profile",
+        "self-signed",
+        "--subtle",
+        "--no-password",
+        "--insecure",
+        "--not-before=-2h",
+        "--not-after=-1h",
+        "-f",
+    ]));
+
+    // A fresh certificate (1 h): not due, unless within --expires-in of its end.
+    assert_eq!(code(&[&fresh]), 1);
+    assert_eq!(code(&[&fresh, "--expires-in", "2h"]), 0);
+    assert_eq!(code(&[&fresh, "--expires-in", "30m"]), 1);
+    assert_eq!(code(&[&fresh, "--expires-in", "0s"]), 1);
+    assert_eq!(code(&[&fresh, "--expires-in", "0%"]), 0);
+    let out = e.run(&["--json", "needs-renewal", &fresh]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["needs_renewal"], false);
+    // Past two thirds (86 %): due by default and at 50 %, not at 90 %.
+    assert_eq!(code(&[&due]), 0);
+    assert_eq!(code(&[&due, "--expires-in", "50%"]), 0);
+    assert_eq!(code(&[&due, "--expires-in", "90%"]), 1);
+    let out = e.run(&["needs-renewal", "--verbose", &due]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "certificate needs renewal\n"
+    );
+    // Expired: due, also for --expires-in 0s; but not "expired for two hours".
+    assert_eq!(code(&[&expired]), 0);
+    assert_eq!(code(&[&expired, "--expires-in", "0s"]), 0);
+    assert_eq!(code(&[&expired, "--expires-in", "-2h"]), 1);
+    // --bundle checks every certificate: a fresh leaf followed by an expired one.
+    let bundle = e.p("bundle.crt");
+    let text =
+        std::fs::read_to_string(&fresh).unwrap() + &std::fs::read_to_string(&expired).unwrap();
+    std::fs::write(&bundle, text).unwrap();
+    assert_eq!(code(&[&bundle, "--expires-in", "0s"]), 1);
+    assert_eq!(code(&[&bundle, "--expires-in", "0s", "--bundle"]), 0);
+    // No such file: 2. Anything else wrong: 255, usage errors included (2 would read as
+    // "no such file").
+    assert_eq!(code(&[&e.p("missing.crt")]), 2);
+    let junk = e.p("junk.crt");
+    std::fs::write(&junk, "junk").unwrap();
+    assert_eq!(code(&[&junk]), 255);
+    assert_eq!(code(&[&fresh, "--expires-in", "150%"]), 255);
+    assert_eq!(code(&[&fresh, "--expires-in", "soon"]), 255);
+    assert_eq!(code(&[&fresh, "--no-such-flag"]), 255);
+    assert_eq!(code(&[]), 255);
 }
