@@ -25,6 +25,9 @@ type Credential struct {
 	// (and client) that shares it.
 	signer *signerState
 	cb     *sharedHandle
+	// For a *HeldKey: a share of it, so that the credential signs in Go with it
+	// (TLSCertificate) after the caller closed it.
+	held *HeldKey
 }
 
 // sharedHandle is a Go signer's cgo.Handle, shared by the Go objects whose libstepca
@@ -95,12 +98,19 @@ func NewCredentialWithSigner(chain *Chain, signer crypto.Signer) (*Credential, e
 	if k, ok := signer.(*HeldKey); ok {
 		var out *C.stepca_credential
 		err := withSignerKey(k, func(ek *C.stepca_external_key, _ *signerState) error {
-			return newExternalCredential(chain, ek, &out)
+			if err := newExternalCredential(chain, ek, &out); err != nil {
+				return err
+			}
+			// Taken while the key is open, so that its Close cannot free it first.
+			k.retain()
+			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
-		return newCredential(out, chain, nil, nil), nil
+		cr := newCredential(out, chain, nil, nil)
+		cr.held = k
+		return cr, nil
 	}
 	ek, state, h, err := newCallbackKey(signer)
 	if err != nil {
@@ -155,11 +165,16 @@ func (cr *Credential) use(f func(*C.stepca_credential) error) error {
 	})
 }
 
-// Close frees the credential, waiting for calls in progress. Safe to call more than once.
+// Close frees the credential, waiting for calls in progress. Safe to call more than once,
+// and on nil.
 func (cr *Credential) Close() error {
+	if cr == nil {
+		return nil
+	}
 	cr.h.close(func(p *C.stepca_credential) {
 		C.stepca_credential_free(p)
 		cr.cb.release()
+		cr.held.release()
 	})
 	runtime.SetFinalizer(cr, nil)
 	return nil

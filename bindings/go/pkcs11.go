@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"sync/atomic"
 )
 
 // HeldKey is a key pair inside a PKCS#11 token (HSM, smart card, SoftHSM2): CSRs, renew
@@ -24,6 +25,11 @@ import (
 type HeldKey struct {
 	h   handle[*C.stepca_external_key]
 	pub crypto.PublicKey // read once: Public cannot fail, nor wait on the token
+	// refs counts the owners of the C key: the caller until Close, and each Credential
+	// made with the key, which signs in Go with it (TLSCertificate, a Renewer's
+	// GetCertificate) and so must keep it open after the caller's Close. The last frees it.
+	refs   atomic.Int64
+	closed atomic.Bool // the caller's Close: its methods give ErrClosed
 }
 
 // newHeldKey takes ownership of p, freeing it if its public key cannot be read.
@@ -43,6 +49,7 @@ func newHeldKey(p *C.stepca_external_key) (*HeldKey, error) {
 		return nil, err
 	}
 	k := &HeldKey{h: handle[*C.stepca_external_key]{ptr: p}, pub: pub}
+	k.refs.Store(1)
 	runtime.SetFinalizer(k, (*HeldKey).Close)
 	return k, nil
 }
@@ -97,7 +104,33 @@ func GeneratePKCS11Key(module, token, pin, label string, kt KeyType) (*HeldKey, 
 	return newHeldKey(out)
 }
 
-func (k *HeldKey) use(f func(*C.stepca_external_key) error) error { return k.h.use(f) }
+// use runs f with the live key, or returns ErrClosed once the caller closed it.
+func (k *HeldKey) use(f func(*C.stepca_external_key) error) error {
+	if k.closed.Load() {
+		return ErrClosed
+	}
+	return k.h.use(f)
+}
+
+// retain adds an owner of the C key (a Credential); false when it is already freed.
+func (k *HeldKey) retain() bool {
+	for {
+		n := k.refs.Load()
+		if n == 0 {
+			return false
+		}
+		if k.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// release drops an owner; the last one frees the C key. nil is a no-op.
+func (k *HeldKey) release() {
+	if k != nil && k.refs.Add(-1) == 0 {
+		k.h.close(func(p *C.stepca_external_key) { C.stepca_external_key_free(p) })
+	}
+}
 
 // PublicKeyDER returns the key's SubjectPublicKeyInfo.
 func (k *HeldKey) PublicKeyDER() ([]byte, error) {
@@ -124,12 +157,18 @@ func (k *HeldKey) Public() crypto.PublicKey { return k.pub }
 // ErrUnsupported. ECDSA signatures are DER, as crypto/ecdsa's. rand is not used: the
 // token has its own.
 func (k *HeldKey) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return k.sign(k.use, digest, opts)
+}
+
+// sign signs digest through use: the caller's (HeldKey.use) or a Credential's share
+// (h.use), which outlives the caller's Close.
+func (k *HeldKey) sign(use func(func(*C.stepca_external_key) error) error, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	alg, err := k.digestAlgorithm(opts)
 	if err != nil {
 		return nil, err
 	}
 	var out []byte
-	err = k.use(func(p *C.stepca_external_key) error {
+	err = use(func(p *C.stepca_external_key) error {
 		d, n := bytesPtr(digest)
 		b, err := callBuffer(func(buf **C.uint8_t, l *C.size_t, e **C.stepca_error) C.stepca_status {
 			return C.stepca_pkcs11_key_sign_digest(p, alg, d, n, buf, l, e)
@@ -210,10 +249,29 @@ func (k *HeldKey) CreateCSR(req *CSRRequest, format Format) ([]byte, error) {
 	return out, err
 }
 
-// Close releases the key's token session (a Credential made with the key keeps its own).
-// Safe to call more than once.
+// Close releases the key's token session (a Credential made with the key keeps its own, and
+// signs with it in Go as before); its methods give ErrClosed afterwards. Safe to call more
+// than once.
 func (k *HeldKey) Close() error {
-	k.h.close(func(p *C.stepca_external_key) { C.stepca_external_key_free(p) })
+	if k.closed.CompareAndSwap(false, true) {
+		k.release()
+	}
 	runtime.SetFinalizer(k, nil)
 	return nil
+}
+
+// keptHeldKey signs with a Credential's share of a HeldKey: a crypto.Signer for crypto/tls
+// that works after the caller closed the HeldKey, for as long as the credential it keeps
+// reachable is not closed.
+type keptHeldKey struct {
+	k    *HeldKey
+	keep *Credential
+}
+
+func (s keptHeldKey) Public() crypto.PublicKey { return s.k.pub }
+
+func (s keptHeldKey) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	b, err := s.k.sign(s.k.h.use, digest, opts)
+	runtime.KeepAlive(s.keep)
+	return b, err
 }
