@@ -78,9 +78,28 @@ func stepcaGoTokenProvider(handle C.uintptr_t, claims *C.stepca_token_claims, si
 	return 0
 }
 
+// signerFor is the signer behind a sign callback's handle, or nil if the handle is gone:
+// a signature then fails rather than the process (a Go signer's handle lives as long as
+// every libstepca object holding its key, so this is not expected).
+func signerFor(handle C.uintptr_t) (s *signerState) {
+	defer func() {
+		if recover() != nil {
+			s = nil
+		}
+	}()
+	s, _ = cgo.Handle(handle).Value().(*signerState)
+	return s
+}
+
 //export stepcaGoSign
 func stepcaGoSign(handle C.uintptr_t, data *C.uint8_t, n C.size_t, sink *C.stepca_signature_sink) (rc C.int) {
-	state := cgo.Handle(handle).Value().(*signerState)
+	state := signerFor(handle)
+	if state == nil {
+		msg, free := cString("stepca: the key's Go signer was released")
+		C.stepca_signature_sink_set_error(sink, msg, nil)
+		free()
+		return 2
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			state.err = fmt.Errorf("stepca: signer panicked: %v", r)
@@ -120,4 +139,26 @@ func stepcaGoTimeSource(handle C.uintptr_t) (secs C.int64_t) {
 		}
 	}()
 	return C.int64_t(cgo.Handle(handle).Value().(*timeSource).now().Unix())
+}
+
+//export stepcaGoRenewerEvent
+func stepcaGoRenewerEvent(handle C.uintptr_t, event *C.stepca_renewer_event) {
+	core := cgo.Handle(handle).Value().(*renewerCore)
+	// Nothing may unwind into the renewer's Rust thread. Only this package's code runs
+	// here (the caller's event function runs on a goroutine of its own), so a panic would
+	// be a bug of this package: the event is lost, not the process.
+	defer func() { _ = recover() }()
+	core.event(event)
+}
+
+//export stepcaGoNewKey
+func stepcaGoNewKey(handle C.uintptr_t, keyOut **C.stepca_external_key) (rc C.int) {
+	core := cgo.Handle(handle).Value().(*renewerCore)
+	defer func() {
+		if r := recover(); r != nil {
+			core.setKeyError(fmt.Errorf("stepca: the new key function panicked: %v", r))
+			rc = 2
+		}
+	}()
+	return core.newKeyFor(keyOut)
 }

@@ -37,6 +37,9 @@ type Credential struct {
 type sharedHandle struct {
 	h    cgo.Handle
 	refs atomic.Int64
+	// free, if set, runs after the handle is deleted (a Renewer closes the keys it was
+	// given this way).
+	free func()
 }
 
 func newSharedHandle(h cgo.Handle) *sharedHandle {
@@ -53,10 +56,26 @@ func (s *sharedHandle) retain() *sharedHandle {
 	return s
 }
 
+// tryRetain adds an owner unless the handle is already deleted.
+func (s *sharedHandle) tryRetain() bool {
+	for {
+		n := s.refs.Load()
+		if n == 0 {
+			return false
+		}
+		if s.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
 // release drops an owner; the last one deletes the handle.
 func (s *sharedHandle) release() {
 	if s != nil && s.refs.Add(-1) == 0 {
 		s.h.Delete()
+		if s.free != nil {
+			s.free()
+		}
 	}
 }
 
@@ -166,7 +185,7 @@ func (cr *Credential) use(f func(*C.stepca_credential) error) error {
 }
 
 // Close frees the credential, waiting for calls in progress. Safe to call more than once,
-// and on nil.
+// and on nil (a RenewerEvent without a credential).
 func (cr *Credential) Close() error {
 	if cr == nil {
 		return nil

@@ -17,6 +17,14 @@
 // (a *HeldKey from a PKCS#11 token is one): with it a device renews over mutual TLS or
 // with a token, rekeys and revokes, and a held key signs the TLS handshakes itself.
 //
+// A Renewer keeps a credential fresh on a background thread: it renews on a schedule
+// (two thirds into the life by default, WithExpiresIn, WithRenewPeriod), retries through
+// CA outages, optionally rekeys (WithRekey, also to new keys in a PKCS#11 token) and
+// writes the files (WithFiles), reporting RenewerEvents to a function or a channel. Its
+// GetCertificate and GetClientCertificate give crypto/tls the current certificate, so that
+// servers and clients pick up each renewal without a restart; Run(ctx) renews until ctx
+// ends.
+//
 // A device born with a certificate from its maker's factory CA (an IDevID) enrolls
 // through step-ca's X5C provisioner: NewX5CProvisioner makes tokens signed by the factory
 // credential's key, for a client (WithX5CProvisioner) or one call
@@ -42,8 +50,6 @@ package stepca
 //   stepca_chain_serial: Leaf().SerialNumber (crypto/x509) is the serial
 //   stepca_chain_validity: Leaf().NotBefore and Leaf().NotAfter (crypto/x509) are the
 //     validity
-//   stepca_error_code: the code is the status the failed call returned (takeError)
-//   stepca_credential_chain: a Credential keeps the *Chain it was made from (Chain())
 //   stepca_renew: C shorthand for a credential's renew; Go has one way, Client.Renew with a
 //     *Credential
 //   stepca_renew_external: C shorthand, as stepca_renew

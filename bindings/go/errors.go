@@ -114,7 +114,8 @@ var (
 	ErrIO                = &Error{Code: CodeIO}
 )
 
-// ErrClosed is returned by methods of a Client or Key after Close.
+// ErrClosed is returned by methods of a Client, Key, Credential, HeldKey or Renewer after
+// Close.
 var ErrClosed = errors.New("stepca: use of a closed object")
 
 // takeError turns a status and error object into a Go error, freeing the object.
@@ -131,21 +132,34 @@ func takeError(st C.stepca_status, cerr *C.stepca_error) error {
 	}
 	e := &Error{Code: Code(st)}
 	if cerr != nil {
-		e.Message = C.GoString(C.stepca_error_message(cerr))
-		e.HTTPStatus = int(C.stepca_error_http_status(cerr))
-		if m := C.stepca_error_ca_message(cerr); m != nil {
-			e.CAMessage = C.GoString(m)
-		}
-		if r := C.stepca_error_received(cerr); r != nil {
-			e.Received = C.GoString(r)
-		}
-		var skew C.int64_t
-		if C.stepca_error_clock_skew(cerr, &skew) {
-			e.skew, e.hasSkew = seconds(int64(skew)), true
-		}
+		e.fill(cerr)
 		C.stepca_error_free(cerr)
 	}
 	return e
+}
+
+// borrowedError copies an error object libstepca lends to a callback (a renewer event's),
+// which stays libstepca's to free.
+func borrowedError(cerr *C.stepca_error) *Error {
+	e := &Error{Code: Code(C.stepca_error_code(cerr))}
+	e.fill(cerr)
+	return e
+}
+
+// fill copies what the error object carries besides its code.
+func (e *Error) fill(cerr *C.stepca_error) {
+	e.Message = C.GoString(C.stepca_error_message(cerr))
+	e.HTTPStatus = int(C.stepca_error_http_status(cerr))
+	if m := C.stepca_error_ca_message(cerr); m != nil {
+		e.CAMessage = C.GoString(m)
+	}
+	if r := C.stepca_error_received(cerr); r != nil {
+		e.Received = C.GoString(r)
+	}
+	var skew C.int64_t
+	if C.stepca_error_clock_skew(cerr, &skew) {
+		e.skew, e.hasSkew = seconds(int64(skew)), true
+	}
 }
 
 // seconds converts whole seconds to a Duration, saturating beyond its ±292 years (a time

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"os"
@@ -97,4 +98,61 @@ func ExampleClient_Renew() {
 	defer next.Close()
 	fmt.Println(renewed.Leaf().Subject.CommonName, renewed.Leaf().SerialNumber.Cmp(chain.Leaf().SerialNumber) != 0)
 	// Output: held-device true
+}
+
+// Keep a credential fresh in the background and serve it with crypto/tls: the listener,
+// started once, hands each handshake the newest certificate. Here a renewal is asked for
+// at once; left alone, the renewer renews about two thirds into each certificate's life.
+func ExampleRenewer() {
+	client, err := stepca.NewClient(os.Getenv("STEPCA_URL"),
+		stepca.WithRootFile(os.Getenv("STEPCA_ROOT")),
+		stepca.WithTokenProvider(func(c stepca.Claims) (string, error) { return mint(c.Subject, c.SANs) }))
+	if err != nil {
+		panic(err)
+	}
+	defer client.Close()
+	signer, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader) // or a *HeldKey; or NewCredential with a *Key
+	csr, _ := stepca.CreateCSRWithSigner(signer, &stepca.CSRRequest{
+		Subject:  []stepca.Attribute{{Name: "CN", Value: "renewed-device"}},
+		DNSNames: []string{"renewed-device"},
+	}, stepca.DER)
+	chain, err := client.Sign(csr)
+	if err != nil {
+		panic(err)
+	}
+	cred, err := stepca.NewCredentialWithSigner(chain, signer)
+	if err != nil {
+		panic(err)
+	}
+	defer cred.Close()
+
+	renewed := make(chan *stepca.Credential, 1)
+	r, err := stepca.NewRenewer(client, cred, stepca.WithEventFunc(func(e stepca.RenewerEvent) {
+		switch e.Kind {
+		case stepca.RenewerRenewed:
+			renewed <- e.Credential
+		case stepca.RenewerFailed:
+			fmt.Println("renewal failed, retried at", e.At, ":", e.Err)
+		}
+	}))
+	if err != nil {
+		panic(err)
+	}
+	defer r.Close()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{GetCertificate: r.GetCertificate})
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+
+	if err := r.Start(); err != nil { // or r.Run(ctx) until ctx ends
+		panic(err)
+	}
+	r.RenewNow()
+	next := <-renewed
+	defer next.Close()
+	served, _ := r.GetCertificate(nil)
+	fmt.Println(next.Chain().Leaf().SerialNumber.Cmp(chain.Leaf().SerialNumber) != 0,
+		served.Leaf.SerialNumber.Cmp(next.Chain().Leaf().SerialNumber) == 0)
+	// Output: true true
 }

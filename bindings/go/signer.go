@@ -76,16 +76,31 @@ func newCallbackKey(signer crypto.Signer) (*C.stepca_external_key, *signerState,
 		return nil, nil, 0, invalid("signer", "must not be nil")
 	}
 	pub := signer.Public()
-	alg, err := signerAlgorithm(pub)
-	if err != nil {
+	if _, err := signerAlgorithm(pub); err != nil {
 		return nil, nil, 0, err
-	}
-	spki, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return nil, nil, 0, invalid("signer", "%v", err)
 	}
 	state := &signerState{signer: signer}
 	h := cgo.NewHandle(state)
+	ek, err := callbackKey(h, pub)
+	if err != nil {
+		h.Delete()
+		return nil, nil, 0, err
+	}
+	return ek, state, h, nil
+}
+
+// callbackKey makes another libstepca external key for pub whose sign callback reaches
+// the signer behind h (a *signerState): a Renewer makes credentials of its own with a Go
+// signer's key this way. The caller frees the key.
+func callbackKey(h cgo.Handle, pub crypto.PublicKey) (*C.stepca_external_key, error) {
+	alg, err := signerAlgorithm(pub)
+	if err != nil {
+		return nil, err
+	}
+	spki, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, invalid("signer", "%v", err)
+	}
 	d, n := bytesPtr(spki)
 	var ek *C.stepca_external_key
 	err = callC(func(e **C.stepca_error) C.stepca_status {
@@ -93,10 +108,9 @@ func newCallbackKey(signer crypto.Signer) (*C.stepca_external_key, *signerState,
 	})
 	runtime.KeepAlive(spki)
 	if err != nil {
-		h.Delete()
-		return nil, nil, 0, err
+		return nil, err
 	}
-	return ek, state, h, nil
+	return ek, nil
 }
 
 // withSignerKey runs f with signer as a libstepca external key: a *HeldKey's own token key
