@@ -141,6 +141,8 @@ pub enum RenewerEvent<'a> {
         error: &'a Error,
         /// The renewed credential that is not yet written.
         credential: &'a Credential,
+        /// Failed writes in a row, this one included.
+        attempt: u32,
         /// When the write is tried again.
         retry_at: SystemTime,
     },
@@ -379,6 +381,7 @@ impl Worker {
                         self.emit(&RenewerEvent::WriteFailed {
                             error: &e,
                             credential: &r.credential,
+                            attempt: write_failures,
                             retry_at: at,
                         });
                         match self.wait_until(at) {

@@ -28,7 +28,7 @@ enum Seen {
         on_disk: Option<String>,
     },
     Failed(ErrorKind),
-    WriteFailed(ErrorKind, String),
+    WriteFailed(ErrorKind, String, u32),
 }
 
 #[derive(Default)]
@@ -60,8 +60,8 @@ impl Events {
                     }),
                 },
                 RenewerEvent::Failed { error, .. } => Seen::Failed(error.kind()),
-                RenewerEvent::WriteFailed { error, .. } => {
-                    Seen::WriteFailed(error.kind(), error.message().to_string())
+                RenewerEvent::WriteFailed { error, attempt, .. } => {
+                    Seen::WriteFailed(error.kind(), error.message().to_string(), *attempt)
                 }
                 _ => return,
             };
@@ -409,7 +409,7 @@ fn a_failed_write_keeps_the_certificate_in_use_and_is_retried() {
     let seen = events.wait(Duration::from_secs(30), "a failed write", |s| {
         s.iter().any(|e| matches!(e, Seen::WriteFailed(..)))
     });
-    let Some(Seen::WriteFailed(kind, message)) =
+    let Some(Seen::WriteFailed(kind, message, 1)) =
         seen.iter().find(|e| matches!(e, Seen::WriteFailed(..)))
     else {
         unreachable!()

@@ -74,8 +74,8 @@ func (k RenewerEventKind) String() string {
 // RenewerEvent is what a Renewer reports, in order, one at a time.
 type RenewerEvent struct {
 	Kind RenewerEventKind
-	// Attempt counts the renewal failures in a row, this one included (RenewerFailed);
-	// else 0.
+	// Attempt counts the failures in a row, this one included: renewals (RenewerFailed)
+	// or writes (RenewerWriteFailed); else 0.
 	Attempt int
 	// At is when the renewal is due (RenewerScheduled) or tried again (RenewerFailed,
 	// RenewerWriteFailed), to the second, by the client's clock; else the zero Time.

@@ -233,12 +233,13 @@ fn on_event(cert: &str, key: &str, hooks: &Hooks, event: &RenewerEvent<'_>) {
         RenewerEvent::WriteFailed {
             error,
             credential,
+            attempt,
             retry_at,
         } => {
             let (serial, until) = serial_until(credential.chain());
             log(&format!(
                 "cannot write the renewed certificate (serial {serial}, valid until {until}; \
-                 in use meanwhile, retry at {}): {error}",
+                 in use meanwhile, attempt {attempt}, retry at {}): {error}",
                 rfc3339(*retry_at)
             ));
         }

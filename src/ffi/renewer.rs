@@ -371,9 +371,11 @@ fn report(
         RenewerEvent::WriteFailed {
             error,
             credential,
+            attempt,
             retry_at,
         } => {
             ev.kind = STEPCA_RENEWER_WRITE_FAILED;
+            ev.attempt = *attempt;
             ev.at = secs(*retry_at);
             (Some(credential), Some(error))
         }
