@@ -21,7 +21,7 @@ pub(crate) struct HookArgs {
     pub pid: Option<i32>,
     /// Send --signal to the process whose id this file holds after each renewal (before
     /// --exec). It is read at start, which fails if it cannot be, and again at each renewal,
-    /// so that a restarted process is reached. An empty name means none.
+    /// so that a restarted process is reached.
     #[arg(long, value_name = "FILE")]
     pub pid_file: Option<PathBuf>,
     /// The signal for --pid or --pid-file: a number or a name (HUP, SIGHUP, USR1, ...).
@@ -96,18 +96,10 @@ impl Hooks {
     /// Checks the flags as step does at start: a --pid-file that cannot be read, or holds
     /// no process id, is refused (exit 3).
     pub(crate) fn new(args: &HookArgs) -> Result<Hooks> {
-        let mut args = args.clone();
-        if args
-            .pid_file
-            .as_ref()
-            .is_some_and(|p| p.as_os_str().is_empty())
-        {
-            args.pid_file = None;
-        }
         if let Some(f) = &args.pid_file {
             read_pid_file(f)?;
         }
-        Ok(Hooks { args })
+        Ok(Hooks { args: args.clone() })
     }
 
     /// Runs the hooks: the signal, then the command. The first failure is returned (the

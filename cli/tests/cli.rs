@@ -1671,6 +1671,8 @@ fn renew_once_with_expires_in_and_hooks_as_step() {
         "{said}"
     );
     assert_ne!(e.serial_not_after(&c).0, before);
+    // An empty --exec runs nothing (the systemd units pass an unset EXEC as one).
+    e.ok(&["renew", "--cert", &c, "--key", &k, "--exec", ""]);
     // step's checks against the validity period (an hour and the minute step-ca
     // back-dates), and of the flags themselves.
     let said = e.fails(
