@@ -1,7 +1,11 @@
 # Builds libstepca for C consumers, the C example and the C tests.
 #   make            the library (build/lib) and the example (build/enroll)
 #   make c-tests    the C tests, plain, under ASan+UBSan, and for valgrind
-# The Rust build itself is cargo's; this file only arranges the C side.
+#   make cli        the stepca command (target/release/stepca)
+#   make install    the library, headers, pkg-config and CMake files, the stepca command and
+#                   its systemd units (PREFIX, LIBDIR, INCLUDEDIR, BINDIR, SYSTEMDUNITDIR,
+#                   DESTDIR)
+# The Rust build itself is cargo's; this file arranges the C side and the installation.
 
 CARGO    ?= cargo
 CC       ?= cc
@@ -20,15 +24,18 @@ SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 
 C_TESTS  := $(patsubst tests/c/%.c,%,$(filter-out tests/c/harness.c,$(wildcard tests/c/test_*.c)))
 
-.PHONY: all lib example c-tests cpp-tests install clean FORCE
+.PHONY: all lib example cli c-tests cpp-tests install install-systemd clean FORCE
 
 # Installation layout (GNU conventions); DESTDIR stages it.
 PREFIX     ?= /usr/local
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+BINDIR     ?= $(PREFIX)/bin
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 MAJOR      := $(word 1,$(subst ., ,$(VERSION)))
 MINOR      := $(word 2,$(subst ., ,$(VERSION)))
 SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+  -e 's|@BINDIR@|$(BINDIR)|g' \
   -e 's|@VERSION@|$(VERSION)|g' -e 's|@SOMAJOR@|$(SOMAJOR)|g' -e 's|@MAJOR@|$(MAJOR)|g' -e 's|@MINOR@|$(MINOR)|g' \
   -e 's|@LIB_REL@|$(patsubst $(PREFIX)/%,%,$(LIBDIR))|g' -e 's|@INCLUDE_REL@|$(patsubst $(PREFIX)/%,%,$(INCLUDEDIR))|g' \
   -e 's|@CMAKE_REL_PREFIX@|$(shell echo $(patsubst $(PREFIX)/%,%,$(LIBDIR))/cmake/stepca | sed 's|[^/][^/]*|..|g')|g'
@@ -62,6 +69,12 @@ example: $(BUILD)/factory_enroll
 $(BUILD)/factory_enroll: examples/factory_enroll.c include/stepca.h lib
 	$(CC) $(CWARN) $(CFLAGS) -Iinclude $< $(LINK) -o $@
 
+# The stepca command (cli/), built by cargo like the library.
+STEPCA_BIN := $(TARGET)/release/stepca
+
+cli: FORCE
+	$(CARGO) build --release -p stepca-cli --bin stepca
+
 # Each test is built three ways: plain (for valgrind) and with ASan+UBSan.
 c-tests: $(addprefix $(BUILD)/tests/,$(C_TESTS)) $(addprefix $(BUILD)/tests/asan-,$(C_TESTS))
 
@@ -87,8 +100,9 @@ $(BUILD)/tests/asan-test_cpp: tests/cpp/test_cpp.cpp bindings/cpp/stepca.hpp inc
 	$(CXX) $(CXXWARN) $(CFLAGS) $(SANITIZE) -Iinclude -Ibindings/cpp $< -lgtest -lgtest_main $(TESTLINK) -lpthread -o $@
 
 # The versioned shared library with its SONAME symlinks, the static library, the C and
-# C++ headers, stepca.pc, and a CMake package (find_package(stepca)).
-install: lib
+# C++ headers, stepca.pc, a CMake package (find_package(stepca)), the stepca command and
+# its systemd units.
+install: lib cli install-systemd
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(LIBDIR)/cmake/stepca $(DESTDIR)$(INCLUDEDIR)
 	install -m 755 $(LIBDIR_BUILD)/libstepca.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
 	ln -sf libstepca.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libstepca.so.$(SOMAJOR)
@@ -98,6 +112,19 @@ install: lib
 	$(SUBST) packaging/stepca.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/stepca.pc
 	$(SUBST) packaging/stepcaConfig.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/stepca/stepcaConfig.cmake
 	$(SUBST) packaging/stepcaConfigVersion.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/stepca/stepcaConfigVersion.cmake
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 755 $(STEPCA_BIN) $(DESTDIR)$(BINDIR)/stepca
+
+# The daemon (stepca-renew@.service) and the timer style (stepca-renew-oneshot@.service and
+# .timer), naming $(BINDIR)/stepca; scripts/check-systemd-units.sh verifies them.
+SYSTEMD_UNITS := $(notdir $(wildcard packaging/systemd/*.service packaging/systemd/*.timer))
+
+install-systemd:
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	for u in $(SYSTEMD_UNITS); do \
+	  $(SUBST) packaging/systemd/$$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$$u && \
+	  chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u || exit 1; \
+	done
 
 clean:
 	rm -rf $(BUILD)

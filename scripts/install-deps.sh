@@ -2,7 +2,7 @@
 # Installs what the build and the tests need, skipping what is already there:
 # step-ca v0.30.2 and step v0.30.6 (go install, CGO off), cbindgen 0.29.4, and Debian
 # packages (openssl, curl, valgrind, pkg-config, cmake, GoogleTest, GNU time, SoftHSM2,
-# libfaketime).
+# libfaketime, systemd for systemd-analyze).
 # Safe to run repeatedly.
 set -euo pipefail
 quiet=0
@@ -21,6 +21,7 @@ done
 [ -x /usr/bin/time ] || need_apt+=(time)
 [ -f /usr/lib/softhsm/libsofthsm2.so ] || need_apt+=(softhsm2)
 command -v faketime >/dev/null || need_apt+=(faketime)
+command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 if [ ${#need_apt[@]} -gt 0 ]; then
   say "apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
