@@ -2,20 +2,21 @@
 //
 // Owners free exactly once (move-only RAII), failures throw stepca::Error carrying the
 // code, HTTP status, step-ca's message, what the CA sent and the measured clock skew, and
-// callbacks (token provider, time source, external signer) are std::functions that no
-// exception ever escapes from. Times are UNIX seconds (int64_t), durations std::chrono.
+// callbacks (token provider, time source, external signer, renewer events and new keys)
+// are std::functions that no exception ever escapes from. Times are UNIX seconds (int64_t), durations std::chrono.
 // Link with -lstepca (pkg-config: stepca; CMake: stepca::stepca).
 //
 // Deliberately unwrapped (checked by scripts/check-bindings.py):
-//   stepca_error_code: the code is the status the failed call returned, which
-//     detail::check already has
+// (none: every function stepca.h declares is used here)
 #ifndef STEPCA_HPP
 #define STEPCA_HPP
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -55,12 +56,13 @@ class Error : public std::runtime_error {
 
 namespace detail {
 
-// Throws for a failed status, taking (and freeing) the error object.
-inline void check(stepca_status st, stepca_error *err) {
-  if (st == STEPCA_OK) {
-    stepca_error_free(err);
-    return;
-  }
+template <typename T, void (*Free)(T *)>
+struct Deleter {
+  void operator()(T *p) const noexcept { Free(p); }
+};
+
+// An Error copied from a (borrowed) error object for a failure with status `st`.
+inline Error error_from(stepca_status st, const stepca_error *err) {
   std::string msg = err ? stepca_error_message(err) : stepca_status_str(static_cast<int>(st));
   int http = err ? stepca_error_http_status(err) : 0;
   std::string ca = err && stepca_error_ca_message(err) ? stepca_error_ca_message(err) : "";
@@ -68,8 +70,13 @@ inline void check(stepca_status st, stepca_error *err) {
   std::optional<std::chrono::seconds> skew;
   int64_t skew_seconds = 0;
   if (err && stepca_error_clock_skew(err, &skew_seconds)) skew = std::chrono::seconds(skew_seconds);
-  stepca_error_free(err);
-  throw Error(st, msg, http, ca, rec, skew);
+  return Error(st, msg, http, ca, rec, skew);
+}
+
+// Throws for a failed status, taking (and freeing) the error object.
+inline void check(stepca_status st, stepca_error *err) {
+  std::unique_ptr<stepca_error, Deleter<stepca_error, stepca_error_free>> owned(err);
+  if (st != STEPCA_OK) throw error_from(st, err);
 }
 
 // Calls a fallible C function whose last argument is `stepca_error **`.
@@ -87,11 +94,6 @@ inline std::string take(uint8_t *p, size_t n) {
   stepca_free(p);
   return out;
 }
-
-template <typename T, void (*Free)(T *)>
-struct Deleter {
-  void operator()(T *p) const noexcept { Free(p); }
-};
 
 }  // namespace detail
 
@@ -146,6 +148,8 @@ class Key {
   const stepca_key *get() const noexcept { return ptr_.get(); }
 
  private:
+  friend class Credential;
+  friend class Renewer;
   explicit Key(stepca_key *k) : ptr_(k) {}
   std::unique_ptr<stepca_key, detail::Deleter<stepca_key, stepca_key_free>> ptr_;
 };
@@ -258,6 +262,7 @@ inline AlgSignFunction with_own_alg(stepca_sig_alg own, SignFunction sign) {
 }  // namespace detail
 
 class Credential;
+class Renewer;
 
 // A key held elsewhere: its public key (SubjectPublicKeyInfo, DER or PEM), the algorithm it
 // signs with, and the function that signs.
@@ -335,6 +340,7 @@ class ExternalKey {
 
  private:
   friend class Credential;
+  friend class Renewer;
   explicit ExternalKey(stepca_external_key *k) : ptr_(k) {}
   // Declared first so it outlives the C key that points to it; shared with the
   // credentials made from this key, which the C side lets outlive it.
@@ -395,6 +401,7 @@ class Chain {
  private:
   friend class Client;
   friend class Credential;
+  friend class Renewer;
   explicit Chain(stepca_chain *c) : ptr_(c) {}
   std::unique_ptr<stepca_chain, detail::Deleter<stepca_chain, stepca_chain_free>> ptr_;
 };
@@ -425,11 +432,23 @@ class Credential {
     detail::call([&](stepca_error **e) { return stepca_credential_chain(get(), &c, e); });
     return Chain(c);
   }
+  // The credential's key when it is in memory (after a Renewer's rekey, the new one).
+  // A held key never leaves its device: throws STEPCA_ERR_INVALID_ARGUMENT naming
+  // `credential`.
+  Key key() const {
+    stepca_key *k = nullptr;
+    detail::call([&](stepca_error **e) { return stepca_credential_key(get(), &k, e); });
+    return Key(k);
+  }
   const stepca_credential *get() const noexcept { return ptr_.get(); }
 
  private:
   friend class X5cProvisioner;
-  // Declared first: the C credential may call it until freed.
+  friend class Renewer;
+  // A C credential whose held key's sign function (if any) `sign` keeps alive.
+  Credential(stepca_credential *c, std::shared_ptr<const AlgSignFunction> sign) : sign_(std::move(sign)), ptr_(c) {}
+  // Declared first: the C credential may call it until freed. For a credential from a
+  // Renewer it points to nothing but owns every sign function the renewer was given.
   std::shared_ptr<const AlgSignFunction> sign_;
   std::unique_ptr<stepca_credential, detail::Deleter<stepca_credential, stepca_credential_free>> ptr_;
 };
@@ -915,6 +934,7 @@ class Client {
   const stepca_client *get() const noexcept { return ptr_.get(); }
 
  private:
+  friend class Renewer;
   Client(stepca_client *c, detail::Callbacks callbacks) : callbacks_(std::move(callbacks)), ptr_(c) {}
 
   // Sets a call's own token source on its C options `o`. The provider is passed by
@@ -968,6 +988,348 @@ inline JwkProvisioner JwkProvisioner::fetch(const Client &client, const std::str
   });
   return JwkProvisioner(p);
 }
+
+// ---------------------------------------------------------------------------------------
+// Unattended renewal.
+
+// What a renewer event reports (STEPCA_RENEWER_*).
+enum class RenewerEventKind : stepca_renewer_event_kind {
+  // The next renewal is due at `at`.
+  Scheduled = STEPCA_RENEWER_SCHEDULED,
+  // A renewal (or, when `rekeyed`, a rekey) succeeded and its files are written;
+  // `credential` is the new one.
+  Renewed = STEPCA_RENEWER_RENEWED,
+  // A renewal failed (`error`, `attempt` failures in a row); it is retried at `at`.
+  Failed = STEPCA_RENEWER_FAILED,
+  // Writing the renewed `credential` failed (`error`: STEPCA_ERR_IO naming the path). It
+  // is in use all the same and written again at `at`; Renewed follows once it is.
+  WriteFailed = STEPCA_RENEWER_WRITE_FAILED,
+};
+
+// One renewer event, as a value: it owns everything it holds, nothing points into the
+// C event. Credential is move-only, so an event reaches the callback by const reference;
+// the renewer's current credential is Renewer::credential() at any time.
+struct RenewerEvent {
+  RenewerEventKind kind = RenewerEventKind::Scheduled;
+  // Failures in a row, this one included (Failed, WriteFailed), else 0.
+  uint32_t attempt = 0;
+  // When the renewal is due (Scheduled) or retried (Failed, WriteFailed), to the second;
+  // else the epoch.
+  std::chrono::system_clock::time_point at{};
+  // Whether the key is new (Renewed).
+  bool rekeyed = false;
+  // The new credential (Renewed, WriteFailed), an owned copy, else empty. It is the
+  // renewer's own credential object; should another thread's replace() or stop() land in
+  // the instant before the event, it is rebuilt from the chain and the key in memory, and
+  // for a held key (which cannot be copied through the C API) left empty.
+  std::optional<Credential> credential;
+  // Why (Failed, WriteFailed), copied: code, message, HTTP status, CA message, ...
+  std::optional<Error> error;
+};
+
+// Receives a renewer's events on its thread, one at a time.
+using RenewerEventFunction = std::function<void(const RenewerEvent &event)>;
+
+// Makes the new key of a rekey for a held credential (for example
+// ExternalKey::pkcs11_generate in the same token). Throw to fail that rekey: it is
+// reported as Failed with STEPCA_ERR_SIGNER ("new_key: the callback returned 1 (threw:
+// <what()>)") and retried.
+using NewKeyFunction = std::function<ExternalKey()>;
+
+namespace detail {
+// Every sign function a renewer's C credentials may call: the first credential's, those
+// of replacements and those of the keys NewKeyFunction made. Credentials the renewer hands
+// out share it, so a held key's sign function lives as long as any credential using it.
+// It only grows: by one std::function per rekey to (or replacement with) a key with one.
+struct SignKeeper {
+  std::mutex mu;
+  std::vector<std::shared_ptr<const AlgSignFunction>> fns;
+  void add(const std::shared_ptr<const AlgSignFunction> &fn) {
+    if (!fn) return;
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto &f : fns)
+      if (f == fn) return;
+    fns.push_back(fn);
+  }
+};
+
+// The user_data of a renewer's C callbacks, at a fixed address for the C renewer's life.
+struct RenewerState {
+  RenewerEventFunction on_event;
+  std::shared_ptr<const NewKeyFunction> new_key;
+  std::shared_ptr<SignKeeper> signs = std::make_shared<SignKeeper>();
+  // The client's token provider and time source: the C renewer shares its Rust client.
+  Callbacks client;
+  const stepca_renewer *renewer = nullptr;
+  // What NewKeyFunction last threw (the renewer's thread only).
+  std::string new_key_threw;
+  // Callbacks running. A thread stopped from its own event callback is no longer joined
+  // by stepca_renewer_stop or _free, so the Renewer waits for them before going.
+  std::mutex calls_mu;
+  std::condition_variable calls_cv;
+  int calls = 0;
+
+  // Marks a callback running for its scope.
+  class Call {
+   public:
+    explicit Call(RenewerState &s) noexcept : s_(s) {
+      std::lock_guard<std::mutex> lock(s_.calls_mu);
+      ++s_.calls;
+    }
+    ~Call() {
+      // Notified under the lock: once the waiter sees 0, this thread is done with `s_`.
+      std::lock_guard<std::mutex> lock(s_.calls_mu);
+      --s_.calls;
+      s_.calls_cv.notify_all();
+    }
+    Call(const Call &) = delete;
+    Call &operator=(const Call &) = delete;
+
+   private:
+    RenewerState &s_;
+  };
+
+  // Waits until no callback runs.
+  void drain() noexcept {
+    std::unique_lock<std::mutex> lock(calls_mu);
+    calls_cv.wait(lock, [&] { return calls == 0; });
+  }
+};
+}  // namespace detail
+
+// A credential kept fresh on a background thread: about two thirds into the
+// certificate's life (or step's --expires-in / --renew-period), over mutual TLS while it is
+// valid and with the certificate-signed token once expired, retried with a capped backoff
+// through CA outages, optionally rekeyed every N renewals, each new chain (and new key in
+// memory) written atomically before it is reported. Configure, start(), stop(), start()
+// again (from the current credential). Move-only; the destructor stops it (as stop())
+// and frees it.
+//
+// The event function runs on the renewer's thread, one event at a time, and is never
+// called once stop() has returned. It may call stop() (which then only asks: the thread
+// ends after the function returns, no further event is reported, and destroying the
+// Renewer waits for the function to return), credential() and renew_now(); it must not
+// destroy or move-assign the Renewer. An exception it throws is
+// caught and swallowed on that thread (it never crosses into C): the renewer carries on
+// exactly as if the function had returned, and reports the next event as usual.
+//
+// The Renewer keeps what the C side calls alive for as long as it needs it: the client's
+// token provider and time source (so the Client may be destroyed first), the credential's
+// sign function and those of the keys NewKeyFunction makes (shared with every credential
+// it hands out). Configure it from one thread at a time; stop(), renew_now(),
+// credential() and replace() may be called from any thread.
+class Renewer {
+ public:
+  // A renewer (not started) for `credential` at `client`'s CA, reporting to `on_event`
+  // (may be empty). Defaults: two_thirds(), STEPCA_RENEW_AUTO, no rekey, no files, retries
+  // after 5 s doubling up to 300 s. Client and credential are shared, not consumed.
+  Renewer(const Client &client, const Credential &credential, RenewerEventFunction on_event)
+      : state_(std::make_unique<detail::RenewerState>()) {
+    state_->on_event = std::move(on_event);
+    state_->client = client.callbacks_;
+    state_->signs->add(credential.sign_);
+    stepca_renewer *r = nullptr;
+    detail::call([&](stepca_error **e) {
+      return stepca_renewer_new(client.get(), credential.get(), &Renewer::event_trampoline, state_.get(), &r, e);
+    });
+    ptr_.reset(r);
+    state_->renewer = r;
+  }
+  Renewer(Renewer &&) noexcept = default;
+  // Stops and frees the old C renewer before releasing the callbacks it pointed to.
+  Renewer &operator=(Renewer &&other) noexcept {
+    if (this != &other) {
+      release();
+      state_ = std::move(other.state_);
+      ptr_ = std::move(other.ptr_);
+    }
+    return *this;
+  }
+  ~Renewer() { release(); }
+
+  // The setters below work only while stopped (else STEPCA_ERR_INVALID_ARGUMENT naming
+  // `renewer`). Settings that cannot work together are refused by start(), naming the field.
+
+  // Renews about two thirds into the certificate's life, with jitter (step's default).
+  Renewer &two_thirds() { return schedule(STEPCA_SCHEDULE_TWO_THIRDS, std::chrono::seconds(0)); }
+  // Renews when no more than `left` is left (step's --expires-in), with jitter. Whole
+  // seconds, more than 0 (else STEPCA_ERR_INVALID_ARGUMENT naming `seconds`).
+  Renewer &expires_in(std::chrono::seconds left) { return schedule(STEPCA_SCHEDULE_EXPIRES_IN, left); }
+  // Renews every `period` (step's --renew-period), counted from the first certificate's
+  // notBefore, then from each renewal. Whole seconds, more than 0 (else naming `seconds`).
+  Renewer &renew_period(std::chrono::seconds period) { return schedule(STEPCA_SCHEDULE_PERIOD, period); }
+  // How renewals authenticate (STEPCA_RENEW_*; another value throws naming `auth`).
+  Renewer &auth(stepca_renew_auth auth) {
+    detail::call([&](stepca_error **e) { return stepca_renewer_set_auth(ptr_.get(), auth, e); });
+    return *this;
+  }
+  // Writes each renewed chain to `cert_path` (PEM, 0644) and, after a rekey of a key in
+  // memory, the new key to `key_path` (PKCS#8 PEM, 0600), each atomically, key first.
+  // Empty paths write nothing (empty `cert_path`: nothing at all).
+  Renewer &files(const std::string &cert_path, const std::string &key_path = {}) {
+    detail::call([&](stepca_error **e) {
+      return stepca_renewer_set_files(ptr_.get(), cert_path.empty() ? nullptr : cert_path.c_str(),
+                                      key_path.empty() ? nullptr : key_path.c_str(), e);
+    });
+    return *this;
+  }
+  // Retries a failure after `min`, doubling up to `max` (start() refuses a `min` of 0
+  // naming `retry_min`, a `max` below `min` naming `retry_max`).
+  Renewer &retry(std::chrono::milliseconds min, std::chrono::milliseconds max) {
+    detail::call([&](stepca_error **e) { return stepca_renewer_set_retry(ptr_.get(), millis(min), millis(max), e); });
+    return *this;
+  }
+  // Rekeys instead of renewing every `every` renewals (0: never). A key in memory is
+  // replaced by a new one of the same type (with files(), give a key path: start() refuses
+  // it otherwise naming `key_file`); a held key needs `new_key` (start() refuses it
+  // otherwise naming `new_key`), called on the renewer's thread.
+  Renewer &rekey(uint32_t every, NewKeyFunction new_key = {}) {
+    std::shared_ptr<const NewKeyFunction> next;
+    if (new_key) next = std::make_shared<const NewKeyFunction>(std::move(new_key));
+    detail::call([&](stepca_error **e) {
+      return stepca_renewer_set_rekey(ptr_.get(), every, next ? &Renewer::new_key_trampoline : nullptr, state_.get(), e);
+    });
+    state_->new_key = std::move(next);  // only once the C side points to it (stopped: no thread reads it)
+    return *this;
+  }
+
+  // Starts renewing on a background thread (from the current credential, after a stop).
+  // Settings that cannot work throw STEPCA_ERR_INVALID_ARGUMENT naming the field; so does a
+  // running renewer (`renewer`).
+  void start() {
+    detail::call([&](stepca_error **e) { return stepca_renewer_start(ptr_.get(), e); });
+  }
+  // Stops the renewer and waits for its thread: at once while it waits, or when a request
+  // on the wire ends (bounded by the client's timeout). No event is reported after it
+  // returns. From the event function it only asks. Stopped (or moved-from): a no-op.
+  void stop() noexcept { stepca_renewer_stop(ptr_.get()); }
+  // Renews now rather than at the scheduled time (cuts a retry wait short too). A no-op
+  // while stopped.
+  void renew_now() {
+    detail::call([&](stepca_error **e) { return stepca_renewer_renew_now(ptr_.get(), e); });
+  }
+  // The current credential: the newest renewed one, even before it is written.
+  Credential credential() const {
+    stepca_credential *c = nullptr;
+    detail::call([&](stepca_error **e) { return stepca_renewer_credential(ptr_.get(), &c, e); });
+    return Credential(c, signs());
+  }
+  // Replaces the credential (its files were changed elsewhere) and schedules from it.
+  // Throws STEPCA_ERR_IO while a renewed credential is not yet written (it would be lost).
+  void replace(const Credential &credential) {
+    if (state_) state_->signs->add(credential.sign_);
+    detail::call([&](stepca_error **e) { return stepca_renewer_replace(ptr_.get(), credential.get(), e); });
+  }
+  const stepca_renewer *get() const noexcept { return ptr_.get(); }
+
+ private:
+  // Stops and frees the C renewer, waits for a callback still running on a thread that
+  // was stopped from its own event callback, then lets the callbacks go.
+  void release() noexcept {
+    ptr_.reset();
+    if (state_) state_->drain();
+    state_.reset();
+  }
+
+  Renewer &schedule(stepca_schedule schedule, std::chrono::seconds d) {
+    uint64_t seconds = d.count() < 0 ? 0 : static_cast<uint64_t>(d.count());  // negative: refused as 0
+    detail::call([&](stepca_error **e) { return stepca_renewer_set_schedule(ptr_.get(), schedule, seconds, e); });
+    return *this;
+  }
+  static uint64_t millis(std::chrono::milliseconds d) { return d.count() < 0 ? 0 : static_cast<uint64_t>(d.count()); }
+
+  // An owner of every sign function the renewer's credentials may call, pointing to none.
+  std::shared_ptr<const AlgSignFunction> signs() const {
+    return std::shared_ptr<const AlgSignFunction>(state_->signs, static_cast<const AlgSignFunction *>(nullptr));
+  }
+
+  // The leaf (DER) of a borrowed C credential.
+  static std::string leaf_der(const stepca_credential *c) {
+    stepca_chain *chain = nullptr;
+    detail::call([&](stepca_error **e) { return stepca_credential_chain(c, &chain, e); });
+    return Chain(chain).certificate(0, STEPCA_FORMAT_DER);
+  }
+
+  // An owned copy of the event's borrowed credential `c` (see RenewerEvent::credential).
+  static std::optional<Credential> copy(const detail::RenewerState &s, const stepca_credential *c) {
+    std::string leaf = leaf_der(c);
+    stepca_credential *current = nullptr;
+    if (stepca_renewer_credential(s.renewer, &current, nullptr) == STEPCA_OK) {
+      Credential cred(current, std::shared_ptr<const AlgSignFunction>(s.signs, static_cast<const AlgSignFunction *>(nullptr)));
+      if (leaf_der(cred.get()) == leaf) return std::optional<Credential>(std::move(cred));
+    }
+    stepca_key *k = nullptr;
+    if (stepca_credential_key(c, &k, nullptr) != STEPCA_OK) return std::nullopt;  // a held key
+    Key key(k);
+    stepca_chain *chain = nullptr;
+    detail::call([&](stepca_error **e) { return stepca_credential_chain(c, &chain, e); });
+    return std::optional<Credential>(Credential(Chain(chain), key));
+  }
+
+  // The C event callback: builds the RenewerEvent and runs the std::function; nothing it
+  // throws crosses into C (swallowed: the renewer carries on).
+  static void event_trampoline(void *user_data, const stepca_renewer_event *ev) noexcept {
+    auto &s = *static_cast<detail::RenewerState *>(user_data);
+    detail::RenewerState::Call running(s);
+    try {
+      RenewerEvent event;
+      event.kind = static_cast<RenewerEventKind>(ev->kind);
+      event.attempt = ev->attempt;
+      if (ev->at != 0) event.at = std::chrono::system_clock::time_point(std::chrono::seconds(ev->at));
+      event.rekeyed = ev->rekeyed;
+      if (ev->error) {
+        Error err = detail::error_from(stepca_error_code(ev->error), ev->error);
+        std::string threw = std::move(s.new_key_threw);
+        s.new_key_threw.clear();
+        std::string what = err.what();
+        if (!threw.empty() && what.rfind("new_key:", 0) == 0)
+          err = Error(err.code(), what + " (threw: " + threw + ")", err.http_status(), err.ca_message(), err.received(),
+                      err.clock_skew());
+        event.error = std::move(err);
+      }
+      if (ev->credential) {
+        try {
+          event.credential = copy(s, ev->credential);
+        } catch (...) {
+          // Reported without it rather than not at all.
+        }
+      }
+      if (s.on_event) s.on_event(event);
+    } catch (...) {
+      // Swallowed: an exception must not unwind into C; the renewer carries on.
+    }
+  }
+
+  // The C new-key callback: runs NewKeyFunction and hands the key's C object to the C
+  // side (its sign function stays with the SignKeeper); a throw is a nonzero return.
+  static int new_key_trampoline(void *user_data, stepca_external_key **key_out) noexcept {
+    auto &s = *static_cast<detail::RenewerState *>(user_data);
+    detail::RenewerState::Call running(s);
+    try {
+      s.new_key_threw.clear();
+      ExternalKey key = (*s.new_key)();
+      if (!key.ptr_) throw std::invalid_argument("it returned a moved-from ExternalKey");
+      s.signs->add(key.sign_);  // before the C side can call it
+      *key_out = key.ptr_.release();
+      return 0;
+    } catch (const std::exception &ex) {
+      note(s, ex.what());  // told with the failure it causes
+    } catch (...) {
+      note(s, "a non-std::exception");
+    }
+    return 1;
+  }
+  static void note(detail::RenewerState &s, const char *what) noexcept {
+    try {
+      s.new_key_threw = what;
+    } catch (...) {
+    }
+  }
+
+  // Declared first: the C renewer (freed first) calls into it until it is freed.
+  std::unique_ptr<detail::RenewerState> state_;
+  std::unique_ptr<stepca_renewer, detail::Deleter<stepca_renewer, stepca_renewer_free>> ptr_;
+};
 
 }  // namespace stepca
 

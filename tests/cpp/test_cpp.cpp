@@ -8,7 +8,11 @@
 // RSA-PSS), PKCS#11 digest signing and keys opened by URI, JWK provisioners loaded offline,
 // X5C provisioners (an OpenSSL-held IDevID enrolls and revokes; a client keeps the factory
 // key's sign function alive), retries, a proxy and the CA's read-only endpoints are
-// checked by what the CA and OpenSSL see.
+// checked by what the CA and OpenSSL see. The Renewer renews 10-second certificates on its
+// own thread (each chain on disk before its event, a rekey writing a 0600 key), rekeys a
+// held key through a std::function that may throw, keeps the sign functions and the
+// client's time source alive, survives an event function that throws, and names the
+// setting it refuses.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -18,16 +22,20 @@
 #include <openssl/x509.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -1277,4 +1285,333 @@ TEST(SignOptions, AProviderIsToldTheCsrFingerprintAndTheTokenWins) {
   ASSERT_EQ(told.size(), 3u);
   EXPECT_EQ(told[2].csr_fingerprint, "");
   EXPECT_EQ(told[2].not_after, 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// The background renewer.
+
+namespace {
+
+using namespace std::chrono_literals;
+using Kind = stepca::RenewerEventKind;
+
+std::string slurp(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// A credential for `key` whose certificate lives `seconds` (step-ca back-dates notBefore).
+stepca::Credential short_lived(const stepca::Client &c, const stepca::Key &key, const std::string &cn, int seconds) {
+  stepca::SignOptions opts;
+  opts.not_after = unix_now() + seconds;
+  return stepca::Credential(c.sign(csr_for(key, cn), opts), key);
+}
+
+// An EC P-256 key held by OpenSSL behind a sign function that owns it.
+stepca::ExternalKey openssl_held_key() {
+  std::shared_ptr<EVP_PKEY> pkey(EVP_EC_gen("P-256"), EVP_PKEY_free);
+  if (!pkey) throw std::runtime_error("EVP_EC_gen");
+  return stepca::ExternalKey(spki(pkey.get()), STEPCA_SIG_ECDSA_P256_SHA256,
+                             [pkey](stepca_sig_alg alg, const std::string &msg) { return openssl_sign(pkey.get(), alg, msg); });
+}
+
+// A credential for a new OpenSSL-held key, living an hour.
+stepca::Credential held_credential(const stepca::Client &c, const stepca::ExternalKey &key, const std::string &cn) {
+  stepca::SignOptions opts;
+  opts.not_after = unix_now() + 3600;
+  return stepca::Credential(c.sign(key.csr(stepca::CsrRequest().subject("CN", cn).dns(cn)), opts), key);
+}
+
+// What a renewer's event function saw, recorded on the renewer's thread; the test thread
+// waits for it and checks it under the lock.
+struct Seen {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<stepca::RenewerEvent> events;  // without their credentials
+  std::vector<std::string> serials;          // of each Renewed credential
+  std::vector<std::string> leaf_keys;        // the SPKI of each Renewed credential's leaf
+  std::vector<std::string> key_pems;         // each Renewed credential's key in memory, or ""
+
+  // Records `e` (with what it read on disk meanwhile) and wakes the waiters.
+  void record(const stepca::RenewerEvent &e) {
+    std::string serial, leaf_key, pem;
+    if (e.credential) {
+      auto chain = e.credential->chain();
+      serial = chain.serial();
+      leaf_key = leaf_spki(chain);
+      try {
+        pem = e.credential->key().pem();
+      } catch (const stepca::Error &) {
+        // a held key
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    stepca::RenewerEvent copy;
+    copy.kind = e.kind;
+    copy.attempt = e.attempt;
+    copy.at = e.at;
+    copy.rekeyed = e.rekeyed;
+    copy.error = e.error;
+    events.push_back(std::move(copy));
+    if (e.kind == Kind::Renewed) {
+      serials.push_back(serial);
+      leaf_keys.push_back(leaf_key);
+      key_pems.push_back(pem);
+    }
+    cv.notify_all();
+  }
+  size_t count(Kind kind) {
+    return static_cast<size_t>(std::count_if(events.begin(), events.end(), [&](const auto &e) { return e.kind == kind; }));
+  }
+  // Waits until `done` holds under the lock, at most `timeout`.
+  template <typename P>
+  bool wait(std::chrono::seconds timeout, P done) {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_for(lock, timeout, done);
+  }
+};
+
+// How long `f` takes.
+template <typename F>
+std::chrono::steady_clock::duration timed(F &&f) {
+  auto t = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::steady_clock::now() - t;
+}
+
+}  // namespace
+
+TEST(Renewer, RenewsTwiceInARowWritingEachChainBeforeItsEventAndRekeysEverySecondRenewal) {
+  char dir[] = "/tmp/stepca-cpp-renewer.XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string cert = std::string(dir) + "/device.crt", key_file = std::string(dir) + "/device.key";
+  auto c = client();
+  auto key = stepca::Key::generate(stepca::KeyType::EcP256);
+  auto first = short_lived(c, key, "cpp-renewer.example.com", 10);
+  Seen seen;
+  std::vector<std::string> on_disk;  // the cert file's serial as each Renewed event arrived
+  stepca::Renewer r(c, first, [&](const stepca::RenewerEvent &e) {
+    if (e.kind == Kind::Renewed) {
+      std::string serial;
+      try {
+        serial = stepca::Chain::load(slurp(cert)).serial();
+      } catch (const stepca::Error &) {
+      }
+      std::lock_guard<std::mutex> lock(seen.mu);
+      on_disk.push_back(serial);
+    }
+    seen.record(e);
+  });
+  r.files(cert, key_file).rekey(2).retry(300ms, 2000ms);
+  r.start();
+  // Each renewal is due half-way through what is left of ~10 s.
+  ASSERT_TRUE(seen.wait(40s, [&] { return seen.serials.size() >= 2; }));
+  EXPECT_LT(timed([&] { r.stop(); }), 1s);
+
+  std::unique_lock<std::mutex> lock(seen.mu);
+  const size_t reported = seen.events.size();
+  EXPECT_EQ(seen.count(Kind::Failed), 0u);
+  EXPECT_EQ(seen.count(Kind::WriteFailed), 0u);
+  EXPECT_GE(seen.count(Kind::Scheduled), 2u);
+  EXPECT_GT(seen.events.front().at, std::chrono::system_clock::now() - 30s);  // the first was scheduled
+  ASSERT_EQ(on_disk.size(), seen.serials.size());
+  for (size_t i = 0; i < seen.serials.size(); ++i) EXPECT_EQ(on_disk[i], seen.serials[i]) << "renewal " << i;
+  EXPECT_NE(seen.serials[0], first.chain().serial());
+  EXPECT_NE(seen.serials[1], seen.serials[0]);
+  // The first renewal keeps the key, the second is a rekey to a new one.
+  std::vector<bool> rekeyed;
+  for (const auto &e : seen.events)
+    if (e.kind == Kind::Renewed) rekeyed.push_back(e.rekeyed);
+  EXPECT_FALSE(rekeyed[0]);
+  EXPECT_TRUE(rekeyed[1]);
+  EXPECT_EQ(seen.key_pems[0], key.pem());
+  EXPECT_NE(seen.key_pems[1], key.pem());
+  EXPECT_EQ(seen.leaf_keys[1], key_spki(stepca::Key::load(seen.key_pems[1])));
+
+  const std::string last_serial = seen.serials.back(), last_key = seen.key_pems.back();
+  lock.unlock();
+
+  // The current credential is the last renewed one; its key is the one on disk, 0600.
+  auto now = r.credential();
+  EXPECT_EQ(now.chain().serial(), last_serial);
+  EXPECT_EQ(stepca::Chain::load(slurp(cert)).serial(), last_serial);
+  std::string pem = now.key().pem();
+  EXPECT_EQ(pem, slurp(key_file));
+  EXPECT_EQ(pem, last_key);
+  struct stat st {};
+  ASSERT_EQ(stat(key_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(leaf_spki(now.chain()), key_spki(now.key()));
+  EXPECT_NO_THROW(c.renew(now, STEPCA_RENEW_MTLS));
+
+  // Nothing is reported once stop() returned.
+  std::this_thread::sleep_for(200ms);
+  lock.lock();
+  EXPECT_EQ(seen.events.size(), reported);
+  lock.unlock();
+  run("rm -rf " + quote(dir));
+}
+
+TEST(Renewer, AHeldKeyRekeysThroughNewKeyWhoseThrowIsAFailureRetriedAndOutlivesClientAndRenewer) {
+  auto time_calls = std::make_shared<std::atomic<int>>(0);
+  std::optional<stepca::Client> c;
+  c.emplace(stepca::Client::Builder(env("STEPCA_URL"))
+                .root_file(env("STEPCA_ROOT"))
+                .time_source([time_calls] {
+                  ++*time_calls;
+                  return unix_now();
+                })
+                .build());
+  std::optional<stepca::Credential> first;
+  {
+    auto key = openssl_held_key();
+    first.emplace(held_credential(client(), key, "cpp-renewer-held.example.com"));
+  }  // the key is gone; the credential keeps its sign function
+  Seen seen;
+  int asked = 0;  // the renewer's thread only, until it is stopped
+  std::string made;  // the SPKI of the key new_key made
+  std::optional<stepca::Renewer> r;
+  r.emplace(*c, *first, [&](const stepca::RenewerEvent &e) { seen.record(e); });
+  r->rekey(1, [&]() -> stepca::ExternalKey {
+     if (++asked == 1) throw std::runtime_error("token busy");
+     auto key = openssl_held_key();
+     made = key.public_key();
+     return key;
+   })
+      .retry(200ms, 400ms)
+      .auth(STEPCA_RENEW_MTLS);  // with AUTO a retry after a failure tries the token: a renewal
+  c.reset();  // the renewer keeps the client's time source alive
+  first.reset();
+  int before = time_calls->load();
+  r->start();
+  r->renew_now();
+  ASSERT_TRUE(seen.wait(20s, [&] { return seen.count(Kind::Renewed) >= 1; }));
+  r->stop();
+  EXPECT_GT(time_calls->load(), before);
+  {
+    std::lock_guard<std::mutex> lock(seen.mu);
+    EXPECT_EQ(asked, 2);
+    const stepca::RenewerEvent *failed = nullptr, *renewed = nullptr;
+    for (const auto &e : seen.events) {
+      if (e.kind == Kind::Failed && !failed) failed = &e;
+      if (e.kind == Kind::Renewed && !renewed) renewed = &e;
+    }
+    ASSERT_NE(failed, nullptr);
+    ASSERT_NE(renewed, nullptr);
+    ASSERT_TRUE(failed->error.has_value());
+    EXPECT_EQ(failed->error->code(), STEPCA_ERR_SIGNER);
+    std::string what = failed->error->what();
+    EXPECT_EQ(what.rfind("new_key:", 0), 0u) << what;
+    EXPECT_NE(what.find("token busy"), std::string::npos) << what;
+    EXPECT_EQ(failed->attempt, 1u);
+    EXPECT_GT(failed->at, std::chrono::system_clock::now() - 10s);
+    EXPECT_TRUE(renewed->rekeyed);
+    EXPECT_FALSE(renewed->error.has_value());
+    // The event's credential is an owned copy of the held one: the new key's certificate.
+    EXPECT_EQ(seen.leaf_keys.back(), made);
+    EXPECT_EQ(seen.key_pems.back(), "");
+  }
+  auto now = r->credential();
+  expect_error([&] { now.key(); }, STEPCA_ERR_INVALID_ARGUMENT, "credential");
+  r.reset();  // the renewer, its new_key and the client are gone: the credential keeps the sign function
+  auto renewed = client().renew(now, STEPCA_RENEW_MTLS);
+  EXPECT_EQ(leaf_spki(renewed), made);
+}
+
+TEST(Renewer, AThrowingEventFunctionDoesNotStopItAndStopFromTheFunctionOnlyAsks) {
+  auto c = client();
+  auto key = stepca::Key::generate(stepca::KeyType::EcP256);
+  stepca::Credential cred(c.sign(csr_for(key, "cpp-renewer-throw.example.com")), key);
+  Seen seen;
+  std::atomic<bool> stop_from_callback{false}, returned{false};
+  std::optional<stepca::Renewer> r;
+  r.emplace(c, cred, [&](const stepca::RenewerEvent &e) {
+    if (stop_from_callback) r->stop();
+    seen.record(e);
+    if (stop_from_callback) {
+      std::this_thread::sleep_for(300ms);
+      returned = true;
+    }
+    if (e.kind == Kind::Scheduled) throw std::runtime_error("a bug in the event function");
+    throw 42;  // not even a std::exception
+  });
+  r->start();
+  ASSERT_TRUE(seen.wait(10s, [&] { return seen.events.size() >= 1; }));
+  r->renew_now();  // the function threw on Scheduled; the renewer still renews and reports
+  ASSERT_TRUE(seen.wait(10s, [&] { return seen.count(Kind::Renewed) >= 1 && seen.count(Kind::Scheduled) >= 2; }));
+  {
+    std::lock_guard<std::mutex> lock(seen.mu);
+    EXPECT_EQ(seen.events[0].kind, Kind::Scheduled);
+    EXPECT_EQ(seen.events[1].kind, Kind::Renewed);
+    EXPECT_EQ(seen.events[2].kind, Kind::Scheduled);
+  }
+  EXPECT_NE(r->credential().chain().serial(), cred.chain().serial());
+  r->stop();
+
+  // Started again from its current credential; stop() from the function only asks: no
+  // further event, settings change again, and the destructor waits for the function.
+  size_t reported = seen.events.size();
+  stop_from_callback = true;
+  r->start();
+  ASSERT_TRUE(seen.wait(10s, [&] { return seen.events.size() > reported; }));
+  r->renew_now();
+  EXPECT_NO_THROW(r->two_thirds());
+  EXPECT_FALSE(returned);
+  r.reset();
+  EXPECT_TRUE(returned);
+  std::lock_guard<std::mutex> lock(seen.mu);
+  EXPECT_EQ(seen.events.size(), reported + 1) << "an event after the function stopped the renewer";
+}
+
+TEST(Renewer, SettingsThatCannotWorkAreRefusedNamingTheFieldAndAMovedFromOneIsSafe) {
+  auto c = client();
+  auto key = stepca::Key::generate(stepca::KeyType::EcP256);
+  stepca::Credential cred(c.sign(csr_for(key, "cpp-renewer-args.example.com")), key);
+  auto held_key = openssl_held_key();
+  auto held = held_credential(c, held_key, "cpp-renewer-args-held.example.com");
+  expect_error([&] { held.key(); }, STEPCA_ERR_INVALID_ARGUMENT, "credential");
+  EXPECT_EQ(cred.key().pem(), key.pem());
+
+  // A held key is rekeyed only with a new-key function.
+  stepca::Renewer h(c, held, nullptr);
+  h.rekey(1);
+  expect_error([&] { h.start(); }, STEPCA_ERR_INVALID_ARGUMENT, "new_key");
+  h.rekey(1, [] { return openssl_held_key(); });
+  EXPECT_NO_THROW(h.start());
+  h.stop();
+
+  stepca::Renewer r(c, cred, [](const stepca::RenewerEvent &) {});
+  expect_error([&] { r.expires_in(0s); }, STEPCA_ERR_INVALID_ARGUMENT, "seconds");
+  expect_error([&] { r.renew_period(-5s); }, STEPCA_ERR_INVALID_ARGUMENT, "seconds");
+  expect_error([&] { r.auth(7); }, STEPCA_ERR_INVALID_ARGUMENT, "auth");
+  r.retry(5000ms, 1000ms);
+  expect_error([&] { r.start(); }, STEPCA_ERR_INVALID_ARGUMENT, "retry_max");
+  r.retry(0ms, 1000ms);
+  expect_error([&] { r.start(); }, STEPCA_ERR_INVALID_ARGUMENT, "retry_min");
+  r.retry(1000ms, 1000ms).files("/tmp/stepca-cpp-never-written.crt").rekey(2);
+  expect_error([&] { r.start(); }, STEPCA_ERR_INVALID_ARGUMENT, "key_file");
+  r.files("").rekey(0).expires_in(1h).renew_period(std::chrono::hours(24)).two_thirds().auth(STEPCA_RENEW_MTLS);
+  r.start();
+  expect_error([&] { r.start(); }, STEPCA_ERR_INVALID_ARGUMENT, "renewer");
+  expect_error([&] { r.files(""); }, STEPCA_ERR_INVALID_ARGUMENT, "renewer");
+  expect_error([&] { r.rekey(1, [] { return openssl_held_key(); }); }, STEPCA_ERR_INVALID_ARGUMENT, "renewer");
+  EXPECT_NO_THROW(r.replace(cred));
+
+  // Moved from, it is safe to stop and destroy; its calls throw naming the renewer.
+  stepca::Renewer moved(std::move(r));
+  EXPECT_EQ(r.get(), nullptr);
+  r.stop();
+  expect_error([&] { r.credential(); }, STEPCA_ERR_NULL_ARGUMENT, "renewer");
+  expect_error([&] { r.renew_now(); }, STEPCA_ERR_NULL_ARGUMENT, "renewer");
+  expect_error([&] { r.replace(cred); }, STEPCA_ERR_NULL_ARGUMENT, "renewer");
+  expect_error([&] { r.rekey(1); }, STEPCA_ERR_NULL_ARGUMENT, "renewer");
+  EXPECT_EQ(moved.credential().chain().serial(), cred.chain().serial());
+  // Assigned over, a running renewer is stopped and freed before its callbacks go.
+  moved = std::move(h);
+  EXPECT_EQ(h.get(), nullptr);
+  EXPECT_EQ(moved.credential().chain().serial(), held.chain().serial());
+  {
+    stepca::Renewer gone(std::move(moved));
+  }
+  stepca::Renewer scratch(std::move(moved));  // moved-from twice, destroyed at the end
 }
