@@ -603,6 +603,11 @@ stepca_status stepca_credential_new_external(const stepca_chain *chain, const st
 // The credential's chain, as a new chain object (free with `stepca_chain_free`).
 stepca_status stepca_credential_chain(const stepca_credential *credential, stepca_chain **chain_out, stepca_error **error);
 
+// A new reference to the same credential (chain and key, shared: nothing is copied), for
+// keeping one that was only lent, as a renewer event's. Free it with
+// `stepca_credential_free`.
+stepca_status stepca_credential_clone(const stepca_credential *credential, stepca_credential **credential_out, stepca_error **error);
+
 // The credential's key when it is in memory (after a renewer's rekey, the new one), as a
 // new key object (free with `stepca_key_free`). A held key never leaves its device:
 // `STEPCA_ERR_INVALID_ARGUMENT` naming `credential`.

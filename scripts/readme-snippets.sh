@@ -186,6 +186,24 @@ run_signer() {
   check "signer: a token step-ca refuses is STEPCA_ERR_CA_REJECTED (valgrind)" signer_bad_token
 }
 
+# --- renew: the background renewer keeps a certificate of seconds fresh ----------------
+run_renew() {
+  local bin=$1 d=$work/renew n=renewed.example.com
+  mkdir -p "$d"
+  new_key "$d/key.pem"
+  renew_ok() {
+    token "$n" "$d/token" || return 1
+    local first
+    # A 10 s certificate kept fresh for 20 s: renewed at least twice, the last chain on disk.
+    runv "$bin" 2 "$STEPCA_URL" "$STEPCA_ROOT" "$d/key.pem" "$d/token" "$n" "$d/chain.pem" \
+      "$d/new.key" 20 10 || return 1
+    chain_ok "$d/chain.pem" "$d/key.pem" "$n" || return 1
+    [ "$(grep -c '^renewed$' "$work/stderr")" -ge 2 ] || { echo "expected 2+ 'renewed' lines"; return 1; }
+    [ ! -e "$d/new.key" ] || { echo "no rekey was due, yet a key was written"; return 1; }
+  }
+  check "renew: a 10 s certificate renewed 2+ times in 20 s, last chain verifies (valgrind)" renew_ok
+}
+
 # --- go-enroll: the Go command ----------------------------------------------------------
 run_go_enroll() {
   local bin=$1 d=$work/go-enroll n=go-device.example.com

@@ -56,6 +56,7 @@ check "rustdoc builds without warnings" env RUSTDOCFLAGS="-D warnings" cargo doc
 check "bindings cover the C API (C++ and Go)" python3 scripts/check-bindings.py
 suite "bindings coverage checker self-test" python3 scripts/check-bindings.py --self-test
 check "build library, example, C and C++ tests" make -s all c-tests cpp-tests
+check "systemd units (make install to a DESTDIR, systemd-analyze verify)" scripts/check-systemd-units.sh
 check "gofmt" sh -c 'test -z "$(gofmt -l bindings/go examples/go)" || { gofmt -l bindings/go examples/go; exit 1; }'
 check "go vet" sh -c 'cd bindings/go && go vet ./... && cd ../../examples/go && go vet ./...'
 if cargo +nightly miri --version >/dev/null 2>&1; then
@@ -79,7 +80,7 @@ suite "C 16 threads x 500 enrollments (ASan+UBSan)" build/tests/asan-test_thread
 suite "C 4 threads x 10 enrollments (valgrind)" env STEPCA_THREADS=4 STEPCA_PER_THREAD=10 \
   "${vg[@]}" build/tests/test_threads
 suite "install: pkg-config and CMake consumers from the installed tree" scripts/test-install.sh
-suite "stepca command-line tool (incl. a batch killed and resumed)" cargo test --quiet -p stepca-cli
+suite "stepca command-line tool (incl. a batch killed and resumed, renew --daemon through a CA outage)" cargo test --quiet -p stepca-cli
 suite "C++ wrapper (GoogleTest)" build/tests/test_cpp
 suite "C++ wrapper (GoogleTest, ASan+UBSan)" build/tests/asan-test_cpp
 suite "C++ wrapper (GoogleTest, valgrind)" "${vg[@]}" build/tests/test_cpp

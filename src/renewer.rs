@@ -60,7 +60,8 @@ pub struct RenewerOptions {
     pub schedule: Schedule,
     /// How to authenticate renewals. `Auto`: mutual TLS while the certificate is valid by
     /// the client's clock, else the token, and after a failed attempt the other one.
-    /// Rekeys always use mutual TLS, so an expired certificate is renewed, not rekeyed.
+    /// Rekeys always use mutual TLS, so an expired certificate is renewed, not rekeyed, and
+    /// so is a retry by token after a failed rekey (the rekey comes with the next renewal).
     pub auth: RenewAuth,
     /// Rekey instead of renewing every this many renewals (0: never).
     pub rekey_every: u32,
@@ -266,6 +267,12 @@ impl Renewer {
         Ok(())
     }
 
+    /// Whether the caller is this renewer's own thread (its event callback), where
+    /// [`Renewer::stop`] only asks.
+    pub(crate) fn on_its_thread(&self) -> bool {
+        RENEWER_THREAD.with(Cell::get) == Arc::as_ptr(&self.shared) as usize
+    }
+
     /// Stops the renewer and waits for its thread, which ends at once unless a request is
     /// on the wire (see the type's documentation). No event is reported after it returns.
     /// Idempotent; from an event callback it only asks, and the thread ends after the
@@ -273,7 +280,7 @@ impl Renewer {
     pub fn stop(&self) {
         self.shared.lock().stop = true;
         self.shared.wake.notify_all();
-        if RENEWER_THREAD.with(Cell::get) == Arc::as_ptr(&self.shared) as usize {
+        if self.on_its_thread() {
             return;
         }
         let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();

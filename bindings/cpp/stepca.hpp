@@ -1018,10 +1018,8 @@ struct RenewerEvent {
   std::chrono::system_clock::time_point at{};
   // Whether the key is new (Renewed).
   bool rekeyed = false;
-  // The new credential (Renewed, WriteFailed), an owned copy, else empty. It is the
-  // renewer's own credential object; should another thread's replace() or stop() land in
-  // the instant before the event, it is rebuilt from the chain and the key in memory, and
-  // for a held key (which cannot be copied through the C API) left empty.
+  // The new credential (Renewed, WriteFailed), an owned copy (stepca_credential_clone:
+  // the same chain and key), else empty.
   std::optional<Credential> credential;
   // Why (Failed, WriteFailed), copied: code, message, HTTP status, CA message, ...
   std::optional<Error> error;
@@ -1243,27 +1241,13 @@ class Renewer {
     return std::shared_ptr<const AlgSignFunction>(state_->signs, static_cast<const AlgSignFunction *>(nullptr));
   }
 
-  // The leaf (DER) of a borrowed C credential.
-  static std::string leaf_der(const stepca_credential *c) {
-    stepca_chain *chain = nullptr;
-    detail::call([&](stepca_error **e) { return stepca_credential_chain(c, &chain, e); });
-    return Chain(chain).certificate(0, STEPCA_FORMAT_DER);
-  }
-
-  // An owned copy of the event's borrowed credential `c` (see RenewerEvent::credential).
+  // An owned copy of the event's borrowed credential `c` (see RenewerEvent::credential):
+  // the same chain and key, sharing the renewer's sign functions.
   static std::optional<Credential> copy(const detail::RenewerState &s, const stepca_credential *c) {
-    std::string leaf = leaf_der(c);
-    stepca_credential *current = nullptr;
-    if (stepca_renewer_credential(s.renewer, &current, nullptr) == STEPCA_OK) {
-      Credential cred(current, std::shared_ptr<const AlgSignFunction>(s.signs, static_cast<const AlgSignFunction *>(nullptr)));
-      if (leaf_der(cred.get()) == leaf) return std::optional<Credential>(std::move(cred));
-    }
-    stepca_key *k = nullptr;
-    if (stepca_credential_key(c, &k, nullptr) != STEPCA_OK) return std::nullopt;  // a held key
-    Key key(k);
-    stepca_chain *chain = nullptr;
-    detail::call([&](stepca_error **e) { return stepca_credential_chain(c, &chain, e); });
-    return std::optional<Credential>(Credential(Chain(chain), key));
+    stepca_credential *out = nullptr;
+    detail::call([&](stepca_error **e) { return stepca_credential_clone(c, &out, e); });
+    return std::optional<Credential>(
+        Credential(out, std::shared_ptr<const AlgSignFunction>(s.signs, static_cast<const AlgSignFunction *>(nullptr))));
   }
 
   // The C event callback: builds the RenewerEvent and runs the std::function; nothing it

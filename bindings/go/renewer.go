@@ -583,33 +583,16 @@ func (rc *renewerCore) renewed(b *C.stepca_credential, e *RenewerEvent) {
 	}
 	rc.rebuild()
 	if err == nil && rc.queue != nil {
-		e.Credential, _ = rc.copyOf(b, cc, chain)
+		e.Credential, _ = rc.copyOf(b, chain)
 	}
 }
 
-// copyOf makes a credential of Go's own from a borrowed one with chain cc (chain in Go):
-// the same chain with the same key.
-func (rc *renewerCore) copyOf(b *C.stepca_credential, cc *C.stepca_chain, chain *Chain) (*Credential, error) {
+// copyOf makes a credential of Go's own from a borrowed one (stepca_credential_clone: the
+// same chain and key), with the Go state of its key (chain in Go).
+func (rc *renewerCore) copyOf(b *C.stepca_credential, chain *Chain) (*Credential, error) {
 	state, cb, held := rc.share(chain.Leaf().PublicKey)
 	var out *C.stepca_credential
-	var err error
-	switch {
-	case held != nil:
-		err = held.h.use(func(ek *C.stepca_external_key) error { return newExternalCredentialC(cc, ek, &out) })
-	case cb != nil:
-		var ek *C.stepca_external_key
-		if ek, err = callbackKey(cb.h, chain.Leaf().PublicKey); err == nil {
-			err = newExternalCredentialC(cc, ek, &out)
-			C.stepca_external_key_free(ek)
-		}
-	default:
-		var k *C.stepca_key
-		if err = callC(func(e **C.stepca_error) C.stepca_status { return C.stepca_credential_key(b, &k, e) }); err == nil {
-			err = callC(func(e **C.stepca_error) C.stepca_status { return C.stepca_credential_new(cc, k, &out, e) })
-			C.stepca_key_free(k)
-		}
-	}
-	if err != nil {
+	if err := callC(func(e **C.stepca_error) C.stepca_status { return C.stepca_credential_clone(b, &out, e) }); err != nil {
 		held.release()
 		cb.release()
 		return nil, err
@@ -617,10 +600,6 @@ func (rc *renewerCore) copyOf(b *C.stepca_credential, cc *C.stepca_chain, chain 
 	cr := newCredential(out, chain, state, cb)
 	cr.held = held
 	return cr, nil
-}
-
-func newExternalCredentialC(cc *C.stepca_chain, ek *C.stepca_external_key, out **C.stepca_credential) error {
-	return callC(func(e **C.stepca_error) C.stepca_status { return C.stepca_credential_new_external(cc, ek, out, e) })
 }
 
 // adopt wraps a credential libstepca handed over (owned) with what Go needs for its key.

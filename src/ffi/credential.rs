@@ -117,6 +117,30 @@ pub unsafe extern "C" fn stepca_credential_chain(
     })
 }
 
+/// A new reference to the same credential (chain and key, shared: nothing is copied), for
+/// keeping one that was only lent, as a renewer event's. Free it with
+/// `stepca_credential_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stepca_credential_clone(
+    credential: *const stepca_credential,
+    credential_out: *mut *mut stepca_credential,
+    error: *mut *mut stepca_error,
+) -> stepca_status {
+    call(error, || {
+        // SAFETY: pointer contracts forwarded from the caller.
+        let (slot, cred) = unsafe {
+            (
+                out(credential_out, "credential_out")?,
+                handle(credential, "credential")?,
+            )
+        };
+        *slot = into_handle(stepca_credential {
+            cred: cred.cred.clone(),
+        });
+        Ok(())
+    })
+}
+
 /// The credential's key when it is in memory (after a renewer's rekey, the new one), as a
 /// new key object (free with `stepca_key_free`). A held key never leaves its device:
 /// `STEPCA_ERR_INVALID_ARGUMENT` naming `credential`.

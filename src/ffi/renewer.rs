@@ -94,6 +94,9 @@ struct Inner {
     options: RenewerOptions,
     on_event: Callback<unsafe extern "C" fn(*mut c_void, *const stepca_renewer_event)>,
     running: Option<Arc<Renewer>>,
+    /// One stopped from its own callback: its thread ends after the callback and is
+    /// joined by the next stop, start or free, so that nothing of it outlives those.
+    stopping: Option<Arc<Renewer>>,
 }
 
 impl stepca_renewer {
@@ -164,6 +167,7 @@ pub unsafe extern "C" fn stepca_renewer_new(
                 options: RenewerOptions::default(),
                 on_event: Callback { func, user_data },
                 running: None,
+                stopping: None,
             }),
         });
         Ok(())
@@ -316,10 +320,11 @@ pub unsafe extern "C" fn stepca_renewer_start(
     error: *mut *mut stepca_error,
 ) -> stepca_status {
     with_renewer(renewer, error, |r| {
-        let mut inner = r.lock();
-        if inner.running.is_some() {
+        if r.lock().running.is_some() {
             return Err(FfiError::invalid("renewer", "is already running"));
         }
+        join_stopped(r);
+        let mut inner = r.lock();
         let cb = inner.on_event;
         let running = Renewer::start(
             inner.client.clone(),
@@ -426,9 +431,27 @@ pub unsafe extern "C" fn stepca_renewer_stop(renewer: *const stepca_renewer) {
         if let Some(running) = running {
             // Not under the lock: the callback may ask for the credential meanwhile.
             running.stop();
-            r.lock().credential = running.credential();
+            let mut inner = r.lock();
+            inner.credential = running.credential();
+            if running.on_its_thread() {
+                inner.stopping = Some(running);
+                return;
+            }
         }
+        join_stopped(r);
     })
+}
+
+/// Joins a renewer that was stopped from its own callback (not from that thread itself).
+fn join_stopped(r: &stepca_renewer) {
+    let stopping = r.lock().stopping.take();
+    if let Some(s) = stopping {
+        if s.on_its_thread() {
+            r.lock().stopping = Some(s);
+        } else {
+            s.stop();
+        }
+    }
 }
 
 /// Renews now rather than at the scheduled time (a retry wait is cut short too). A no-op

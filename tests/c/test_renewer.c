@@ -331,6 +331,9 @@ static void test_token_key_renewed_and_rekeyed_in_the_token(stepca_client *clien
   stepca_renewer *r2 = NULL;
   OK(stepca_renewer_new(client, now, on_event, &ev2, &r2, &e_));
   OK(stepca_renewer_set_rekey(r2, 1, new_token_key, &broken, &e_));
+  /* Mutual TLS only: with STEPCA_RENEW_AUTO the retry after a failure is a token renewal,
+   * which is never a rekey. */
+  OK(stepca_renewer_set_auth(r2, STEPCA_RENEW_MTLS, &e_));
   OK(stepca_renewer_set_retry(r2, 200, 400, &e_));
   OK(stepca_renewer_start(r2, &e_));
   OK(stepca_renewer_renew_now(r2, &e_));
@@ -422,6 +425,17 @@ static void test_arguments(stepca_client *client) {
   OK(stepca_renewer_set_rekey(r, 1, NULL, NULL, &e_));
   NAMES(stepca_renewer_start(r, &e_), STEPCA_ERR_INVALID_ARGUMENT, "new_key");
   stepca_renewer_free(r);
+
+  /* A clone is the same credential: it renews as the original does. */
+  stepca_credential *clone = NULL;
+  NAMES(stepca_credential_clone(NULL, &clone, &e_), STEPCA_ERR_NULL_ARGUMENT, "credential");
+  NAMES(stepca_credential_clone(cred, NULL, &e_), STEPCA_ERR_NULL_ARGUMENT, "credential_out");
+  OK(stepca_credential_clone(held, &clone, &e_));
+  stepca_chain *renewed = NULL;
+  OK(stepca_credential_renew(client, clone, STEPCA_RENEW_MTLS, &renewed, &e_));
+  CHECK(renewed != NULL);
+  stepca_chain_free(renewed);
+  stepca_credential_free(clone);
 
   stepca_key *k = NULL;
   NAMES(stepca_credential_key(NULL, &k, &e_), STEPCA_ERR_NULL_ARGUMENT, "credential");
