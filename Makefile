@@ -42,9 +42,12 @@ SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLU
 
 all: lib example
 
-# Always ask cargo: it knows whether the Rust sources changed.
+# Always ask cargo: it knows whether the Rust sources changed. The library and the command
+# are built by one invocation: built apart, cargo unifies the dependencies' features
+# differently, and the two variants of libstepca.so (a cdylib: one file name) evict each
+# other, so every `make lib` after a `make cli` rebuilt both (minutes per make install).
 $(RUSTLIB): FORCE
-	$(CARGO) build --release --lib
+	$(CARGO) build --release -p stepca -p stepca-cli
 
 lib: $(LIBDIR_BUILD)/libstepca.so.$(VERSION)
 
@@ -73,7 +76,7 @@ $(BUILD)/factory_enroll: examples/factory_enroll.c include/stepca.h lib
 STEPCA_BIN := $(TARGET)/release/stepca
 
 cli: FORCE
-	$(CARGO) build --release -p stepca-cli --bin stepca
+	$(CARGO) build --release -p stepca -p stepca-cli
 
 # Each test is built three ways: plain (for valgrind) and with ASan+UBSan.
 c-tests: $(addprefix $(BUILD)/tests/,$(C_TESTS)) $(addprefix $(BUILD)/tests/asan-,$(C_TESTS))

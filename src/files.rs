@@ -23,20 +23,15 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
             format!("{}: not a file name", path.display()),
         )
     })?;
-    // The thread id keeps two writers of one process (a renewer and the caller) apart.
+    // A random name created exclusively (O_CREAT|O_EXCL, which also refuses a symlink
+    // planted at that name): no other writer's file is taken over, nothing is followed.
     let tmp = dir.join(format!(
-        ".{}.tmp-{}-{:?}",
+        ".{}.tmp-{}",
         name.to_string_lossy(),
-        std::process::id(),
-        std::thread::current().id()
+        crate::jose::random_hex(8)?
     ));
     let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&tmp)?;
+        let mut f = create_exclusive(&tmp, mode)?;
         // The mode given to open is masked by the umask; keys must be 0600 whatever it is.
         f.set_permissions(std::fs::Permissions::from_mode(mode))?;
         f.write_all(data)?;
@@ -54,6 +49,15 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     Ok(())
 }
 
+/// Creates `path` for writing, failing when anything (a file, a symlink) is there already.
+fn create_exclusive(path: &Path, mode: u32) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,6 +73,24 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), b"new");
         assert_eq!(std::fs::metadata(&p).unwrap().mode() & 0o777, 0o600);
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_symlink_planted_at_the_temporary_name_is_not_followed() {
+        let dir = std::env::temp_dir().join(format!("stepca-files-link-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("target");
+        std::fs::write(&target, b"untouched").unwrap();
+        let link = dir.join(".c.pem.tmp-planted");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let e = create_exclusive(&link, 0o600).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&target).unwrap(), b"untouched");
+        // A dangling link is not followed either (it would create the target).
+        std::fs::remove_file(&target).unwrap();
+        assert!(create_exclusive(&link, 0o600).is_err());
+        assert!(!target.exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
