@@ -210,12 +210,21 @@ enum Command {
         #[arg(long)]
         cert: PathBuf,
     },
-    /// Enroll every device of a CSV manifest (name[,san;san...]) into --out-dir.
+    /// Enroll every device of a CSV manifest into --out-dir (NAME.key, NAME.crt),
+    /// resumably.
+    ///
+    /// The manifest's first line is the header `name,sans`; then one device a line: its
+    /// name (CN and file name) and its SANs separated by ';' (CSV quoting works). Bad lines
+    /// and duplicate names refuse the batch before anything is enrolled. A journal in
+    /// --out-dir names, on the next run, the devices whose request was in flight when a run
+    /// was killed. Exit codes besides the usual: 8 devices failed, 9 another batch holds
+    /// --out-dir, 130/143 stopped by SIGINT/SIGTERM (after those in flight were written).
     Batch {
         #[arg(long)]
         manifest: PathBuf,
         #[arg(long)]
         out_dir: PathBuf,
+        /// Devices in flight at once (a kill leaves at most this many in doubt).
         #[arg(long, default_value_t = 4)]
         parallel: usize,
         #[arg(long, default_value = "ec-p256")]

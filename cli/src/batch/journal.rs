@@ -1,0 +1,479 @@
+//! The out dir's own files: the lock that keeps a second batch out, the journal, and the
+//! temporary files (created exclusively, named `.NAME.EXT.stepca-batch-XXXXXXXXXX.tmp`, each
+//! recorded in the journal before anything is written into it).
+//!
+//! The journal, `.stepca-batch.journal`, is a text file appended to and fsynced record by
+//! record, one record a line, fields separated by tabs (device names hold no control
+//! characters):
+//!
+//! ```text
+//! run     PID  UNIX-TIME      a run starts
+//! tmp     NAME TEMP-FILE      a temporary file was created for NAME's key
+//! sign    NAME TEMP-FILE      NAME's sign request is about to be sent; its chain goes to TEMP-FILE
+//! done    NAME                NAME's chain is in place (NAME.crt)
+//! rejected NAME               the request failed and no certificate was issued
+//! unsure  NAME                the request failed after it may have reached the CA
+//! ```
+//!
+//! A device whose last record is `sign` or `unsure` is pending: the CA may have issued it a
+//! certificate that never reached the disk. A run that ends with nothing pending removes the
+//! journal. A torn last line (no line end) is ignored.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use tempfile::NamedTempFile;
+
+use crate::Failure;
+
+pub(crate) const LOCK: &str = ".stepca-batch.lock";
+pub(crate) const JOURNAL: &str = ".stepca-batch.journal";
+/// What every temporary file name holds after `.NAME.EXT`.
+const TAG: &str = ".stepca-batch-";
+const SUFFIX: &str = ".tmp";
+/// Random characters in a temporary file's name.
+pub(crate) const RANDOM: usize = 10;
+
+/// The exit code of a batch refused because another holds its out dir.
+pub(crate) const LOCKED: i32 = 9;
+
+fn io_failure(path: &Path, e: std::io::Error) -> Failure {
+    let why = if e.raw_os_error() == Some(libc::ELOOP) {
+        "a symbolic link, not followed".to_string()
+    } else {
+        e.to_string()
+    };
+    crate::input(format!("{}: {why}", path.display()))
+}
+
+/// Opens a file of the batch's own in the out dir, never through a symbolic link.
+fn open_own(path: &Path, opts: &mut OpenOptions) -> Result<File, Failure> {
+    opts.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| io_failure(path, e))
+}
+
+/// The out dir's lock, held until dropped (the process's end): flock on
+/// `.stepca-batch.lock`, taken without waiting. A second batch on the directory is refused
+/// with exit code [`LOCKED`] and the holder's pid.
+pub(crate) struct DirLock(#[allow(dead_code)] File);
+
+pub(crate) fn lock(dir: &Path) -> Result<DirLock, Failure> {
+    let path = dir.join(LOCK);
+    let mut f = open_own(
+        &path,
+        OpenOptions::new().read(true).write(true).create(true),
+    )?;
+    // SAFETY: flock on a descriptor this function owns.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            let mut holder = String::new();
+            let _ = f.read_to_string(&mut holder);
+            let holder = holder.trim();
+            return Err(Failure {
+                code: LOCKED,
+                message: format!(
+                    "{}: another stepca batch{} is enrolling into this directory; two at \
+                     once could enroll a device twice (wait for it, or use another --out-dir)",
+                    dir.display(),
+                    if holder.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (pid {holder})")
+                    }
+                ),
+            });
+        }
+        return Err(io_failure(&path, e));
+    }
+    // Who holds it, for the message of a batch refused.
+    let _ = f.set_len(0);
+    let _ = f.write_all(format!("{}\n", std::process::id()).as_bytes());
+    Ok(DirLock(f))
+}
+
+/// What the journal holds about a device the CA may have issued a certificate to that did
+/// not reach the disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Pending {
+    /// The temporary file its chain was to be written to, while there may be one.
+    pub(crate) temp: Option<String>,
+    /// `true`: its request was in flight when the run stopped (no outcome recorded);
+    /// `false`: the request failed after it may have reached the CA.
+    pub(crate) in_flight: bool,
+}
+
+/// What earlier runs left in the journal.
+#[derive(Default, Debug)]
+pub(crate) struct Previous {
+    /// By device name.
+    pub(crate) pending: BTreeMap<String, Pending>,
+    /// Every temporary file recorded: (device, file name).
+    pub(crate) temps: Vec<(String, String)>,
+}
+
+/// Folds the journal's text into what is pending and which temporary files were the
+/// batch's.
+pub(crate) fn fold(text: &str) -> Previous {
+    let mut prev = Previous::default();
+    // A last line without its line end was torn by a crash: not a record.
+    let whole = match text.rfind('\n') {
+        Some(i) => &text[..=i],
+        None => "",
+    };
+    for line in whole.lines() {
+        let fields: Vec<&str> = line.split('\t').collect();
+        match fields.as_slice() {
+            ["tmp", name, temp] => prev.temps.push((name.to_string(), temp.to_string())),
+            ["sign", name, temp] => {
+                prev.temps.push((name.to_string(), temp.to_string()));
+                prev.pending.insert(
+                    name.to_string(),
+                    Pending {
+                        temp: Some(temp.to_string()),
+                        in_flight: true,
+                    },
+                );
+            }
+            ["done" | "rejected", name] => {
+                prev.pending.remove(*name);
+            }
+            ["unsure", name] => {
+                prev.pending.insert(
+                    name.to_string(),
+                    Pending {
+                        temp: None,
+                        in_flight: false,
+                    },
+                );
+            }
+            _ => {}
+        }
+    }
+    prev
+}
+
+#[derive(Clone, Copy)]
+pub(crate) enum Record<'a> {
+    Run,
+    Tmp(&'a str, &'a str),
+    Sign(&'a str, &'a str),
+    Done(&'a str),
+    Rejected(&'a str),
+    Unsure(&'a str),
+}
+
+/// The journal, open for appending, with the set of devices pending in it.
+pub(crate) struct Journal {
+    path: PathBuf,
+    file: Mutex<File>,
+    pending: Mutex<BTreeMap<String, ()>>,
+}
+
+impl Journal {
+    /// Opens (creates) the journal of `dir` and reads what earlier runs left in it.
+    pub(crate) fn open(dir: &Path) -> Result<(Journal, Previous), Failure> {
+        let path = dir.join(JOURNAL);
+        let mut f = open_own(
+            &path,
+            OpenOptions::new().read(true).append(true).create(true),
+        )?;
+        if !f.metadata().map_err(|e| io_failure(&path, e))?.is_file() {
+            return Err(crate::input(format!(
+                "{}: not a regular file",
+                path.display()
+            )));
+        }
+        let mut text = String::new();
+        f.read_to_string(&mut text)
+            .map_err(|e| io_failure(&path, e))?;
+        if !text.is_empty() && !text.ends_with('\n') {
+            // Finish the torn line so that the next record starts a line of its own.
+            f.write_all(b"\n").map_err(|e| io_failure(&path, e))?;
+        }
+        let prev = fold(&text);
+        let journal = Journal {
+            path,
+            file: Mutex::new(f),
+            pending: Mutex::new(prev.pending.keys().map(|k| (k.clone(), ())).collect()),
+        };
+        sync_dir(dir).map_err(|e| io_failure(dir, e))?;
+        journal
+            .record(Record::Run)
+            .map_err(|e| io_failure(&journal.path, e))?;
+        Ok((journal, prev))
+    }
+
+    /// Appends `r` and fsyncs it.
+    pub(crate) fn record(&self, r: Record<'_>) -> std::io::Result<()> {
+        let line = match r {
+            Record::Run => format!("run\t{}\t{}\n", std::process::id(), crate::now()),
+            Record::Tmp(n, t) => format!("tmp\t{n}\t{t}\n"),
+            Record::Sign(n, t) => format!("sign\t{n}\t{t}\n"),
+            Record::Done(n) => format!("done\t{n}\n"),
+            Record::Rejected(n) => format!("rejected\t{n}\n"),
+            Record::Unsure(n) => format!("unsure\t{n}\n"),
+        };
+        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        f.write_all(line.as_bytes())?;
+        f.sync_data()?;
+        drop(f);
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        match r {
+            Record::Sign(n, _) | Record::Unsure(n) => {
+                pending.insert(n.to_string(), ());
+            }
+            Record::Done(n) | Record::Rejected(n) => {
+                pending.remove(n);
+            }
+            Record::Run | Record::Tmp(..) => {}
+        }
+        Ok(())
+    }
+
+    /// How many devices are pending.
+    pub(crate) fn pending(&self) -> usize {
+        self.pending.lock().map_or(0, |p| p.len())
+    }
+
+    /// The end of a run: with nothing pending the journal has nothing left to say, and is
+    /// removed; otherwise it stays for the next run.
+    pub(crate) fn close(self, dir: &Path) {
+        if self.pending() == 0 && std::fs::remove_file(&self.path).is_ok() {
+            let _ = sync_dir(dir);
+        }
+    }
+}
+
+pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Whether `temp` is the name of a temporary file the batch would make for device `name`
+/// (`.NAME.key…` or `.NAME.crt…` with the tag and suffix); the journal is only believed
+/// about such names.
+pub(crate) fn is_temp_name(name: &str, temp: &str) -> bool {
+    let Some(rest) = temp
+        .strip_prefix('.')
+        .and_then(|t| t.strip_prefix(name))
+        .and_then(|t| t.strip_prefix(".key").or_else(|| t.strip_prefix(".crt")))
+        .and_then(|t| t.strip_prefix(TAG))
+        .and_then(|t| t.strip_suffix(SUFFIX))
+    else {
+        return false;
+    };
+    !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// A new temporary file in `dir` for device `name`'s `ext` ("key" or "crt"), with mode
+/// `mode` whatever the umask. Its name is recorded in the journal before the file is created
+/// (`sign` when `sign`, else `tmp`), so that a kill leaves no temporary file the journal does
+/// not name; it is created exclusively (O_EXCL: a planted file or symbolic link at its name
+/// is never opened, and another random name is tried). `random`: how many random characters
+/// the name has ([`RANDOM`]).
+pub(crate) fn temp_file(
+    journal: &Journal,
+    dir: &Path,
+    name: &str,
+    ext: &str,
+    mode: u32,
+    random: usize,
+    sign: bool,
+) -> std::io::Result<NamedTempFile<File>> {
+    let prefix = format!(".{name}.{ext}{TAG}");
+    let t = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(SUFFIX)
+        .rand_bytes(random)
+        .make_in(dir, |path| {
+            let temp = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            journal.record(if sign {
+                Record::Sign(name, &temp)
+            } else {
+                Record::Tmp(name, &temp)
+            })?;
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(path)
+        })?;
+    t.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))?;
+    Ok(t)
+}
+
+/// The file name of a temporary file.
+#[cfg(test)]
+pub(crate) fn base(t: &NamedTempFile<File>) -> String {
+    t.path()
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Writes `data` for device `name` to `dest` in `dir` atomically: a temporary file
+/// (recorded in the journal before it is created), fsync, rename, fsync of the directory. `replace`: whether an existing `dest` is replaced (a chain) or refused (a
+/// key: one on disk may already hold a certificate).
+pub(crate) fn write_file(
+    journal: &Journal,
+    dir: &Path,
+    name: &str,
+    ext: &str,
+    mode: u32,
+    data: &[u8],
+    replace: bool,
+) -> std::io::Result<()> {
+    let mut t = temp_file(journal, dir, name, ext, mode, RANDOM, false)?;
+    t.as_file_mut().write_all(data)?;
+    t.as_file().sync_all()?;
+    let dest = dir.join(format!("{name}.{ext}"));
+    if replace {
+        t.persist(&dest).map_err(|e| e.error)?;
+    } else {
+        t.persist_noclobber(&dest).map_err(|e| e.error)?;
+    }
+    sync_dir(dir)
+}
+
+/// Reads a temporary file of the batch's, never through a symbolic link nor from anything
+/// but a regular file (at most 1 MiB). The open file and its bytes.
+pub(crate) fn read_temp(path: &Path) -> std::io::Result<(File, Vec<u8>)> {
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    (&f).take(1 << 20).read_to_end(&mut bytes)?;
+    Ok((f, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn scratch(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("stepca-journal-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn fold_keeps_what_is_pending_and_every_temporary_file() {
+        let p = fold(
+            "run\t1\t2\n\
+             tmp\ta\t.a.key.stepca-batch-x.tmp\n\
+             sign\ta\t.a.crt.stepca-batch-y.tmp\n\
+             sign\tb\t.b.crt.stepca-batch-z.tmp\n\
+             done\tb\n\
+             sign\tc\t.c.crt.stepca-batch-w.tmp\n\
+             unsure\tc\n\
+             sign\td\t.d.crt.stepca-batch-v.tmp\n\
+             rejected\td\n\
+             sign\te\t.e.crt.stepca-batch-u.tm",
+        );
+        assert_eq!(p.pending.keys().collect::<Vec<_>>(), ["a", "c"]);
+        assert!(p.pending["a"].in_flight);
+        assert_eq!(
+            p.pending["a"].temp.as_deref(),
+            Some(".a.crt.stepca-batch-y.tmp")
+        );
+        assert!(!p.pending["c"].in_flight);
+        assert_eq!(p.temps.len(), 5);
+    }
+
+    #[test]
+    fn temp_names() {
+        assert!(is_temp_name("a", ".a.crt.stepca-batch-Ab3.tmp"));
+        assert!(is_temp_name("a", ".a.key.stepca-batch-Ab3.tmp"));
+        assert!(!is_temp_name("a", "a.crt"));
+        assert!(!is_temp_name("a", ".a.crt.tmp-123"));
+        assert!(!is_temp_name("a", ".b.crt.stepca-batch-Ab3.tmp"));
+        assert!(!is_temp_name("a", ".a.crt.stepca-batch-../x.tmp"));
+        assert!(!is_temp_name("a", ".a.crt.stepca-batch-.tmp"));
+    }
+
+    #[test]
+    fn a_temporary_file_never_follows_a_planted_symlink() {
+        let d = scratch("symlink");
+        let target = d.join("target");
+        std::fs::write(&target, b"precious").unwrap();
+        // With no random characters the name is known: plant a link there.
+        symlink(&target, d.join(".dev.crt.stepca-batch-.tmp")).unwrap();
+        let Ok((j, _)) = Journal::open(&d) else {
+            panic!()
+        };
+        let e = temp_file(&j, &d, "dev", "crt", 0o644, 0, true).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&target).unwrap(), b"precious");
+        assert!(
+            std::fs::symlink_metadata(d.join(".dev.crt.stepca-batch-.tmp"))
+                .unwrap()
+                .is_symlink()
+        );
+        // With random characters another name is taken, recorded before it was created, and
+        // the file has the mode asked.
+        let t = temp_file(&j, &d, "dev", "key", 0o600, RANDOM, false).unwrap();
+        assert!(is_temp_name("dev", &base(&t)), "{}", base(&t));
+        let text = std::fs::read_to_string(d.join(JOURNAL)).unwrap();
+        assert!(
+            text.ends_with(&format!("tmp\tdev\t{}\n", base(&t))),
+            "{text}"
+        );
+        let mode = t.as_file().metadata().unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // Reading a temporary file refuses a link.
+        let e = read_temp(&d.join(".dev.crt.stepca-batch-.tmp")).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ELOOP));
+        drop(t);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn the_lock_refuses_a_second_holder_and_links() {
+        let d = scratch("lock");
+        let Ok(first) = lock(&d) else {
+            panic!("not locked")
+        };
+        let Err(f) = lock(&d) else {
+            panic!("locked twice")
+        };
+        assert_eq!(f.code, LOCKED);
+        assert!(
+            f.message.contains(&format!("(pid {})", std::process::id())),
+            "{}",
+            f.message
+        );
+        drop(first);
+        assert!(lock(&d).is_ok(), "the lock is free again");
+        // The journal and the lock are never opened through a symbolic link.
+        let target = d.join("target");
+        std::fs::write(&target, b"precious").unwrap();
+        std::fs::remove_file(d.join(LOCK)).unwrap();
+        symlink(&target, d.join(LOCK)).unwrap();
+        symlink(&target, d.join(JOURNAL)).unwrap();
+        let Err(f) = lock(&d) else { panic!() };
+        assert!(f.message.contains("symbolic link"), "{}", f.message);
+        let Err(f) = Journal::open(&d) else { panic!() };
+        assert!(f.message.contains("symbolic link"), "{}", f.message);
+        assert_eq!(std::fs::read(&target).unwrap(), b"precious");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}
