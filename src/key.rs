@@ -1,5 +1,5 @@
 //! Private keys: loading (PEM or DER; PKCS#8, SEC1, PKCS#1; encrypted or not), generation,
-//! export as PKCS#8, and signing for CSRs.
+//! export as PKCS#8 (encrypted or not), and signing for CSRs.
 //!
 //! A key is parsed and validated once, when it is loaded; every later CSR reuses it.
 //! The PKCS#8 bytes we keep, and every buffer that held plaintext key material while
@@ -439,6 +439,21 @@ impl PrivateKey {
     /// The key as unencrypted PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`).
     pub fn to_pkcs8_pem(&self) -> Zeroizing<String> {
         key_encryption::encode_pem("PRIVATE KEY", &self.pkcs8)
+    }
+
+    /// The key as encrypted PKCS#8 PEM (`-----BEGIN ENCRYPTED PRIVATE KEY-----`), as `step`
+    /// writes encrypted keys with PKCS#8: PBES2 with PBKDF2-HMAC-SHA256 (600,000 iterations,
+    /// a random 16-byte salt) and AES-256-CBC (a random IV). [`PrivateKey::load`] reads it
+    /// back with the same `passphrase`, as do step and OpenSSL. An empty passphrase is
+    /// refused ([`ErrorKind::InvalidArgument`]).
+    pub fn to_encrypted_pkcs8_pem(&self, passphrase: &[u8]) -> Result<Zeroizing<String>> {
+        /// The iteration count of step's pemutil (go.step.sm/crypto), OWASP's figure.
+        const PBKDF2_ITERATIONS: u32 = 600_000;
+        if passphrase.is_empty() {
+            return Err(Error::invalid("passphrase", "is empty"));
+        }
+        let der = key_encryption::encrypt_pkcs8(&self.pkcs8, passphrase, PBKDF2_ITERATIONS)?;
+        Ok(key_encryption::encode_pem("ENCRYPTED PRIVATE KEY", &der))
     }
 
     /// The raw public key bits (EC point, RSAPublicKey DER, or 32 Ed25519 bytes).

@@ -1,8 +1,9 @@
 //! PEM armour and passphrase protection for private keys.
 //!
 //! Key PEM is parsed here rather than with the `pem` crate so that every buffer holding
-//! decoded key bytes is ours to zeroize. Encrypted PKCS#8 is decrypted with the `pkcs8`
-//! crate (PBES2: PBKDF2 or scrypt, AES-CBC); legacy OpenSSL `Proc-Type: 4,ENCRYPTED` PEM,
+//! decoded key bytes is ours to zeroize. Encrypted PKCS#8 with PBES2, PBKDF2 and AES-CBC
+//! (what step and OpenSSL 3 write) is decrypted, and written, with aws-lc-rs; other PBES2
+//! schemes (scrypt) with the `pkcs8` crate. Legacy OpenSSL `Proc-Type: 4,ENCRYPTED` PEM,
 //! which `step` writes for EC and RSA keys, uses EVP_BytesToKey (MD5) and AES-CBC.
 
 use base64::Engine as _;
@@ -13,6 +14,7 @@ use md5::{Digest, Md5};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, Result};
+use pkcs8::pkcs5;
 
 /// One `-----BEGIN X-----` ... `-----END X-----` block.
 pub(crate) struct PemBlock<'a> {
@@ -192,6 +194,125 @@ pub(crate) fn is_encrypted_pkcs8(der: &[u8]) -> bool {
     pkcs8::EncryptedPrivateKeyInfoRef::try_from(der).is_ok()
 }
 
+/// The AES-CBC cipher of PBES2 parameters, its key length and IV; `None` for other
+/// ciphers.
+fn aes_cbc(
+    scheme: &pkcs5::pbes2::EncryptionScheme,
+) -> Option<(&'static aws_lc_rs::cipher::Algorithm, usize, [u8; 16])> {
+    use aws_lc_rs::cipher::{AES_128, AES_192, AES_256};
+    use pkcs5::pbes2::EncryptionScheme as S;
+    match scheme {
+        S::Aes128Cbc { iv } => Some((&AES_128, 16, *iv)),
+        S::Aes192Cbc { iv } => Some((&AES_192, 24, *iv)),
+        S::Aes256Cbc { iv } => Some((&AES_256, 32, *iv)),
+        _ => None,
+    }
+}
+
+/// PBKDF2's PRF in aws-lc-rs; `None` for one it lacks (SHA-224).
+fn pbkdf2_prf(prf: pkcs5::pbes2::Pbkdf2Prf) -> Option<aws_lc_rs::pbkdf2::Algorithm> {
+    use aws_lc_rs::pbkdf2::{
+        PBKDF2_HMAC_SHA1, PBKDF2_HMAC_SHA256, PBKDF2_HMAC_SHA384, PBKDF2_HMAC_SHA512,
+    };
+    use pkcs5::pbes2::Pbkdf2Prf as P;
+    match prf {
+        P::HmacWithSha1 => Some(PBKDF2_HMAC_SHA1),
+        P::HmacWithSha256 => Some(PBKDF2_HMAC_SHA256),
+        P::HmacWithSha384 => Some(PBKDF2_HMAC_SHA384),
+        P::HmacWithSha512 => Some(PBKDF2_HMAC_SHA512),
+        _ => None,
+    }
+}
+
+/// PBES2 with PBKDF2 and AES-CBC (what step, OpenSSL 3 and this crate write) decrypted with
+/// aws-lc-rs, whose PBKDF2 is fast in every build (the pure-Rust one takes seconds for
+/// step's 600,000 iterations in a debug build); `None` for any other scheme, which the
+/// pkcs8 crate decrypts.
+fn decrypt_pbes2_aes_cbc(
+    info: &pkcs8::EncryptedPrivateKeyInfoRef<'_>,
+    passphrase: &[u8],
+) -> Option<Result<Zeroizing<Vec<u8>>>> {
+    let pkcs5::EncryptionScheme::Pbes2(params) = &info.encryption_algorithm else {
+        return None;
+    };
+    let pkcs5::pbes2::Kdf::Pbkdf2(kdf) = &params.kdf else {
+        return None;
+    };
+    let (cipher, key_len, iv) = aes_cbc(&params.encryption)?;
+    let prf = pbkdf2_prf(kdf.prf)?;
+    let iterations = std::num::NonZeroU32::new(kdf.iteration_count)?;
+    if kdf.key_length.is_some_and(|n| usize::from(n) != key_len) {
+        return None;
+    }
+    let mut key = Zeroizing::new(vec![0u8; key_len]);
+    aws_lc_rs::pbkdf2::derive(prf, iterations, kdf.salt.as_bytes(), passphrase, &mut key);
+    let mut data = Zeroizing::new(info.encrypted_data.as_bytes().to_vec());
+    let plain = aws_lc_rs::cipher::UnboundCipherKey::new(cipher, &key)
+        .and_then(aws_lc_rs::cipher::PaddedBlockDecryptingKey::cbc_pkcs7)
+        .and_then(|k| {
+            k.decrypt(
+                &mut data,
+                aws_lc_rs::cipher::DecryptionContext::Iv128(iv.into()),
+            )
+            .map(|p| p.len())
+        });
+    Some(match plain {
+        Ok(n) => {
+            data.truncate(n);
+            Ok(data)
+        }
+        Err(_) => Err(wrong_passphrase()),
+    })
+}
+
+/// Encrypts plain PKCS#8 DER into an EncryptedPrivateKeyInfo (DER) as step does: PBES2 with
+/// PBKDF2-HMAC-SHA256 (`iterations`, a random 16-byte salt) and AES-256-CBC (a random IV),
+/// with aws-lc-rs.
+pub(crate) fn encrypt_pkcs8(
+    der: &[u8],
+    passphrase: &[u8],
+    iterations: u32,
+) -> Result<Zeroizing<Vec<u8>>> {
+    use pkcs8::der::Encode as _;
+    let internal =
+        |what: &str| Error::new(ErrorKind::Internal, format!("key: cannot encrypt ({what})"));
+    let mut salt = [0u8; 16];
+    let mut iv = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut salt)
+        .and_then(|()| aws_lc_rs::rand::fill(&mut iv))
+        .map_err(|_| internal("no random bytes"))?;
+    let rounds = std::num::NonZeroU32::new(iterations).ok_or_else(|| internal("no iterations"))?;
+    let mut key = Zeroizing::new([0u8; 32]);
+    aws_lc_rs::pbkdf2::derive(
+        aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA256,
+        rounds,
+        &salt,
+        passphrase,
+        key.as_mut_slice(),
+    );
+    let mut data = Zeroizing::new(der.to_vec());
+    aws_lc_rs::cipher::UnboundCipherKey::new(&aws_lc_rs::cipher::AES_256, key.as_slice())
+        .and_then(aws_lc_rs::cipher::PaddedBlockEncryptingKey::cbc_pkcs7)
+        .and_then(|k| {
+            k.less_safe_encrypt(
+                &mut *data,
+                aws_lc_rs::cipher::EncryptionContext::Iv128(iv.into()),
+            )
+        })
+        .map_err(|_| internal("AES-256-CBC"))?;
+    let params = pkcs5::pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(iterations, &salt, iv)
+        .map_err(|e| internal(&e.to_string()))?;
+    let encrypted_data = pkcs8::der::asn1::OctetStringRef::new(data.as_slice())
+        .map_err(|e| internal(&e.to_string()))?;
+    let info = pkcs8::EncryptedPrivateKeyInfoRef {
+        encryption_algorithm: params.into(),
+        encrypted_data,
+    };
+    info.to_der()
+        .map(Zeroizing::new)
+        .map_err(|e| internal(&e.to_string()))
+}
+
 /// Decrypts an encrypted PKCS#8 structure into plain PKCS#8 DER.
 pub(crate) fn decrypt_pkcs8(der: &[u8], passphrase: Option<&[u8]>) -> Result<Zeroizing<Vec<u8>>> {
     let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der).map_err(|e| {
@@ -201,6 +322,9 @@ pub(crate) fn decrypt_pkcs8(der: &[u8], passphrase: Option<&[u8]>) -> Result<Zer
         )
     })?;
     let passphrase = need_passphrase(passphrase)?;
+    if let Some(result) = decrypt_pbes2_aes_cbc(&info, passphrase) {
+        return result;
+    }
     match info.decrypt(passphrase) {
         Ok(doc) => Ok(Zeroizing::new(doc.as_bytes().to_vec())),
         Err(pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::DecryptFailed)) => {

@@ -371,6 +371,70 @@ fn generated_keys_are_valid_pkcs8_for_openssl() {
 }
 
 #[test]
+fn encrypted_pkcs8_is_read_back_and_by_openssl_and_step() {
+    let dir = TempDir::new("encwrite");
+    let pw = dir.path("pw");
+    std::fs::write(&pw, format!("{PASS}\n")).unwrap();
+    for kt in [
+        KeyType::EcP256,
+        KeyType::EcP384,
+        KeyType::Ed25519,
+        KeyType::Rsa2048,
+    ] {
+        let key = PrivateKey::generate(kt).unwrap();
+        let pem = key.to_encrypted_pkcs8_pem(PASS.as_bytes()).unwrap();
+        assert!(
+            pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----\n"),
+            "{kt:?}"
+        );
+        let e = PrivateKey::load(pem.as_bytes(), None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::KeyPassphrase, "{kt:?}");
+        // (Each derivation takes a while in a debug build: these once.)
+        if kt == KeyType::EcP256 {
+            // Salt and IV are random: the same key encrypts differently each time.
+            assert_ne!(*pem, *key.to_encrypted_pkcs8_pem(PASS.as_bytes()).unwrap());
+            let e = PrivateKey::load(pem.as_bytes(), Some(b"wrong")).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::KeyPassphrase);
+        }
+        let again = PrivateKey::load(pem.as_bytes(), Some(PASS.as_bytes())).unwrap();
+        assert_eq!(again.to_pkcs8_der(), key.to_pkcs8_der(), "{kt:?}");
+
+        let path = dir.path(&format!("{kt:?}.key"));
+        std::fs::write(&path, pem.as_bytes()).unwrap();
+        let path = path.to_str().unwrap();
+        let (ok, openssl_pub) = run_stdin(
+            "openssl",
+            &["pkey", "-pubout"],
+            key.to_pkcs8_pem().as_bytes(),
+        );
+        assert!(ok);
+        assert_eq!(
+            openssl_public_key(path, false, Some(PASS)),
+            openssl_pub,
+            "{kt:?}"
+        );
+        // step reads it with its --password-file (step crypto key public).
+        let step_pub = run(
+            "step",
+            &[
+                "crypto",
+                "key",
+                "public",
+                path,
+                "--password-file",
+                pw.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(step_pub, openssl_pub, "{kt:?}");
+    }
+    let e = PrivateKey::generate(KeyType::EcP256)
+        .unwrap()
+        .to_encrypted_pkcs8_pem(b"")
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+}
+
+#[test]
 fn bad_keys_give_clear_errors() {
     let dir = TempDir::new("badkeys");
     let small = dir.path("rsa1024.key");

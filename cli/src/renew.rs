@@ -1,12 +1,13 @@
 //! `stepca renew`: once, or as a daemon (`--daemon`) on the library's [`Renewer`], with
-//! `step ca renew`'s flags and meanings: `--expires-in`, `--renew-period`, `--exec`,
-//! `--signal` with `--pid` or `--pid-file`, `--force`.
+//! `step ca renew`'s form (`stepca renew CRT KEY`), flags and meanings: `--expires-in`,
+//! `--renew-period`, `--exec`, `--signal` with `--pid` or `--pid-file`, `--out`,
+//! `--password-file` for an encrypted KEY, `--force`.
 //!
 //! The daemon logs one line per event on stderr (`stepca: next renewal at ...`, `stepca:
 //! renewed CERT (serial N, valid until ...)`, `stepca: renewal failed (attempt N, retry at
 //! ...): why`), survives CA outages (the renewer retries with a capped backoff, and renews
 //! by token once the certificate has expired), stops cleanly on SIGTERM or SIGINT, and
-//! re-reads --cert and --key on SIGHUP. Signals are taken synchronously: they are blocked
+//! re-reads CRT and KEY on SIGHUP. Signals are taken synchronously: they are blocked
 //! before the renewer's thread starts (which inherits the mask) and the main thread waits
 //! for them with sigwait(3).
 
@@ -93,7 +94,12 @@ fn jitter_below(d: Duration) -> Duration {
 pub(crate) fn once(cli: &Cli, a: &RenewArgs) -> Result<Value> {
     let hooks = Hooks::new(&a.hooks)?;
     let c = client(cli)?;
-    let key = Key::load("--key", &a.key, None)?;
+    let (key, _) = Key::load_protected(
+        "--key",
+        &a.key,
+        a.password_file.as_deref(),
+        "--password-file",
+    )?;
     let chain = read_chain(&a.cert)?;
     check_durations(&chain, a)?;
     if let Some(d) = a.expires_in {
@@ -109,11 +115,11 @@ pub(crate) fn once(cli: &Cli, a: &RenewArgs) -> Result<Value> {
     }
     let cred = key.credential(chain).map_err(at("--key"))?;
     let new = c.renew(&cred, auth(a))?;
-    stepca::write_atomic(&a.cert, new.to_pem().as_bytes(), 0o644)?;
+    stepca::write_atomic(a.out(), new.to_pem().as_bytes(), 0o644)?;
     hooks.run().map_err(|mut f| {
         f.message = format!(
             "renewed {} (serial {}), but {}",
-            a.cert.display(),
+            a.out().display(),
             new.serial(),
             f.message
         );
@@ -247,17 +253,19 @@ fn on_event(cert: &str, key: &str, hooks: &Hooks, event: &RenewerEvent<'_>) {
     }
 }
 
-/// --cert and --key as they are on disk now.
-fn load(a: &RenewArgs) -> Result<Credential> {
-    let chain = read_chain(&a.cert)?;
-    let key = Key::load("--key", &a.key, None)?;
+/// CRT (or the --out file, once written) and KEY as they are on disk now (KEY opened with
+/// the passphrase it had at start).
+fn load(a: &RenewArgs, passphrase: Option<&[u8]>) -> Result<Credential> {
+    let cert = if a.out().exists() { a.out() } else { &a.cert };
+    let chain = read_chain(cert)?;
+    let key = Key::load("--key", &a.key, passphrase)?;
     key.credential(chain).map_err(at("--key"))
 }
 
-/// SIGHUP: --cert and --key again from disk, replacing the renewer's credential.
-fn reload(renewer: &Renewer, a: &RenewArgs) {
+/// SIGHUP: CRT and KEY again from disk, replacing the renewer's credential.
+fn reload(renewer: &Renewer, a: &RenewArgs, passphrase: Option<&[u8]>) {
     let current = renewer.credential().chain().serial();
-    match load(a) {
+    match load(a, passphrase) {
         Err(f) => log(&format!(
             "SIGHUP: cannot reload, keeping serial {current}: {}",
             f.message
@@ -292,7 +300,18 @@ pub(crate) fn daemon(cli: &Cli, a: &RenewArgs) -> Result<Value> {
         ));
     }
     let c = client(cli)?;
-    let key = Key::load("--key", &a.key, None)?;
+    let (key, passphrase) = Key::load_protected(
+        "--key",
+        &a.key,
+        a.password_file.as_deref(),
+        "--password-file",
+    )?;
+    if a.rekey_every > 0 && passphrase.is_some() {
+        return Err(input(
+            "--rekey-every: KEY is encrypted, and the renewer writes new keys unencrypted; \
+             renew without --rekey-every, or with an unencrypted KEY",
+        ));
+    }
     let chain = read_chain(&a.cert)?;
     check_durations(&chain, a)?;
     let cred = key.credential(chain).map_err(at("--key"))?;
@@ -313,7 +332,7 @@ pub(crate) fn daemon(cli: &Cli, a: &RenewArgs) -> Result<Value> {
         auth: auth(a),
         rekey_every: a.rekey_every,
         new_key: None,
-        cert_file: Some(a.cert.clone()),
+        cert_file: Some(a.out().to_path_buf()),
         key_file: (a.rekey_every > 0).then(|| a.key.clone()),
         retry_min: a.retry_min.unwrap_or(defaults.retry_min),
         retry_max: a.retry_max.unwrap_or(defaults.retry_max),
@@ -323,14 +342,14 @@ pub(crate) fn daemon(cli: &Cli, a: &RenewArgs) -> Result<Value> {
         "renewing {} {how} (serial {serial}, valid until {until})",
         a.cert.display()
     ));
-    let (cert_name, key_name) = (a.cert.display().to_string(), a.key.display().to_string());
+    let (cert_name, key_name) = (a.out().display().to_string(), a.key.display().to_string());
     let renewer = Renewer::start(c, cred, options, move |event| {
         on_event(&cert_name, &key_name, &hooks, event)
     })
     .map_err(option_error)?;
     loop {
         match signals.wait() {
-            libc::SIGHUP => reload(&renewer, a),
+            libc::SIGHUP => reload(&renewer, a, passphrase.as_deref()),
             sig => {
                 renewer.stop();
                 let name = signal_name(sig);

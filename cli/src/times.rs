@@ -75,6 +75,107 @@ pub(crate) fn positive_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// A time as step's `--not-before` and `--not-after` take it: an instant (RFC 3339), or a
+/// duration from now (Go's syntax: `24h`, `30m`, `-1h`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TimeOrDuration {
+    /// UNIX seconds.
+    At(i64),
+    /// Nanoseconds from now (or, for `--not-after`, from `--not-before` when it is given).
+    In(i128),
+}
+
+impl TimeOrDuration {
+    /// UNIX seconds: the instant, or `base` plus the duration (rounded to the second).
+    pub(crate) fn resolve(self, base: i64) -> i64 {
+        match self {
+            TimeOrDuration::At(t) => t,
+            TimeOrDuration::In(n) => base + (n as f64 / 1e9).round() as i64,
+        }
+    }
+}
+
+/// Parses `--not-before` / `--not-after`: RFC 3339 first, else a Go duration (as step).
+pub(crate) fn time_or_duration(s: &str) -> Result<TimeOrDuration, String> {
+    if let Some(t) = parse_rfc3339(s) {
+        return Ok(TimeOrDuration::At(t));
+    }
+    parse_go_duration(s).map(TimeOrDuration::In).map_err(|_| {
+        format!(
+            "{s:?} is neither a time (RFC 3339: 2025-11-26T09:40:00Z) nor a duration \
+             (24h, 30m, 1h30m, -5m)"
+        )
+    })
+}
+
+/// UNIX seconds of an RFC 3339 time (`2025-11-26T09:40:00Z`, `2025-11-26T10:40:00.5+01:00`),
+/// fractions of a second dropped; `None` if it is not one.
+pub(crate) fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = b.get(r)?;
+        if part.iter().all(u8::is_ascii_digit) {
+            std::str::from_utf8(part).ok()?.parse().ok()
+        } else {
+            None
+        }
+    };
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut i = 19;
+    if b[i] == b'.' {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+    }
+    let offset = match b.get(i..)? {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+            let (h, m) = (num(i + 1..i + 3)?, num(i + 4..i + 6)?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let o = h * 3600 + m * 60;
+            if *sign == b'-' { -o } else { o }
+        }
+        _ => return None,
+    };
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if day < 1 || day > days_in_month || hour > 23 || min > 59 || sec > 60 {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hour * 3600 + min * 60 + sec - offset)
+}
+
 /// Whole seconds as Go prints a duration: `10h52m5s`, `5m0s`, `42s`, `0s`, `-3s`.
 pub(crate) fn go_duration(secs: i64) -> String {
     let sign = if secs < 0 { "-" } else { "" };
@@ -150,6 +251,45 @@ mod tests {
         assert_eq!(positive_duration("10s"), Ok(Duration::from_secs(10)));
         assert!(positive_duration("0s").is_err());
         assert!(positive_duration("-1m").is_err());
+    }
+
+    #[test]
+    fn times_or_durations_as_step() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339("2025-11-26T09:40:00Z"), Some(1_764_150_000));
+        assert_eq!(
+            parse_rfc3339("2025-11-26T10:40:00+01:00"),
+            Some(1_764_150_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2025-11-26T09:10:00.123-00:30"),
+            Some(1_764_150_000)
+        );
+        assert_eq!(parse_rfc3339("2000-02-29t00:00:00z"), Some(951_782_400));
+        for bad in [
+            "2025-11-26",
+            "2025-11-26 09:40:00Z",
+            "2025-11-26T09:40:00",
+            "2025-02-29T00:00:00Z",
+            "2025-13-01T00:00:00Z",
+            "2025-11-26T24:00:00Z",
+            "2025-11-26T09:40:00.Z",
+            "2025-11-26T09:40:00+0100",
+            "24h",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+        let h = 3_600_000_000_000i128;
+        assert_eq!(time_or_duration("24h"), Ok(TimeOrDuration::In(24 * h)));
+        assert_eq!(time_or_duration("-1h"), Ok(TimeOrDuration::In(-h)));
+        assert_eq!(
+            time_or_duration("2025-11-26T09:40:00Z"),
+            Ok(TimeOrDuration::At(1_764_150_000))
+        );
+        assert!(time_or_duration("tomorrow").is_err());
+        assert!(time_or_duration("3600").is_err());
+        assert_eq!(TimeOrDuration::In(90 * h / 60).resolve(100), 100 + 5400);
+        assert_eq!(TimeOrDuration::At(7).resolve(100), 7);
     }
 
     #[test]

@@ -73,7 +73,9 @@ impl Env {
 
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_stepca"));
-        c.args(["--ca-url", &self.url, "--root", &self.root])
+        // A step path of the test's own: never the CA's (with-ca.sh exports that one).
+        c.env("STEPPATH", self.dir.join("steppath"))
+            .args(["--ca-url", &self.url, "--root", &self.root])
             .args(args);
         if let Some(conf) = &self.softhsm {
             c.env("SOFTHSM2_CONF", conf);
@@ -146,7 +148,7 @@ impl Env {
         vec![
             "--provisioner".into(),
             "admin".into(),
-            "--password-file".into(),
+            "--provisioner-password-file".into(),
             self.password_file.clone(),
         ]
     }
@@ -326,7 +328,9 @@ fn enroll_renew_inspect_revoke() {
     assert_eq!(out.status.code(), Some(4));
     let err: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(err["error"].as_str().unwrap().contains("401"), "{err}");
+    // Nothing written: the new key stays in memory until the CA has issued.
     assert!(!Path::new(&e.p("x.crt")).exists());
+    assert!(!Path::new(&e.p("x.key")).exists());
 
     // Revoke with the certificate itself.
     let (k2, c2) = (e.p("two.key"), e.p("two.crt"));
@@ -479,8 +483,38 @@ fn x5c_enroll_revoke_and_batch_with_a_birth_certificate() {
     args.extend(["--password-file", pw.as_str()]);
     e.ok(&args);
     openssl_verify(&e.root, &c2);
+    // As in step, --password-file stood in for --provisioner-password-file, so the new key
+    // was written unencrypted.
+    assert!(
+        std::fs::read_to_string(&k2)
+            .unwrap()
+            .starts_with("-----BEGIN PRIVATE KEY-----")
+    );
+    let (k3, c3) = (e.p("op3.key"), e.p("op3.crt"));
+    let base = [
+        "enroll",
+        "--cn",
+        "x5c-op3.example.com",
+        "--key-out",
+        &k3,
+        "--cert-out",
+        &c3,
+    ];
     let said = e.fails(&with(&base, &x5c_enc), 6);
     assert!(said.contains("--x5c-key: passphrase"), "{said}");
+    assert!(!Path::new(&k3).exists() && !Path::new(&c3).exists());
+    // With step's first choice, --provisioner-password-file; a wrong one is named.
+    let mut args = with(&base, &x5c_enc);
+    args.extend(["--provisioner-password-file", e.password_file.as_str()]);
+    let said = e.fails(&args, 6);
+    assert!(
+        said.contains("--x5c-key: passphrase: wrong passphrase")
+            && said.contains("(from --provisioner-password-file)"),
+        "{said}"
+    );
+    let mut args = with(&base, &x5c_enc);
+    args.extend(["--provisioner-password-file", pw.as_str()]);
+    e.ok(&args);
 
     // A batch: one X5C token per device, from the same birth certificate.
     let mut manifest = String::from("name,sans\n");
@@ -691,7 +725,7 @@ fn x5c_refusals_bad_uris_and_conflicting_token_flags() {
         said.contains("--key: uri: has both pin-value and pin-source"),
         "{said}"
     );
-    // --key-out is for generated keys: a token's key is never written.
+    // --key-out is for generated keys: a token's key is never written (a usage error).
     let uri = format!("pkcs11:token=t;object=k?module-path={MODULE}&pin-value=1234");
     let said = e.fails(
         &[
@@ -707,15 +741,18 @@ fn x5c_refusals_bad_uris_and_conflicting_token_flags() {
             "--token",
             "a.b.c",
         ],
-        3,
+        2,
     );
-    assert!(said.contains("--key-out: "), "{said}");
-    // The PIN of a token key comes from its URI, not --password-file.
+    assert!(said.contains("--key-out"), "{said}");
+    // The PIN of a token key comes from its URI, not a password file.
     let mut args = enroll(&e.x5c(&birth, &uri));
-    args.extend(["--password-file".into(), e.password_file.clone()]);
+    args.extend([
+        "--provisioner-password-file".into(),
+        e.password_file.clone(),
+    ]);
     let said = fails(args, 3);
     assert!(
-        said.contains("--password-file: ") && said.contains("--x5c-key"),
+        said.contains("--provisioner-password-file: ") && said.contains("--x5c-key"),
         "{said}"
     );
 
@@ -763,7 +800,10 @@ fn x5c_refusals_bad_uris_and_conflicting_token_flags() {
             vec!["--x5c-cert"],
         ),
         (
-            vec!["--password-file".into(), e.password_file.clone()],
+            vec![
+                "--provisioner-password-file".into(),
+                e.password_file.clone(),
+            ],
             vec!["--provisioner"],
         ),
     ] {
@@ -784,7 +824,7 @@ fn x5c_refusals_bad_uris_and_conflicting_token_flags() {
     // A provisioner without its credentials: no token (exit 6, as before).
     let said = fails(enroll(&["--provisioner".into(), "factory".into()]), 6);
     assert!(
-        said.contains("--x5c-cert") && said.contains("--password-file"),
+        said.contains("--x5c-cert") && said.contains("--provisioner-password-file"),
         "{said}"
     );
     // A batch needs a provisioner, JWK or X5C.
@@ -1674,4 +1714,332 @@ fn needs_renewal_exit_codes_as_step() {
     assert_eq!(code(&[&fresh, "--expires-in", "soon"]), 255);
     assert_eq!(code(&[&fresh, "--no-such-flag"]), 255);
     assert_eq!(code(&[]), 255);
+}
+
+// --- issue 15: defaults.json and STEP_* variables, keys, refusals -----------------------
+
+/// `stepca ARGS` with only the environment given here (no flags for the CA, none of
+/// with-ca.sh's STEPCA_* variables unless set in `env`), $STEPPATH = `steppath`.
+fn bare(steppath: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_stepca"));
+    c.env("STEPPATH", steppath)
+        .env_remove("STEPCA_URL")
+        .env_remove("STEPCA_ROOT")
+        .env_remove("STEPCA_FINGERPRINT")
+        .stdin(Stdio::null())
+        .args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+#[test]
+fn the_ca_comes_from_flags_then_stepca_then_step_variables_then_defaults_json() {
+    let e = Env::new("defaults");
+    let fp = var("STEPCA_FINGERPRINT");
+    let sp = e.dir.join("steppath");
+    let sp_str = sp.to_string_lossy().into_owned();
+    let code = |env: &[(&str, &str)], args: &[&str]| bare(&sp, env, args).status.code();
+    // Nothing anywhere: no CA URL (exit 3, saying where it may come from).
+    let out = bare(&sp, &[], &["health"]);
+    assert_eq!(out.status.code(), Some(3));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("STEP_CA_URL") && said.contains("defaults.json"),
+        "{said}"
+    );
+    // bootstrap writes $STEPPATH/certs/root_ca.crt and config/defaults.json (step's
+    // format), taking --ca-url and --fingerprint from the environment too.
+    let out = bare(
+        &sp,
+        &[("STEP_CA_URL", &e.url), ("STEP_FINGERPRINT", &fp)],
+        &["--json", "bootstrap"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["defaults"], format!("{sp_str}/config/defaults.json"));
+    let defaults: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sp.join("config/defaults.json")).unwrap()).unwrap();
+    assert_eq!(
+        defaults,
+        serde_json::json!({"ca-url": e.url, "fingerprint": fp,
+                           "root": format!("{sp_str}/certs/root_ca.crt")})
+    );
+    // Now every command finds the CA with no flag at all.
+    assert_eq!(code(&[], &["health"]), Some(0));
+    // The order: --ca-url, then STEPCA_URL, then STEP_CA_URL, then defaults.json. A wrong
+    // URL where it wins fails (exit 5: nothing listens there); where it loses, nothing.
+    let dead = "https://127.0.0.1:9";
+    assert_eq!(code(&[("STEP_CA_URL", dead)], &["health"]), Some(5));
+    assert_eq!(
+        code(
+            &[("STEPCA_URL", &e.url), ("STEP_CA_URL", dead)],
+            &["health"]
+        ),
+        Some(0)
+    );
+    assert_eq!(
+        code(
+            &[("STEPCA_URL", dead), ("STEP_CA_URL", &e.url)],
+            &["health"]
+        ),
+        Some(5)
+    );
+    assert_eq!(
+        code(&[("STEPCA_URL", dead)], &["--ca-url", &e.url, "health"]),
+        Some(0)
+    );
+    // The root likewise; a root file and a fingerprint from the same place must agree
+    // (exit 7 when they do not), and the more explicit of the two wins.
+    let other = e.p("other-root.crt");
+    std::fs::copy(var("STEPCA_FACTORY_ROOT"), &other).unwrap();
+    assert_eq!(code(&[("STEP_ROOT", &other)], &["health"]), Some(5));
+    assert_eq!(
+        code(
+            &[("STEPCA_ROOT", &e.root), ("STEP_ROOT", &other)],
+            &["health"]
+        ),
+        Some(0)
+    );
+    let wrong_fp = "ab".repeat(32);
+    let out = bare(
+        &sp,
+        &[("STEPCA_ROOT", &e.root), ("STEPCA_FINGERPRINT", &wrong_fp)],
+        &["health"],
+    );
+    assert_eq!(out.status.code(), Some(7));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("holds no certificate with the fingerprint"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        code(
+            &[("STEPCA_FINGERPRINT", &wrong_fp)],
+            &["--root", &e.root, "health"]
+        ),
+        Some(0)
+    );
+    assert_eq!(
+        code(&[("STEP_ROOT", &other)], &["--fingerprint", &fp, "health"]),
+        Some(0)
+    );
+    // A broken defaults.json is named (exit 3) when it is needed.
+    std::fs::write(sp.join("config/defaults.json"), "{not json").unwrap();
+    let out = bare(&sp, &[], &["health"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("config/defaults.json"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        code(
+            &[("STEPCA_URL", &e.url), ("STEPCA_ROOT", &e.root)],
+            &["health"]
+        ),
+        Some(0)
+    );
+}
+
+#[test]
+fn keys_encrypted_with_password_file_and_refusals_of_flags_that_do_not_go_together() {
+    let e = Env::new("keys15");
+    let prov = e.prov();
+    let (kp, bad) = (e.p("key.pw"), e.p("bad.pw"));
+    std::fs::write(&kp, "key secret\n").unwrap();
+    std::fs::write(&bad, "wrong\n").unwrap();
+    let (k, c) = (e.p("enc.key"), e.p("enc.crt"));
+    // A new key encrypted with --password-file (the provisioner's password is
+    // --provisioner-password-file), as step encrypts PKCS#8.
+    let v = e.ok(&with(
+        &[
+            "certificate",
+            "enc15.example.com",
+            &c,
+            &k,
+            "--password-file",
+            &kp,
+            "--kty",
+            "EC",
+            "--curve",
+            "P-384",
+            "--not-after",
+            "2h",
+        ],
+        &prov,
+    ));
+    assert_eq!(v["key_encrypted"], true);
+    assert!(
+        (v["not_after"].as_i64().unwrap() - now_unix() - 7200).abs() <= 60,
+        "{v}"
+    );
+    assert!(
+        std::fs::read_to_string(&k)
+            .unwrap()
+            .starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    );
+    assert_eq!(mode(&k), 0o600);
+    let public = |args: &[&str]| run_ok(Command::new("openssl").args(args));
+    assert_eq!(
+        public(&["pkey", "-in", &k, "-passin", "pass:key secret", "-pubout"]),
+        public(&["x509", "-in", &c, "-noout", "-pubkey"])
+    );
+    // Read back: renew and revoke with it, enroll again with it as --key.
+    let said = e.fails(&["renew", &c, &k], 6);
+    assert!(
+        said.contains("--key: passphrase: ") && said.contains("--password-file"),
+        "{said}"
+    );
+    let said = e.fails(&["renew", &c, &k, "--password-file", &bad], 6);
+    assert!(said.contains("wrong passphrase"), "{said}");
+    e.ok(&["renew", &c, &k, "--password-file", &kp]);
+    let c2 = e.p("enc2.crt");
+    e.ok(&with(
+        &[
+            "enroll",
+            "--cn",
+            "enc15.example.com",
+            "--key",
+            &k,
+            "--cert-out",
+            &c2,
+            "--password-file",
+            &kp,
+        ],
+        &prov,
+    ));
+    e.fails(
+        &[
+            "renew",
+            "--daemon",
+            &c2,
+            &k,
+            "--password-file",
+            &kp,
+            "--rekey-every",
+            "1",
+        ],
+        3,
+    );
+    e.ok(&["revoke", "--cert", &c2, "--key", &k, "--password-file", &kp]);
+    // csr takes it too, and writes an encrypted --key-out with it.
+    let (ck, csr) = (e.p("csr.key"), e.p("c.csr"));
+    e.ok(&[
+        "csr",
+        "--cn",
+        "x",
+        "--key-out",
+        &ck,
+        "--out",
+        &csr,
+        "--password-file",
+        &kp,
+    ]);
+    assert!(std::fs::read_to_string(&ck).unwrap().contains("ENCRYPTED"));
+    e.ok(&[
+        "csr",
+        "--cn",
+        "x",
+        "--key",
+        &ck,
+        "--out",
+        &e.p("c2.csr"),
+        "--password-file",
+        &kp,
+    ]);
+    // --no-password needs --insecure, and does not go with --password-file.
+    let base = [
+        "certificate",
+        "np.example.com",
+        &e.p("np.crt"),
+        &e.p("np.key"),
+    ];
+    e.fails(&with(&[&base[..], &["--no-password"]].concat(), &prov), 2);
+    e.fails(
+        &with(
+            &[
+                &base[..],
+                &["--no-password", "--insecure", "--password-file", &kp],
+            ]
+            .concat(),
+            &prov,
+        ),
+        2,
+    );
+    let v = e.ok(&with(
+        &[&base[..], &["--no-password", "--insecure"]].concat(),
+        &prov,
+    ));
+    assert_eq!(v["key_encrypted"], false);
+
+    // Flags that do not go together: usage errors (exit 2), nothing written.
+    let (xk, xc) = (e.p("x.key"), e.p("x.crt"));
+    for extra in [
+        vec!["--key", k.as_str(), "--key-out", xk.as_str()],
+        vec!["--key", k.as_str(), xk.as_str()],
+        vec!["--key-out", xk.as_str(), xk.as_str()],
+        vec!["--lifetime", "60", "--not-after", "1h"],
+        vec!["--kty", "ec-p256", "--curve", "P-384"],
+        vec!["--size", "2048"],
+        vec!["--cn", "y.example.com"],
+    ] {
+        let args = with(
+            &[&["certificate", "x15.example.com", xc.as_str()][..], &extra].concat(),
+            &prov,
+        );
+        e.fails(&args, 2);
+        assert!(
+            !Path::new(&xk).exists() && !Path::new(&xc).exists(),
+            "{extra:?}"
+        );
+    }
+    // A subject that is no valid SAN without --san (exit 3), as --san refuses it.
+    let said = e.fails(&with(&["certificate", "x y", &xc, &xk], &prov), 3);
+    assert!(said.contains("--san"), "{said}");
+    let said = e.fails(
+        &with(&["certificate", "x15", &xc, &xk, "--san", "x y"], &prov),
+        3,
+    );
+    assert!(said.contains("not a valid DNS name"), "{said}");
+    // A wrong provisioner password: no key left behind.
+    let said = e.fails(
+        &[
+            "certificate",
+            "x15.example.com",
+            &xc,
+            &xk,
+            "--provisioner",
+            "admin",
+            "--provisioner-password-file",
+            &bad,
+        ],
+        6,
+    );
+    assert!(
+        said.contains("--provisioner-password-file: wrong password"),
+        "{said}"
+    );
+    assert!(!Path::new(&xk).exists() && !Path::new(&xc).exists());
+    // A certificate that cannot be written (its directory does not exist): exit 3, and the
+    // new key is removed again.
+    let nowhere = e.p("no-such-dir/x.crt");
+    let said = e.fails(
+        &with(&["certificate", "x15.example.com", &nowhere, &xk], &prov),
+        3,
+    );
+    assert!(said.contains("no-such-dir/x.crt"), "{said}");
+    assert!(!Path::new(&xk).exists());
+    // revoke: a serial and the certificate itself is a usage error saying why.
+    let said = e.fails(&["revoke", "--serial", "1", "--cert", &c, "--key", &k], 2);
+    assert!(said.contains("not both"), "{said}");
+    let said = e.fails(&["revoke", "1", "--cert", &c, "--key", &k], 2);
+    assert!(said.contains("not both"), "{said}");
+    e.fails(&["revoke", "--cert", &c], 2);
+    e.fails(&["revoke"], 2);
 }
