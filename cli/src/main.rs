@@ -16,6 +16,7 @@
 //! Every key argument takes a key file or a PKCS#11 URI (see [`keys`]).
 
 mod batch;
+mod docs;
 mod hooks;
 mod keys;
 mod needs_renewal;
@@ -223,6 +224,19 @@ enum Command {
         #[command(flatten)]
         tokens: TokenArgs,
     },
+    /// Print the completion script for a shell, as `step completion SHELL` does.
+    ///
+    /// For example `stepca completion bash >
+    /// ~/.local/share/bash-completion/completions/stepca`; `make install` installs the
+    /// bash, zsh and fish ones.
+    Completion {
+        /// bash, zsh or fish (or elvish, powershell).
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff; `make install` installs it as stepca.1).
+    #[command(hide = true)]
+    Man,
 }
 
 /// `stepca renew`: step's flags (`step ca renew`), with --cert and --key as flags.
@@ -589,6 +603,10 @@ fn run(cli: &Cli) -> Result<serde_json::Value> {
                 cli.json,
             )
         }
+        Command::Completion { shell } => {
+            docs::completion(*shell, <Cli as clap::CommandFactory>::command())
+        }
+        Command::Man => docs::man(<Cli as clap::CommandFactory>::command()),
     }
 }
 
