@@ -18,6 +18,7 @@
 mod batch;
 mod docs;
 mod hooks;
+mod inspect;
 mod keys;
 mod needs_renewal;
 mod renew;
@@ -206,11 +207,15 @@ enum Command {
         #[command(flatten)]
         tokens: TokenArgs,
     },
-    /// Describe a certificate chain file.
-    Inspect {
-        #[arg(long)]
-        cert: PathBuf,
-    },
+    /// Describe a certificate (or with --bundle each of a chain), as `step certificate
+    /// inspect` does.
+    ///
+    /// Subject, issuer, SANs by type, validity (RFC 3339) and the time left, serial (hex and
+    /// decimal), key type and size or curve, signature algorithm, SHA-256 fingerprint, and
+    /// when it is due for renewal: two thirds into its validity, the schedule of renew
+    /// --daemon without its random jitter (which brings it up to a twentieth of the validity
+    /// earlier).
+    Inspect(inspect::InspectArgs),
     /// Enroll every device of a CSV manifest (name[,san;san...]) into --out-dir.
     Batch {
         #[arg(long)]
@@ -576,7 +581,7 @@ fn run(cli: &Cli) -> Result<serde_json::Value> {
                 _ => Err(input("revoke needs --serial, or --cert with --key")),
             }
         }
-        Command::Inspect { cert } => Ok(describe(&CertificateChain::from_pem(&read(cert)?)?)),
+        Command::Inspect(a) => inspect::run(a, cli.json),
         Command::Batch {
             manifest,
             out_dir,
