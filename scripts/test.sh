@@ -57,6 +57,7 @@ check "bindings cover the C API (C++ and Go)" python3 scripts/check-bindings.py
 suite "bindings coverage checker self-test" python3 scripts/check-bindings.py --self-test
 check "build library, example, C and C++ tests" make -s all c-tests cpp-tests
 check "systemd units (make install to a DESTDIR, systemd-analyze verify)" scripts/check-systemd-units.sh
+suite "stepca completions and man page (make install to a DESTDIR, shells' -n, groff)" scripts/check-install-docs.sh
 check "gofmt" sh -c 'test -z "$(gofmt -l bindings/go examples/go)" || { gofmt -l bindings/go examples/go; exit 1; }'
 check "go vet" sh -c 'cd bindings/go && go vet ./... && cd ../../examples/go && go vet ./...'
 if cargo +nightly miri --version >/dev/null 2>&1; then

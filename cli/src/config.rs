@@ -14,6 +14,33 @@ use stepca::{CertificateChain, Client, ClientBuilder};
 
 use crate::{Cli, Failure, Result, input, read};
 
+/// The environment variables that give the CA, in the order they are consulted after the
+/// flags (the man page lists them from here).
+pub(crate) const ENVIRONMENT: [(&str, &str); 7] = [
+    ("STEPCA_URL", "the CA URL, as --ca-url"),
+    ("STEPCA_ROOT", "the root certificate file, as --root"),
+    (
+        "STEPCA_FINGERPRINT",
+        "the root's SHA-256 fingerprint, as --fingerprint",
+    ),
+    (
+        "STEP_CA_URL",
+        "step's variable for the CA URL, after STEPCA_URL",
+    ),
+    (
+        "STEP_ROOT",
+        "step's variable for the root file, after STEPCA_ROOT",
+    ),
+    (
+        "STEP_FINGERPRINT",
+        "step's variable for the fingerprint, after STEPCA_FINGERPRINT",
+    ),
+    (
+        "STEPPATH",
+        "step's directory (default ~/.step); its config/defaults.json gives the CA last",
+    ),
+];
+
 /// `$STEPPATH`, or `~/.step`.
 pub(crate) fn step_path() -> PathBuf {
     match std::env::var_os("STEPPATH") {

@@ -23,7 +23,9 @@
 
 mod batch;
 mod config;
+mod docs;
 mod hooks;
+mod inspect;
 mod keys;
 mod needs_renewal;
 mod renew;
@@ -433,11 +435,15 @@ enum Command {
     /// Revoke a certificate, as `step ca revoke SERIAL` (with a revoke token: given, or
     /// minted by a JWK or X5C provisioner), or with the certificate itself (--cert, --key).
     Revoke(RevokeArgs),
-    /// Describe a certificate chain file.
-    Inspect {
-        #[arg(long)]
-        cert: PathBuf,
-    },
+    /// Describe a certificate (or with --bundle each of a chain), as `step certificate
+    /// inspect` does.
+    ///
+    /// Subject, issuer, SANs by type, validity (RFC 3339) and the time left, serial (hex and
+    /// decimal), key type and size or curve, signature algorithm, SHA-256 fingerprint, and
+    /// when it is due for renewal: two thirds into its validity, the schedule of renew
+    /// --daemon without its random jitter (which brings it up to a twentieth of the validity
+    /// earlier).
+    Inspect(inspect::InspectArgs),
     /// Enroll every device of a CSV manifest into --out-dir (NAME.key, NAME.crt),
     /// resumably.
     ///
@@ -460,6 +466,19 @@ enum Command {
         #[command(flatten)]
         tokens: TokenArgs,
     },
+    /// Print the completion script for a shell, as `step completion SHELL` does.
+    ///
+    /// For example `stepca completion bash >
+    /// ~/.local/share/bash-completion/completions/stepca`; `make install` installs the
+    /// bash, zsh and fish ones.
+    Completion {
+        /// bash, zsh or fish (or elvish, powershell).
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff; `make install` installs it as stepca.1).
+    #[command(hide = true)]
+    Man,
 }
 
 /// `stepca renew`: step's form and flags (`step ca renew CRT KEY`), or --cert and --key.
@@ -1056,7 +1075,7 @@ fn run(cli: &Cli) -> Result<serde_json::Value> {
         // Handled in main: it has exit codes of its own.
         Command::NeedsRenewal { .. } => Ok(json!({})),
         Command::Revoke(a) => revoke(cli, a),
-        Command::Inspect { cert } => Ok(describe(&CertificateChain::from_pem(&read(cert)?)?)),
+        Command::Inspect(a) => inspect::run(a, cli.json),
         Command::Batch {
             manifest,
             out_dir,
@@ -1083,6 +1102,10 @@ fn run(cli: &Cli) -> Result<serde_json::Value> {
                 cli.json,
             )
         }
+        Command::Completion { shell } => {
+            docs::completion(*shell, <Cli as clap::CommandFactory>::command())
+        }
+        Command::Man => docs::man(<Cli as clap::CommandFactory>::command()),
     }
 }
 

@@ -80,7 +80,7 @@ impl Ca {
         vec![
             "--provisioner".into(),
             "admin".into(),
-            "--password-file".into(),
+            "--provisioner-password-file".into(),
             self.password_file.clone(),
         ]
     }
