@@ -5,7 +5,8 @@
 //! files) or a file that could not be read or written (`ErrorKind::Io`), or would be
 //! overwritten without --force; 4 rejected by the CA; 5 network, TLS or timeout; 6 token,
 //! provisioner password or key passphrase problem; 7 the issued certificate, chain or root
-//! failed verification; 8 a batch finished with failed devices. `needs-renewal` has step's
+//! failed verification; 8 a batch finished with failed devices; 9 another batch holds the
+//! directory; 130/143 a batch stopped by SIGINT/SIGTERM. `needs-renewal` has step's
 //! codes instead: 0 due, 1 not due, 2 no such file, 255 any other error, usage errors
 //! included.
 //!

@@ -1,6 +1,5 @@
 //! The `stepca` command against a real step-ca (run under scripts/with-ca.sh): every
-//! command, exit codes, JSON output, key file modes, a batch that is killed halfway and
-//! resumed with nothing lost and no device enrolled twice; X5C tokens from a birth
+//! command, exit codes, JSON output, key file modes (the batch's kill and resume: tests/batch.rs); X5C tokens from a birth
 //! certificate (--x5c-cert, --x5c-key, --x5c-chain, as step takes them) with the rig's X5C
 //! provisioner; keys in a SoftHSM2 token named by PKCS#11 URIs wherever a key is taken;
 //! and `renew --daemon` with certificates of seconds (renewals in a row with --exec and
