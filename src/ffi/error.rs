@@ -195,6 +195,13 @@ impl FfiError {
 
 impl From<Error> for FfiError {
     fn from(e: Error) -> FfiError {
+        FfiError::from(&e)
+    }
+}
+
+/// For an error that is only lent (a renewer event's).
+impl From<&Error> for FfiError {
+    fn from(e: &Error) -> FfiError {
         FfiError {
             status: stepca_status::from_kind(e.kind()),
             message: e.message().to_string(),

@@ -389,7 +389,7 @@ fn report(
     if let Some(c) = &cred {
         ev.credential = c;
     }
-    let err = err.map(|e| FfiError::from(clone_error(e)).into_raw());
+    let err = err.map(|e| FfiError::from(*e).into_raw());
     if let Some(e) = err {
         ev.error = e;
     }
@@ -399,21 +399,6 @@ fn report(
         // SAFETY: made by into_raw above, borrowed by the callback only until it returned.
         unsafe { free_handle(e) };
     }
-}
-
-/// The error's reportable parts (an `Error` is not `Clone`: its source may not be).
-fn clone_error(e: &Error) -> Error {
-    let mut copy = Error::new(e.kind(), e.message());
-    if let Some(status) = e.http_status() {
-        copy = copy.with_http(status, e.ca_message().map(str::to_string));
-    }
-    if let Some(received) = e.received() {
-        copy = copy.with_received(received.to_string());
-    }
-    if let Some(skew) = e.clock_skew() {
-        copy = copy.with_clock_skew(skew, None);
-    }
-    copy
 }
 
 /// Stops the renewer and waits for its thread: at once while it waits, or when a request
