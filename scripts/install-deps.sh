@@ -2,7 +2,8 @@
 # Installs what the build and the tests need, skipping what is already there:
 # step-ca v0.30.2 and step v0.30.6 (go install, CGO off), cbindgen 0.29.4, and Debian
 # packages (openssl, curl, valgrind, pkg-config, cmake, GoogleTest, GNU time, SoftHSM2,
-# libfaketime, systemd for systemd-analyze).
+# libfaketime, systemd for systemd-analyze, zsh, fish and groff for the completion and
+# man-page checks).
 # Safe to run repeatedly.
 set -euo pipefail
 quiet=0
@@ -22,6 +23,8 @@ done
 [ -f /usr/lib/softhsm/libsofthsm2.so ] || need_apt+=(softhsm2)
 command -v faketime >/dev/null || need_apt+=(faketime)
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
+for sh in zsh fish; do command -v $sh >/dev/null || need_apt+=($sh); done
+command -v groff >/dev/null || need_apt+=(groff-base)
 if [ ${#need_apt[@]} -gt 0 ]; then
   say "apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

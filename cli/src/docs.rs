@@ -115,25 +115,7 @@ fn man_page(cmd: clap::Command) -> Vec<u8> {
 
     let mut tail = Roff::default();
     tail.control("SH", ["EXIT STATUS"]);
-    for (code, what) in [
-        ("0", "success"),
-        (
-            "1",
-            "other failure (also a renew hook, --exec or --signal that failed after the \
-             renewal was written)",
-        ),
-        ("2", "usage"),
-        (
-            "3",
-            "bad input (arguments, keys, CSRs, files) or a file that could not be read or \
-             written",
-        ),
-        ("4", "rejected by the CA"),
-        ("5", "network, TLS or timeout"),
-        ("6", "token or provisioner password problem"),
-        ("7", "the issued certificate or chain failed verification"),
-        ("8", "a batch finished with failed devices"),
-    ] {
+    for &(code, what) in crate::EXIT_STATUS {
         tail.control("TP", []);
         tail.text([bold(code)]);
         tail.text([roman(what)]);

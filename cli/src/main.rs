@@ -1,14 +1,7 @@
 //! `stepca`: the command-line tool for provisioning lines, on the stepca crate.
 //!
-//! Exit codes: 0 success; 1 other failure (also a `renew` hook, --exec or --signal, that
-//! failed after the renewal was written); 2 usage; 3 bad input (arguments, keys, CSRs,
-//! files) or a file that could not be read or written (`ErrorKind::Io`), or would be
-//! overwritten without --force; 4 rejected by the CA; 5 network, TLS or timeout; 6 token,
-//! provisioner password or key passphrase problem; 7 the issued certificate, chain or root
-//! failed verification; 8 a batch finished with failed devices; 9 another batch holds the
-//! directory; 130/143 a batch stopped by SIGINT/SIGTERM. `needs-renewal` has step's
-//! codes instead: 0 due, 1 not due, 2 no such file, 255 any other error, usage errors
-//! included.
+//! Exit codes: [`EXIT_STATUS`], the one list (the man page prints it; a test holds the
+//! README's list to it). `needs-renewal` has step's codes instead.
 //!
 //! The commands take step's forms and flag names (`stepca certificate SUBJECT CRT KEY`,
 //! `stepca renew CRT KEY`, `stepca revoke SERIAL`, `stepca bootstrap`), and find the CA as
@@ -574,6 +567,34 @@ impl RenewArgs {
         self.out.as_deref().unwrap_or(&self.cert)
     }
 }
+
+/// Every exit status and what it means: the man page's EXIT STATUS section, and the list
+/// the README's must match (a test below). `needs-renewal` has step's codes instead.
+pub(crate) const EXIT_STATUS: &[(&str, &str)] = &[
+    ("0", "success"),
+    (
+        "1",
+        "other failure (also a renew hook, --exec or --signal that failed after the renewal \
+         was written)",
+    ),
+    ("2", "usage"),
+    (
+        "3",
+        "bad input (arguments, keys, CSRs, files), a file that could not be read or written, \
+         or one that would be overwritten without --force",
+    ),
+    ("4", "rejected by the CA"),
+    ("5", "network, TLS or timeout"),
+    ("6", "token, provisioner password or key passphrase problem"),
+    (
+        "7",
+        "the issued certificate, chain or root failed verification",
+    ),
+    ("8", "a batch finished with failed devices"),
+    ("9", "another batch holds the directory"),
+    ("130", "a batch stopped by SIGINT"),
+    ("143", "a batch stopped by SIGTERM"),
+];
 
 /// A failure with its exit code.
 pub(crate) struct Failure {
@@ -1175,6 +1196,24 @@ fn main() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The README's exit-code paragraph names exactly the codes of [`EXIT_STATUS`].
+    #[test]
+    fn readme_lists_the_exit_codes() {
+        let readme = include_str!("../../README.md");
+        let start = readme
+            .find("\nExit codes: ")
+            .expect("README has an Exit codes paragraph");
+        let para = &readme[start + 1..];
+        let para = &para[..para.find("\n\n").unwrap_or(para.len())];
+        let mut named: Vec<&str> = para
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|w| !w.is_empty())
+            .collect();
+        named.dedup();
+        let ours: Vec<&str> = EXIT_STATUS.iter().map(|(c, _)| *c).collect();
+        assert_eq!(named, ours, "{para}");
+    }
 
     #[test]
     fn sans_are_told_apart_as_step_does() {
