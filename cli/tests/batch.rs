@@ -12,6 +12,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use stepca::{CertificateChain, PrivateKey};
 
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
 /// The journal and lock the batch keeps in its out dir.
 const JOURNAL: &str = ".stepca-batch.journal";
 const LOCK: &str = ".stepca-batch.lock";
@@ -20,22 +23,16 @@ fn var(k: &str) -> String {
     std::env::var(k).unwrap_or_else(|_| panic!("{k}: run under scripts/with-ca.sh"))
 }
 
-fn scripts(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../scripts")
-        .join(name)
-}
-
 /// A step-ca: the shared one of scripts/with-ca.sh, or one of the test's own
-/// (scripts/ca-start.sh, stopped on drop) whose log holds only the test's requests.
+/// ([`common::PrivateCa`], stopped on drop) whose log holds only the test's requests.
 struct Ca {
     url: String,
     root: String,
     password_file: String,
     /// step-ca's log.
     log: PathBuf,
-    /// The env file of a CA of the test's own.
-    own: Option<PathBuf>,
+    /// A CA of the test's own, kept until the test ends.
+    _own: Option<common::PrivateCa>,
 }
 
 impl Ca {
@@ -45,32 +42,18 @@ impl Ca {
             root: var("STEPCA_ROOT"),
             password_file: var("STEPCA_PASSWORD_FILE"),
             log: Path::new(&var("STEPPATH")).join("ca.log"),
-            own: None,
+            _own: None,
         }
     }
 
     fn own() -> Ca {
-        let out = Command::new(scripts("ca-start.sh")).output().unwrap();
-        assert!(
-            out.status.success(),
-            "ca-start.sh: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let env_file = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
-        let text = std::fs::read_to_string(&env_file).unwrap();
-        let get = |k: &str| -> String {
-            text.lines()
-                .find_map(|l| l.strip_prefix(&format!("export {k}=")))
-                .unwrap_or_else(|| panic!("{k} missing from {}", env_file.display()))
-                .trim_matches('\'')
-                .to_string()
-        };
+        let own = common::PrivateCa::start();
         Ca {
-            url: get("STEPCA_URL"),
-            root: get("STEPCA_ROOT"),
-            password_file: get("STEPCA_PASSWORD_FILE"),
-            log: Path::new(&get("STEPPATH")).join("ca.log"),
-            own: Some(env_file),
+            url: own.ca.url.clone(),
+            root: own.ca.root.display().to_string(),
+            password_file: own.ca.password_file.display().to_string(),
+            log: own.log.clone(),
+            _own: Some(own),
         }
     }
 
@@ -155,14 +138,6 @@ impl Ca {
             .unwrap()
             .certificates()
             .to_vec()
-    }
-}
-
-impl Drop for Ca {
-    fn drop(&mut self) {
-        if let Some(env_file) = &self.own {
-            let _ = Command::new(scripts("ca-stop.sh")).arg(env_file).status();
-        }
     }
 }
 

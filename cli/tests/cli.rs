@@ -14,6 +14,9 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
 struct Env {
     url: String,
     root: String,
@@ -1011,12 +1014,6 @@ fn file_lines(path: &str) -> Vec<String> {
         .collect()
 }
 
-fn scripts(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../scripts")
-        .join(name)
-}
-
 impl Env {
     /// Enrolls `cn` with a new key written to `key`, the chain to `cert`, living `lifetime`
     /// seconds (step-ca back-dates notBefore a minute more); the JSON description.
@@ -1265,57 +1262,16 @@ fn daemon_renews_in_a_row_running_exec_and_signalling_after_each() {
     drop(helper);
 }
 
-/// A step-ca of the test's own (scripts/ca-start.sh) that it may take down and bring back
-/// up (scripts/ca-ctl.sh) without disturbing the shared one; stopped on drop.
-struct PrivateCa {
-    env_file: PathBuf,
-    url: String,
-    root: String,
-    password_file: String,
-}
-
-impl PrivateCa {
-    fn start() -> PrivateCa {
-        let out = run_ok(&mut Command::new(scripts("ca-start.sh")));
-        let env_file = PathBuf::from(out.trim());
-        let text = std::fs::read_to_string(&env_file).unwrap();
-        let var = |k: &str| -> String {
-            text.lines()
-                .find_map(|l| l.strip_prefix(&format!("export {k}=")))
-                .unwrap_or_else(|| panic!("{k} missing from {}", env_file.display()))
-                .trim_matches('\'')
-                .to_string()
-        };
-        PrivateCa {
-            url: var("STEPCA_URL"),
-            root: var("STEPCA_ROOT"),
-            password_file: var("STEPCA_PASSWORD_FILE"),
-            env_file,
-        }
-    }
-
-    /// `down` (its port refuses connections) or `up` (again, same port and database).
-    fn ctl(&self, cmd: &str) {
-        run_ok(
-            Command::new(scripts("ca-ctl.sh"))
-                .arg(cmd)
-                .arg(&self.env_file),
-        );
-    }
-}
-
-impl Drop for PrivateCa {
-    fn drop(&mut self) {
-        let _ = Command::new(scripts("ca-stop.sh"))
-            .arg(&self.env_file)
-            .status();
-    }
-}
-
 #[test]
 fn daemon_survives_a_ca_outage_longer_than_a_renewal_window() {
-    let ca = PrivateCa::start();
-    let e = Env::for_ca("outage", &ca.url, &ca.root, &ca.password_file);
+    let private = common::PrivateCa::start();
+    let ca = &private.ca;
+    let e = Env::for_ca(
+        "outage",
+        &ca.url,
+        &ca.root.display().to_string(),
+        &ca.password_file.display().to_string(),
+    );
     let (k, c) = (e.p("o.key"), e.p("o.crt"));
     e.enroll("cli-outage.example.com", &k, &c, 5);
     let mut d = Daemon::start(
@@ -1337,7 +1293,7 @@ fn daemon_survives_a_ca_outage_longer_than_a_renewal_window() {
         !renewed_serials(l).is_empty()
     });
     // Down from before the next renewal is due until the certificate on disk has expired.
-    ca.ctl("down");
+    private.down();
     let before = renewed_serials(&d.lines()).len();
     let (_, not_after) = e.serial_not_after(&c);
     poll("the certificate's expiry", Duration::from_secs(30), || {
@@ -1359,7 +1315,7 @@ fn daemon_survives_a_ca_outage_longer_than_a_renewal_window() {
         "{}",
         lines.join("\n")
     );
-    ca.ctl("up");
+    private.up();
     // Back: renewed with the certificate-signed token (the certificate has expired, so
     // mutual TLS is out), and the file on disk is valid again.
     let lines = d.wait_for("a renewal after the outage", Duration::from_secs(30), |l| {

@@ -356,17 +356,31 @@ pub fn other_factory(dir: &TempDir) -> (PathBuf, PathBuf) {
     (crt, key)
 }
 
+/// One of the repository's scripts, from the library's tests or the CLI's (cli/tests/
+/// include this file too, with cli/ as their manifest dir).
+pub fn script(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = if dir.join("scripts").is_dir() {
+        dir
+    } else {
+        dir.parent().expect("the crate lies in the repository")
+    };
+    root.join("scripts").join(name)
+}
+
 /// A step-ca of one test's own (scripts/ca-start.sh), which the test may take down and
-/// bring back up (scripts/ca-ctl.sh) without disturbing the shared one. Stopped on drop.
+/// bring back up (scripts/ca-ctl.sh) without disturbing the shared one, and whose log holds
+/// only the test's requests. Stopped on drop.
 pub struct PrivateCa {
     pub ca: Ca,
+    /// step-ca's log (`$STEPPATH/ca.log`).
+    pub log: PathBuf,
     env_file: PathBuf,
 }
 
 impl PrivateCa {
     pub fn start() -> PrivateCa {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ca-start.sh");
-        let out = Command::new(&script).output().unwrap();
+        let out = Command::new(script("ca-start.sh")).output().unwrap();
         assert!(
             out.status.success(),
             "ca-start.sh: {}",
@@ -388,13 +402,13 @@ impl PrivateCa {
                 provisioner: "admin".into(),
                 password_file: var("STEPCA_PASSWORD_FILE").into(),
             },
+            log: Path::new(&var("STEPPATH")).join("ca.log"),
             env_file,
         }
     }
 
     fn ctl(&self, cmd: &str) {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ca-ctl.sh");
-        let out = Command::new(script)
+        let out = Command::new(script("ca-ctl.sh"))
             .arg(cmd)
             .arg(&self.env_file)
             .output()
@@ -419,7 +433,8 @@ impl PrivateCa {
 
 impl Drop for PrivateCa {
     fn drop(&mut self) {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ca-stop.sh");
-        let _ = Command::new(script).arg(&self.env_file).status();
+        let _ = Command::new(script("ca-stop.sh"))
+            .arg(&self.env_file)
+            .status();
     }
 }
