@@ -258,6 +258,16 @@ typedef uint32_t stepca_key_type;
 // A loaded key's algorithm family (`stepca_key_algorithm`).
 typedef uint32_t stepca_key_alg;
 
+// How severe a record is; as a maximum, the most detailed records passed on.
+typedef uint32_t stepca_log_level;
+
+// Receives one record: `target` says where it comes from (`stepca::http`,
+// `stepca::renewer`, `rustls::...`, `ureq::...`, `cryptoki::...`), `message` is one line
+// of text. Both strings are valid only during the call. Called on whichever thread logs,
+// possibly on several at once; it must not call `stepca_set_log_callback`. No record holds
+// a token, key, password or PIN.
+typedef void (*stepca_log_fn)(void *user_data, stepca_log_level level, const char *target, const char *message);
+
 // What a renewer event reports.
 typedef uint32_t stepca_renewer_event_kind;
 
@@ -400,6 +410,24 @@ typedef int (*stepca_new_key_fn)(void *user_data, stepca_external_key **key_out)
 
 // Ed25519.
 #define STEPCA_KEY_ALG_ED25519 4
+
+// No records (as a maximum: logging off).
+#define STEPCA_LOG_OFF 0
+
+// Failures.
+#define STEPCA_LOG_ERROR 1
+
+// Failures the library recovers from, such as a renewal to be retried.
+#define STEPCA_LOG_WARN 2
+
+// Events: a retry and why, a renewal due or done.
+#define STEPCA_LOG_INFO 3
+
+// Each request and its answer; TLS and connection steps.
+#define STEPCA_LOG_DEBUG 4
+
+// Everything the dependencies say, but never the bytes on the wire.
+#define STEPCA_LOG_TRACE 5
 
 // The next renewal is scheduled for `at`.
 #define STEPCA_RENEWER_SCHEDULED 0
@@ -790,6 +818,13 @@ size_t stepca_key_bits(const stepca_key *key);
 
 // Frees a key, wiping its material. NULL is a no-op.
 void stepca_key_free(stepca_key *key);
+
+// Sends log records up to `max_level` to `callback`, from now on, for the whole process;
+// a NULL callback or `STEPCA_LOG_OFF` stops logging. May be called again to change
+// either; `user_data` must stay valid until then. Fails with
+// `STEPCA_ERR_INVALID_ARGUMENT` naming `max_level` when it is not a `STEPCA_LOG_*`, or
+// naming `log` when a Rust program in the same process installed a logger of its own.
+stepca_status stepca_set_log_callback(stepca_log_level max_level, stepca_log_fn callback, void *user_data, stepca_error **error);
 
 // Opens the key pair labelled `key_label` in the PKCS#11 token labelled `token_label` of
 // `module` (a path to the module, e.g. libsofthsm2.so), logging in with `pin` (wrong PIN:

@@ -77,7 +77,7 @@ suite "rust key, CSR and fault-server tests" cargo test --quiet --test keys --te
 env_file=$(scripts/ca-start.sh) || { echo "could not start step-ca"; exit 1; }
 # shellcheck disable=SC1090
 . "$env_file"
-suite "rust enrollment, lifecycle and clock tests (step-ca, faketime)" cargo test --quiet --test enroll --test lifecycle --test credential --test x5c --test secrets --test pkcs11 --test clock
+suite "rust enrollment, lifecycle and clock tests (step-ca, faketime)" cargo test --quiet --test enroll --test lifecycle --test credential --test x5c --test secrets --test logging --test pkcs11 --test clock
 suite "rust renewer (renewals in a row, rekey, expiry, a CA outage on a CA of its own, stop)" cargo test --quiet --test renewer
 suite "C 16 threads x 500 enrollments" build/tests/test_threads
 suite "C 16 threads x 500 enrollments (ASan+UBSan)" build/tests/asan-test_threads
@@ -88,7 +88,7 @@ suite "stepca command-line tool (incl. a batch killed and resumed, renew --daemo
 suite "C++ wrapper (GoogleTest)" build/tests/test_cpp
 suite "C++ wrapper (GoogleTest, ASan+UBSan)" build/tests/asan-test_cpp
 suite "C++ wrapper (GoogleTest, valgrind)" "${vg[@]}" build/tests/test_cpp
-for t in test_api test_enroll test_lifecycle test_signer test_pkcs11 test_clock test_credential test_x5c test_renewer; do
+for t in test_api test_enroll test_lifecycle test_signer test_pkcs11 test_clock test_credential test_x5c test_renewer test_log; do
   suite "C $t" "build/tests/$t"
   suite "C $t (ASan+UBSan)" "build/tests/asan-$t"
   suite "C $t (valgrind)" "${vg[@]}" --track-origins=yes "build/tests/$t"

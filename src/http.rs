@@ -92,8 +92,16 @@ impl RetryPolicy {
                 Err(e) if n < self.max_attempts && Self::retryable(&e, idempotent) => {
                     let wait = self.backoff(n);
                     if Instant::now() + wait >= deadline {
+                        log::debug!(target: "stepca::http", "not retried: the call's timeout would pass first: {e}");
                         return Err(e);
                     }
+                    log::info!(
+                        target: "stepca::http",
+                        "retry {n} of {} in {} ms, {}: {e}",
+                        self.max_attempts - 1,
+                        wait.as_millis(),
+                        if e.unsent { "the request never reached the CA" } else { "an idempotent request" },
+                    );
                     std::thread::sleep(wait);
                     n += 1;
                 }
@@ -250,6 +258,9 @@ pub(crate) fn send(
 ) -> Result<Response> {
     let what = req.what;
     let left = remaining(what, deadline)?;
+    let method = if req.body.is_some() { "POST" } else { "GET" };
+    let started = Instant::now();
+    log::debug!(target: "stepca::http", "{what}: {method} {}", path_of(req.url));
     let auth = req
         .bearer
         .map(|token| Zeroizing::new(format!("Bearer {token}")));
@@ -278,8 +289,13 @@ pub(crate) fn send(
             r.call()
         }
     };
-    let mut resp = result.map_err(|e| map_ureq_error(what, e, clock))?;
+    let mut resp = result.map_err(|e| {
+        let e = map_ureq_error(what, e, clock);
+        log::debug!(target: "stepca::http", "{what}: failed after {} ms: {e}", started.elapsed().as_millis());
+        e
+    })?;
     let status = resp.status().as_u16();
+    log::debug!(target: "stepca::http", "{what}: HTTP {status} after {} ms", started.elapsed().as_millis());
     let date = resp
         .headers()
         .get("date")
@@ -287,6 +303,12 @@ pub(crate) fn send(
         .and_then(crate::clock::parse_http_date);
     let body = read_body(what, resp.body_mut(), clock)?;
     Ok(Response { status, body, date })
+}
+
+/// A URL's path and query, for logs: never its scheme, host or user information.
+fn path_of(url: &str) -> &str {
+    let after = url.find("://").map_or(url, |i| &url[i + 3..]);
+    after.find('/').map_or("/", |i| &after[i..])
 }
 
 fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {

@@ -40,6 +40,7 @@ mod http;
 mod jose;
 mod key;
 mod key_encryption;
+pub mod logging;
 mod name;
 mod pkcs11;
 mod provisioner;

@@ -458,6 +458,7 @@ impl Worker {
     }
 
     fn emit(&mut self, event: &RenewerEvent<'_>) {
+        log_event(event);
         // Nothing is reported once stop was asked: the caller may be tearing down what the
         // callback uses.
         if !self.shared.lock().stop {
@@ -594,5 +595,51 @@ impl Worker {
             write_atomic(path, r.credential.chain().to_pem().as_bytes(), 0o644)?;
         }
         Ok(())
+    }
+}
+
+/// The `stepca::renewer` log record of an event (the callback gets the event itself).
+fn log_event(event: &RenewerEvent<'_>) {
+    let at = |t: SystemTime| {
+        crate::clock::rfc3339(
+            t.duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
+        )
+    };
+    const T: &str = "stepca::renewer";
+    match event {
+        RenewerEvent::Scheduled { at: due } => log::info!(target: T, "renewal due at {}", at(*due)),
+        RenewerEvent::Renewed {
+            credential,
+            rekeyed,
+        } => {
+            let chain = credential.chain();
+            log::info!(
+                target: T,
+                "renewed{}: serial {}, valid until {}",
+                if *rekeyed { " with a new key" } else { "" },
+                chain.serial(),
+                crate::clock::rfc3339(chain.validity().1)
+            )
+        }
+        RenewerEvent::Failed {
+            error,
+            attempt,
+            retry_at,
+        } => log::warn!(
+            target: T,
+            "renewal failed (attempt {attempt}), retry at {}: {error}",
+            at(*retry_at)
+        ),
+        RenewerEvent::WriteFailed {
+            error,
+            attempt,
+            retry_at,
+            ..
+        } => log::warn!(
+            target: T,
+            "writing the renewed certificate failed (attempt {attempt}), retry at {}: {error}",
+            at(*retry_at)
+        ),
     }
 }

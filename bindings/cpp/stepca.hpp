@@ -111,6 +111,51 @@ inline std::string capabilities() { return stepca_capabilities(); }
 // Whether `name` (e.g. "EC-P384", "ECDSA-P384-SHA384", "uri", "sign") is in capabilities().
 inline bool supports(const std::string &name) noexcept { return stepca_supports(name.c_str()); }
 
+// How severe a log record is; as a maximum, the most detailed records passed on.
+enum class LogLevel : stepca_log_level {
+  Off = STEPCA_LOG_OFF,
+  Error = STEPCA_LOG_ERROR,
+  Warn = STEPCA_LOG_WARN,
+  Info = STEPCA_LOG_INFO,
+  Debug = STEPCA_LOG_DEBUG,
+  Trace = STEPCA_LOG_TRACE,
+};
+
+// Receives a log record: level, where from (`stepca::http`, `stepca::renewer`, `rustls::...`,
+// `ureq::...`, `cryptoki::...`) and the message. Called on whichever thread logs, possibly on
+// several at once; it must not call set_log_callback. An exception it throws is dropped.
+// No record holds a token, key, password or PIN.
+using LogFunction = std::function<void(LogLevel, const std::string &target, const std::string &message)>;
+
+namespace detail {
+// The C callback: runs the std::function, never lets an exception cross into C.
+inline void log_trampoline(void *user_data, stepca_log_level level, const char *target, const char *message) noexcept {
+  try {
+    (*static_cast<const LogFunction *>(user_data))(static_cast<LogLevel>(level), target, message);
+  } catch (...) {
+  }
+}
+}  // namespace detail
+
+// Sends the records up to `max` (the library's own, rustls's, ureq's, cryptoki's) to `f`, for
+// the whole process; an empty `f` or LogLevel::Off stops logging. Every function given is
+// kept until the process exits: a record may still be on its way to the previous one.
+inline void set_log_callback(LogLevel max, LogFunction f) {
+  static std::mutex mu;
+  // Never freed (see above); reachable through this pointer until exit.
+  static auto *kept = new std::vector<std::unique_ptr<const LogFunction>>();
+  std::lock_guard<std::mutex> lock(mu);
+  if (!f || max == LogLevel::Off) {
+    detail::call([&](stepca_error **e) { return stepca_set_log_callback(STEPCA_LOG_OFF, nullptr, nullptr, e); });
+    return;
+  }
+  kept->push_back(std::make_unique<const LogFunction>(std::move(f)));
+  void *user_data = const_cast<LogFunction *>(kept->back().get());
+  detail::call([&](stepca_error **e) {
+    return stepca_set_log_callback(static_cast<stepca_log_level>(max), detail::log_trampoline, user_data, e);
+  });
+}
+
 // Key types to generate.
 enum class KeyType : stepca_key_type {
   Rsa2048 = STEPCA_KEY_RSA_2048,

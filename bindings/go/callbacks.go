@@ -10,7 +10,9 @@ package stepca
 import "C"
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"runtime/cgo"
 	"time"
@@ -161,4 +163,12 @@ func stepcaGoNewKey(handle C.uintptr_t, keyOut **C.stepca_external_key) (rc C.in
 		}
 	}()
 	return core.newKeyFor(keyOut)
+}
+
+//export stepcaGoLog
+func stepcaGoLog(handle C.uintptr_t, level C.stepca_log_level, target, message *C.char) {
+	// A panicking slog handler must not unwind into Rust: the record is lost, not the process.
+	defer func() { _ = recover() }()
+	logger := cgo.Handle(handle).Value().(*slog.Logger)
+	logger.Log(context.Background(), slogLevel(level), C.GoString(message), "target", C.GoString(target))
 }

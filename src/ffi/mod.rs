@@ -26,6 +26,7 @@ pub mod error;
 pub mod external_key;
 pub mod jwk_provisioner;
 pub mod key;
+pub mod logging;
 pub mod pkcs11;
 pub mod renewer;
 pub mod revoke_options;

@@ -1615,3 +1615,51 @@ TEST(Renewer, SettingsThatCannotWorkAreRefusedNamingTheFieldAndAMovedFromOneIsSa
   }
   stepca::Renewer scratch(std::move(moved));  // moved-from twice, destroyed at the end
 }
+
+TEST(Log, RecordsReachTheFunctionWithoutASecretAThrowIsDroppedAndOffStopsThem) {
+  struct Rec {
+    stepca::LogLevel level;
+    std::string target, message;
+  };
+  auto mu = std::make_shared<std::mutex>();
+  auto recs = std::make_shared<std::vector<Rec>>();
+  stepca::set_log_callback(stepca::LogLevel::Debug,
+                           [mu, recs](stepca::LogLevel l, const std::string &t, const std::string &m) {
+                             std::lock_guard<std::mutex> g(*mu);
+                             recs->push_back({l, t, m});
+                           });
+  std::string token;
+  auto c = client([&](const stepca::Claims &cl) { return token = mint(cl); });
+  stepca::Key key = stepca::Key::generate(stepca::KeyType::EcP256);
+  c.sign(csr_for(key, "log.cpp.example.com"));
+  {
+    std::lock_guard<std::mutex> g(*mu);
+    auto has = [&](const std::string &target, const std::string &text) {
+      for (const auto &r : *recs)
+        if (r.target.rfind(target, 0) == 0 && r.message.find(text) != std::string::npos) return true;
+      return false;
+    };
+    EXPECT_TRUE(has("stepca::http", "POST /1.0/sign"));
+    EXPECT_TRUE(has("stepca::http", "HTTP 201 after "));
+    EXPECT_TRUE(has("rustls", ""));
+    ASSERT_GT(token.size(), 40u);
+    for (const auto &r : *recs) {
+      EXPECT_LE(static_cast<int>(r.level), static_cast<int>(stepca::LogLevel::Debug)) << r.message;
+      EXPECT_EQ(r.message.find(token.substr(token.size() - 40)), std::string::npos) << r.message;
+    }
+  }
+  // A function that throws: the call goes on, the exception never reaches C.
+  stepca::set_log_callback(stepca::LogLevel::Info, [](stepca::LogLevel, const std::string &, const std::string &) {
+    throw std::runtime_error("log sink down");
+  });
+  c.health();
+  stepca::set_log_callback(stepca::LogLevel::Off, nullptr);
+  size_t before = recs->size();
+  c.health();
+  EXPECT_EQ(recs->size(), before);
+  expect_error(
+      [] {
+        stepca::detail::call([](stepca_error **e) { return stepca_set_log_callback(9, nullptr, nullptr, e); });
+      },
+      STEPCA_ERR_INVALID_ARGUMENT, "max_level");
+}
