@@ -1,8 +1,14 @@
 #include "harness.h"
 
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int h_passed = 0, h_failed = 0;
@@ -157,4 +163,151 @@ stepca_client *h_minting_client(void) {
   stepca_error_free(e);
   stepca_client_builder_free(b);
   return c;
+}
+
+int h_names(const char *msg, const char *name) {
+  size_t n = strlen(name);
+  return strncmp(msg, name, n) == 0 && msg[n] == ':';
+}
+
+char *h_softhsm_token(const char *label, const char *pin) {
+  char *dir = h_tempdir();
+  char tokens[512], conf[512], text[1100], cmd[4096], qc[600], ql[300], qp[300];
+  snprintf(tokens, sizeof tokens, "%s/tokens", dir);
+  snprintf(conf, sizeof conf, "%s/softhsm2.conf", dir);
+  snprintf(text, sizeof text, "directories.tokendir = %s\nobjectstore.backend = file\n", tokens);
+  int ok = mkdir(tokens, 0755) == 0 && h_write_file(conf, text, strlen(text)) == 0;
+  /* The SO PIN is never used again: no test administers the token. */
+  snprintf(cmd, sizeof cmd,
+           "SOFTHSM2_CONF=%s softhsm2-util --init-token --free --label %s --pin %s --so-pin 24680 >/dev/null",
+           h_shquote(conf, qc, sizeof qc), h_shquote(label, ql, sizeof ql), h_shquote(pin, qp, sizeof qp));
+  int st = 0;
+  if (ok) {
+    free(h_run(cmd, &st));
+  }
+  CHECK_MSG(ok && st == 0, cmd);
+  setenv("SOFTHSM2_CONF", conf, 1);
+  return dir;
+}
+
+/* h_csr and h_csr_external: signed by `key` when it is not NULL, else through `ext`. */
+static uint8_t *csr_for(const stepca_key *key, const stepca_external_key *ext, const char *cn, stepca_format format,
+                        size_t *len) {
+  stepca_csr_request *req = NULL;
+  uint8_t *csr = NULL;
+  OK(stepca_csr_request_new(&req, &e_));
+  OK(stepca_csr_request_add_subject(req, "CN", cn, &e_));
+  OK(stepca_csr_request_add_san(req, STEPCA_SAN_DNS, cn, &e_));
+  if (key != NULL) {
+    OK(stepca_create_csr(key, req, format, &csr, len, &e_));
+  } else {
+    OK(stepca_create_csr_external(ext, req, format, &csr, len, &e_));
+  }
+  stepca_csr_request_free(req);
+  return csr;
+}
+
+uint8_t *h_csr(const stepca_key *key, const char *cn, stepca_format format, size_t *len) {
+  return csr_for(key, NULL, cn, format, len);
+}
+
+uint8_t *h_csr_external(const stepca_external_key *key, const char *cn, stepca_format format, size_t *len) {
+  return csr_for(NULL, key, cn, format, len);
+}
+
+char *h_serial_of(const stepca_chain *chain) {
+  uint8_t *s = NULL;
+  size_t n = 0;
+  OK(stepca_chain_serial(chain, &s, &n, &e_));
+  char *copy = strdup(s != NULL ? (char *)s : "");
+  stepca_free(s);
+  return copy;
+}
+
+void h_check_openssl_csr(const char *dir, const uint8_t *csr, size_t len) {
+  char path[1024], cmd[1200], q[1100];
+  snprintf(path, sizeof path, "%s/check.csr", dir);
+  h_write_file(path, csr, len);
+  snprintf(cmd, sizeof cmd, "openssl req -verify -noout -in %s 2>&1", h_shquote(path, q, sizeof q));
+  int st = 0;
+  char *out = h_run(cmd, &st);
+  CHECK_MSG(st == 0 && out != NULL && strstr(out, "verify OK") != NULL, out);
+  free(out);
+}
+
+int h_openssl_verify(const char *path, char **out) {
+  char cmd[4096], q1[1100], q2[1100];
+  snprintf(cmd, sizeof cmd, "openssl verify -CAfile %s -untrusted %s %s 2>&1",
+           h_shquote(h_env("STEPCA_ROOT"), q1, sizeof q1), h_shquote(path, q2, sizeof q2), q2);
+  int st = 0;
+  *out = h_run(cmd, &st);
+  return st == 0 && *out != NULL && strstr(*out, ": OK") != NULL;
+}
+
+EVP_PKEY *h_pkey_generate(const char *type, const char *param) {
+  EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+  EVP_PKEY *k = NULL;
+  EVP_PKEY_keygen_init(c);
+  if (strcmp(type, "EC") == 0) EVP_PKEY_CTX_set_group_name(c, param);
+  if (strcmp(type, "RSA") == 0) EVP_PKEY_CTX_set_rsa_keygen_bits(c, 2048);
+  EVP_PKEY_generate(c, &k);
+  EVP_PKEY_CTX_free(c);
+  return k;
+}
+
+unsigned char *h_evp_sign(EVP_PKEY *pkey, const EVP_MD *md, int pad, const uint8_t *data, size_t len,
+                          size_t *sig_len) {
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  EVP_PKEY_CTX *pctx = NULL;
+  unsigned char *sig = NULL;
+  int ok = ctx != NULL && EVP_DigestSignInit(ctx, &pctx, md, NULL, pkey) == 1;
+  if (ok && pad != 0) {
+    ok = EVP_PKEY_CTX_set_rsa_padding(pctx, pad) == 1;
+    if (ok && pad == RSA_PKCS1_PSS_PADDING) {
+      ok = EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1;
+    }
+  }
+  ok = ok && EVP_DigestSign(ctx, NULL, sig_len, data, len) == 1 && (sig = malloc(*sig_len)) != NULL &&
+       EVP_DigestSign(ctx, sig, sig_len, data, len) == 1;
+  EVP_MD_CTX_free(ctx);
+  if (!ok) {
+    free(sig);
+    ERR_clear_error();
+    return NULL;
+  }
+  return sig;
+}
+
+X509 *h_leaf_x509(const stepca_chain *chain) {
+  uint8_t *der = NULL;
+  size_t len = 0;
+  OK(stepca_chain_get(chain, 0, STEPCA_FORMAT_DER, &der, &len, &e_));
+  const unsigned char *p = der;
+  X509 *x = der != NULL ? d2i_X509(NULL, &p, (long)len) : NULL;
+  CHECK(x != NULL);
+  stepca_free(der);
+  return x;
+}
+
+int h_leaf_cn_is(const stepca_chain *chain, const char *cn) {
+  X509 *x = h_leaf_x509(chain);
+  char buf[256] = "";
+  if (x != NULL) {
+    X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, buf, sizeof buf);
+    X509_free(x);
+  }
+  return strcmp(buf, cn) == 0;
+}
+
+int h_leaf_has_spki(const stepca_chain *chain, const uint8_t *spki, size_t spki_len) {
+  X509 *x = h_leaf_x509(chain);
+  if (x == NULL) {
+    return 0;
+  }
+  unsigned char *der = NULL;
+  int n = i2d_PUBKEY(X509_get0_pubkey(x), &der);
+  int same = n > 0 && (size_t)n == spki_len && memcmp(der, spki, spki_len) == 0;
+  OPENSSL_free(der);
+  X509_free(x);
+  return same;
 }

@@ -1,8 +1,10 @@
 /* A small test harness for the C tests: checks that count, helpers that run the real
- * tools (openssl, step), and a token provider that mints tokens with the step CLI. */
+ * tools (openssl, step, softhsm2-util), a token provider that mints tokens with the step
+ * CLI, and the CSR and OpenSSL helpers more than one suite needs. */
 #ifndef STEPCA_TEST_HARNESS_H
 #define STEPCA_TEST_HARNESS_H
 
+#include <openssl/types.h>
 #include <stddef.h>
 
 #include "stepca.h"
@@ -28,6 +30,21 @@ void h_check(int ok, const char *file, int line, const char *expr, const char *d
     CHECK_STATUS(s_, e_, STEPCA_OK);                                                         \
     stepca_error_free(e_);                                                                   \
   } while (0)
+
+/* A call expected to fail with `want`, its message starting with `name:` (the argument it
+ * names); frees the error. */
+#define NAMES(call, want, name)                                                              \
+  do {                                                                                       \
+    stepca_error *e_ = NULL;                                                                 \
+    stepca_status s_ = (call);                                                               \
+    CHECK_STATUS(s_, e_, want);                                                              \
+    CHECK_MSG(e_ != NULL && h_names(stepca_error_message(e_), name),                         \
+              e_ != NULL ? stepca_error_message(e_) : "(no error object)");                  \
+    stepca_error_free(e_);                                                                   \
+  } while (0)
+
+/* Whether an error message starts with `name:`, i.e. names that argument. */
+int h_names(const char *msg, const char *name);
 
 /* Prints the closing "N passed, N failed" line; returns the exit code. */
 int h_finish(void);
@@ -56,5 +73,38 @@ int h_minting_provider(void *user_data, const stepca_token_claims *claims, stepc
 
 /* A client for the CA under test (STEPCA_URL, STEPCA_ROOT) with h_minting_provider. */
 stepca_client *h_minting_client(void);
+
+/* A fresh temporary directory holding an own SoftHSM2 configuration with one token,
+ * `label` with user PIN `pin`, and SOFTHSM2_CONF pointing at it (one check: the set-up
+ * worked). Call it before anything loads the module, which reads the variable then. The
+ * caller removes the directory (h_rmtree) and frees the path. */
+char *h_softhsm_token(const char *label, const char *pin);
+
+/* A CSR for `cn` (as CN and as a DNS SAN) in `format`, signed by an in-memory key. */
+uint8_t *h_csr(const stepca_key *key, const char *cn, stepca_format format, size_t *len);
+/* The same, signed through an external key (callback or PKCS#11). */
+uint8_t *h_csr_external(const stepca_external_key *key, const char *cn, stepca_format format, size_t *len);
+/* The chain's leaf serial as a malloc'd string ("" when there is none). */
+char *h_serial_of(const stepca_chain *chain);
+
+/* Writes a PEM CSR into `dir` and checks that `openssl req -verify` accepts its signature. */
+void h_check_openssl_csr(const char *dir, const uint8_t *csr, size_t len);
+/* Whether `openssl verify` accepts the PEM chain file at `path` up to STEPCA_ROOT (the
+ * file's own intermediates untrusted); openssl's output in *out (malloc'd). */
+int h_openssl_verify(const char *path, char **out);
+
+/* A new OpenSSL key: type "EC" (param: the curve), "RSA" (2048 bits) or "ED25519".
+ * NULL on failure. */
+EVP_PKEY *h_pkey_generate(const char *type, const char *param);
+/* Signs the whole message with EVP_DigestSign (md NULL for Ed25519; pad 0 or an RSA
+ * padding, PSS with salt = digest length); a malloc'd signature, or NULL. */
+unsigned char *h_evp_sign(EVP_PKEY *pkey, const EVP_MD *md, int pad, const uint8_t *data, size_t len,
+                          size_t *sig_len);
+/* The chain's leaf as OpenSSL reads it (one check that it parses); the caller frees it. */
+X509 *h_leaf_x509(const stepca_chain *chain);
+/* Whether the leaf's subject CN is `cn`. */
+int h_leaf_cn_is(const stepca_chain *chain, const char *cn);
+/* Whether the leaf's SubjectPublicKeyInfo is, byte for byte, `spki`. */
+int h_leaf_has_spki(const stepca_chain *chain, const uint8_t *spki, size_t spki_len);
 
 #endif

@@ -48,14 +48,8 @@ static stepca_jwk_provisioner *admin_provisioner(void) {
 
 static uint8_t *make_csr(const char *cn, size_t *len) {
   stepca_key *key = NULL;
-  stepca_csr_request *req = NULL;
-  uint8_t *csr = NULL;
   OK(stepca_key_generate(STEPCA_KEY_EC_P256, &key, &e_));
-  OK(stepca_csr_request_new(&req, &e_));
-  OK(stepca_csr_request_add_subject(req, "CN", cn, &e_));
-  OK(stepca_csr_request_add_san(req, STEPCA_SAN_DNS, cn, &e_));
-  OK(stepca_create_csr(key, req, STEPCA_FORMAT_DER, &csr, len, &e_));
-  stepca_csr_request_free(req);
+  uint8_t *csr = h_csr(key, cn, STEPCA_FORMAT_DER, len);
   stepca_key_free(key);
   return csr;
 }

@@ -12,7 +12,6 @@
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/objects.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <stdio.h>
@@ -25,18 +24,6 @@
 #define TOKEN_LABEL "cred-token"
 #define PIN "2468"
 
-/* A call expected to fail with `want`, its message starting with `name:` (the argument it
- * names). */
-#define NAMES(call, want, name)                                                              \
-  do {                                                                                       \
-    stepca_error *e_ = NULL;                                                                 \
-    stepca_status s_ = (call);                                                               \
-    CHECK_STATUS(s_, e_, want);                                                              \
-    CHECK_MSG(e_ != NULL && names(stepca_error_message(e_), name),                           \
-              e_ != NULL ? stepca_error_message(e_) : "(no error object)");                  \
-    stepca_error_free(e_);                                                                   \
-  } while (0)
-
 /* A call expected to fail with `want`, its message containing `needle`. */
 #define FAILS(call, want, needle)                                                            \
   do {                                                                                       \
@@ -47,11 +34,6 @@
               e_ != NULL ? stepca_error_message(e_) : "(no error object)");                  \
     stepca_error_free(e_);                                                                   \
   } while (0)
-
-static int names(const char *msg, const char *name) {
-  size_t n = strlen(name);
-  return strncmp(msg, name, n) == 0 && msg[n] == ':';
-}
 
 /* ------------------------------------------------------------------------------------ */
 /* The held key: an OpenSSL key behind a sign callback that records what it signs.       */
@@ -116,30 +98,6 @@ static int scheme_of(stepca_sig_alg alg, const EVP_MD **md, int *pad) {
   }
 }
 
-/* Signs the whole message with EVP_DigestSign; a malloc'd signature, or NULL. */
-static unsigned char *evp_sign(EVP_PKEY *pkey, const EVP_MD *md, int pad, const uint8_t *data, size_t len,
-                               size_t *sig_len) {
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  EVP_PKEY_CTX *pctx = NULL;
-  unsigned char *sig = NULL;
-  int ok = ctx != NULL && EVP_DigestSignInit(ctx, &pctx, md, NULL, pkey) == 1;
-  if (ok && pad != 0) {
-    ok = EVP_PKEY_CTX_set_rsa_padding(pctx, pad) == 1;
-    if (ok && pad == RSA_PKCS1_PSS_PADDING) {
-      ok = EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1;
-    }
-  }
-  ok = ok && EVP_DigestSign(ctx, NULL, sig_len, data, len) == 1 && (sig = malloc(*sig_len)) != NULL &&
-       EVP_DigestSign(ctx, sig, sig_len, data, len) == 1;
-  EVP_MD_CTX_free(ctx);
-  if (!ok) {
-    free(sig);
-    ERR_clear_error();
-    return NULL;
-  }
-  return sig;
-}
-
 /* The sign callback: what a secure element's SDK would do, reading the algorithm asked. */
 static int held_sign(void *ud, const uint8_t *data, size_t len, stepca_signature_sink *sink) {
   struct held *h = ud;
@@ -185,7 +143,7 @@ static int held_sign(void *ud, const uint8_t *data, size_t len, stepca_signature
     if (h->pkcs1_for_pss && pad == RSA_PKCS1_PSS_PADDING) {
       pad = RSA_PKCS1_PADDING; /* the wrong scheme: libstepca must catch it */
     }
-    sig = evp_sign(h->pkey, md, pad, data, len, &sig_len);
+    sig = h_evp_sign(h->pkey, md, pad, data, len, &sig_len);
     if (sig == NULL) {
       stepca_signature_sink_set_error(sink, "openssl could not sign", NULL);
       return 3;
@@ -206,14 +164,9 @@ static void held_reset(struct held *h) {
   h->handshake_len = 0;
 }
 
+/* A new key; that there is one counts as a check here. */
 static EVP_PKEY *generate(const char *type, const char *param) {
-  EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
-  EVP_PKEY *k = NULL;
-  EVP_PKEY_keygen_init(c);
-  if (strcmp(type, "EC") == 0) EVP_PKEY_CTX_set_group_name(c, param);
-  if (strcmp(type, "RSA") == 0) EVP_PKEY_CTX_set_rsa_keygen_bits(c, 2048);
-  EVP_PKEY_generate(c, &k);
-  EVP_PKEY_CTX_free(c);
+  EVP_PKEY *k = h_pkey_generate(type, param);
   CHECK(k != NULL);
   return k;
 }
@@ -229,63 +182,19 @@ static stepca_external_key *external_of(struct held *h) {
 }
 
 /* ------------------------------------------------------------------------------------ */
-/* Chains, as OpenSSL reads them.                                                       */
-
-static X509 *leaf_x509(const stepca_chain *chain) {
-  uint8_t *der = NULL;
-  size_t len = 0;
-  OK(stepca_chain_get(chain, 0, STEPCA_FORMAT_DER, &der, &len, &e_));
-  const unsigned char *p = der;
-  X509 *x = der != NULL ? d2i_X509(NULL, &p, (long)len) : NULL;
-  CHECK(x != NULL);
-  stepca_free(der);
-  return x;
-}
-
-/* Whether the leaf's SubjectPublicKeyInfo is, byte for byte, `spki`. */
-static int leaf_has_key(const stepca_chain *chain, const uint8_t *spki, size_t spki_len) {
-  X509 *x = leaf_x509(chain);
-  if (x == NULL) {
-    return 0;
-  }
-  unsigned char *der = NULL;
-  int n = i2d_PUBKEY(X509_get0_pubkey(x), &der);
-  int same = n > 0 && (size_t)n == spki_len && memcmp(der, spki, spki_len) == 0;
-  OPENSSL_free(der);
-  X509_free(x);
-  return same;
-}
+/* Chains (their leaf as OpenSSL reads it: the harness) and enrolment.                  */
 
 static int leaf_has_external_key(const stepca_chain *chain, const stepca_external_key *ek) {
   uint8_t *spki = NULL;
   size_t len = 0;
   OK(stepca_external_key_public_key(ek, &spki, &len, &e_));
-  int same = spki != NULL && leaf_has_key(chain, spki, len);
+  int same = spki != NULL && h_leaf_has_spki(chain, spki, len);
   stepca_free(spki);
   return same;
 }
 
-static int leaf_cn_is(const stepca_chain *chain, const char *cn) {
-  X509 *x = leaf_x509(chain);
-  char buf[256] = "";
-  if (x != NULL) {
-    X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, buf, sizeof buf);
-    X509_free(x);
-  }
-  return strcmp(buf, cn) == 0;
-}
-
-static char *serial_of(const stepca_chain *chain) {
-  uint8_t *s = NULL;
-  size_t n = 0;
-  OK(stepca_chain_serial(chain, &s, &n, &e_));
-  char *copy = strdup(s != NULL ? (char *)s : "");
-  stepca_free(s);
-  return copy;
-}
-
 static int same_serial(const stepca_chain *a, const stepca_chain *b) {
-  char *sa = serial_of(a), *sb = serial_of(b);
+  char *sa = h_serial_of(a), *sb = h_serial_of(b);
   int same = strcmp(sa, sb) == 0;
   free(sa);
   free(sb);
@@ -301,22 +210,10 @@ static char *chain_pem(const stepca_chain *chain) {
   return copy;
 }
 
-/* A CSR for `cn` (CN and DNS SAN) signed through the external key. */
-static uint8_t *csr_external(const stepca_external_key *ek, const char *cn, size_t *len) {
-  stepca_csr_request *req = NULL;
-  uint8_t *csr = NULL;
-  OK(stepca_csr_request_new(&req, &e_));
-  OK(stepca_csr_request_add_subject(req, "CN", cn, &e_));
-  OK(stepca_csr_request_add_san(req, STEPCA_SAN_DNS, cn, &e_));
-  OK(stepca_create_csr_external(ek, req, STEPCA_FORMAT_DER, &csr, len, &e_));
-  stepca_csr_request_free(req);
-  return csr;
-}
-
 /* Enrolls a held key with a token from the harness's provisioner (step CLI). */
 static stepca_chain *enroll_external(const stepca_client *client, const stepca_external_key *ek, const char *cn) {
   size_t len = 0;
-  uint8_t *csr = csr_external(ek, cn, &len);
+  uint8_t *csr = h_csr_external(ek, cn, STEPCA_FORMAT_DER, &len);
   stepca_chain *chain = NULL;
   if (csr != NULL) {
     OK(stepca_sign_cert(client, csr, len, NULL, &chain, &e_));
@@ -326,17 +223,11 @@ static stepca_chain *enroll_external(const stepca_client *client, const stepca_e
 }
 
 static stepca_chain *enroll_memory(const stepca_client *client, const stepca_key *key, const char *cn) {
-  stepca_csr_request *req = NULL;
-  uint8_t *csr = NULL;
   size_t len = 0;
-  OK(stepca_csr_request_new(&req, &e_));
-  OK(stepca_csr_request_add_subject(req, "CN", cn, &e_));
-  OK(stepca_csr_request_add_san(req, STEPCA_SAN_DNS, cn, &e_));
-  OK(stepca_create_csr(key, req, STEPCA_FORMAT_PEM, &csr, &len, &e_));
+  uint8_t *csr = h_csr(key, cn, STEPCA_FORMAT_PEM, &len);
   stepca_chain *chain = NULL;
   OK(stepca_sign_cert(client, csr, len, NULL, &chain, &e_));
   stepca_free(csr);
-  stepca_csr_request_free(req);
   return chain;
 }
 
@@ -398,7 +289,7 @@ static void test_held_keys_whole_life(const stepca_client *client) {
     CHECK_MSG(renewed != NULL && stepca_chain_count(renewed) == 2, name);
     CHECK_MSG(renewed != NULL && !same_serial(renewed, chain), name);
     CHECK_MSG(renewed != NULL && leaf_has_external_key(renewed, ek), name);
-    CHECK_MSG(renewed != NULL && leaf_cn_is(renewed, cn), name);
+    CHECK_MSG(renewed != NULL && h_leaf_cn_is(renewed, cn), name);
 
     /* 3. Renew with the x5cInsecure token: one token signed with the key's own algorithm,
      * no handshake. */
@@ -423,7 +314,7 @@ static void test_held_keys_whole_life(const stepca_client *client) {
     k2.own_alg = cases[i].own;
     stepca_external_key *ek2 = external_of(&k2);
     size_t csr_len = 0;
-    uint8_t *csr2 = csr_external(ek2, cn, &csr_len);
+    uint8_t *csr2 = h_csr_external(ek2, cn, STEPCA_FORMAT_DER, &csr_len);
     held_reset(&k);
     held_reset(&k2);
     stepca_credential *cred3 = by_auto != NULL ? credential_external(by_auto, ek) : NULL;
@@ -433,7 +324,7 @@ static void test_held_keys_whole_life(const stepca_client *client) {
     CHECK_MSG(k2.calls == 0, name);
     CHECK_MSG(rekeyed != NULL && leaf_has_external_key(rekeyed, ek2), name);
     CHECK_MSG(rekeyed != NULL && !leaf_has_external_key(rekeyed, ek), name);
-    CHECK_MSG(rekeyed != NULL && leaf_cn_is(rekeyed, cn), name);
+    CHECK_MSG(rekeyed != NULL && h_leaf_cn_is(rekeyed, cn), name);
     /* The old key is not the new leaf's. */
     stepca_credential *wrong = NULL;
     NAMES(stepca_credential_new_external(rekeyed, ek, &wrong, &e_), STEPCA_ERR_INVALID_ARGUMENT, "signer");
@@ -498,7 +389,7 @@ static void test_failing_signers(const stepca_client *client) {
         "secure element locked: handshake refused");
   CHECK(k.handshakes == 1);
   size_t csr_len = 0;
-  uint8_t *csr = csr_external(ek, "cred-locked.example.com", &csr_len);
+  uint8_t *csr = h_csr_external(ek, "cred-locked.example.com", STEPCA_FORMAT_DER, &csr_len);
   held_reset(&k);
   FAILS(stepca_credential_rekey(client, cred, csr, csr_len, &out, &e_), STEPCA_ERR_SIGNER,
         "secure element locked: handshake refused");
@@ -583,10 +474,10 @@ static void test_memory_credential_and_arguments(const stepca_client *client) {
   /* Renewed over mutual TLS: the same key. */
   stepca_chain *renewed = NULL;
   OK(stepca_credential_renew(client, cred, STEPCA_RENEW_MTLS, &renewed, &e_));
-  X509 *a = leaf_x509(chain);
+  X509 *a = h_leaf_x509(chain);
   unsigned char *spki = NULL;
   int n = a != NULL ? i2d_PUBKEY(X509_get0_pubkey(a), &spki) : 0;
-  CHECK(renewed != NULL && n > 0 && leaf_has_key(renewed, spki, (size_t)n) && !same_serial(renewed, chain));
+  CHECK(renewed != NULL && n > 0 && h_leaf_has_spki(renewed, spki, (size_t)n) && !same_serial(renewed, chain));
   OPENSSL_free(spki);
   X509_free(a);
   stepca_chain_free(renewed);
@@ -819,7 +710,7 @@ static void test_pkcs11_keys(const stepca_client *client) {
     stepca_chain *renewed = NULL;
     OK(stepca_credential_renew(client, cred, STEPCA_RENEW_MTLS, &renewed, &e_));
     CHECK_MSG(renewed != NULL && leaf_has_external_key(renewed, key) && !same_serial(renewed, chain), name);
-    CHECK_MSG(renewed != NULL && leaf_cn_is(renewed, cn), name);
+    CHECK_MSG(renewed != NULL && h_leaf_cn_is(renewed, cn), name);
 
     /* The same token key behind a callback that signs through
      * stepca_pkcs11_key_sign_digest (the Go binding's path): the handshake it signs is a
@@ -843,13 +734,13 @@ static void test_pkcs11_keys(const stepca_client *client) {
     stepca_external_key *next = NULL;
     OK(stepca_pkcs11_key_generate(MODULE, TOKEN_LABEL, PIN, cases[i].next, cases[i].type, &next, &e_));
     size_t csr_len = 0;
-    uint8_t *csr = next != NULL ? csr_external(next, cn, &csr_len) : NULL;
+    uint8_t *csr = next != NULL ? h_csr_external(next, cn, STEPCA_FORMAT_DER, &csr_len) : NULL;
     stepca_credential *cred2 = via_digest != NULL ? credential_external(via_digest, key) : NULL;
     stepca_chain *rekeyed = NULL;
     OK(stepca_credential_rekey(client, cred2, csr, csr_len, &rekeyed, &e_));
     CHECK_MSG(rekeyed != NULL && leaf_has_external_key(rekeyed, next), name);
     CHECK_MSG(rekeyed != NULL && !leaf_has_external_key(rekeyed, key), name);
-    CHECK_MSG(rekeyed != NULL && leaf_cn_is(rekeyed, cn), name);
+    CHECK_MSG(rekeyed != NULL && h_leaf_cn_is(rekeyed, cn), name);
 
     /* Revoke with the new credential; then its renewal is refused with 401. */
     stepca_credential *cred3 = rekeyed != NULL ? credential_external(rekeyed, next) : NULL;
@@ -877,18 +768,7 @@ static void test_pkcs11_keys(const stepca_client *client) {
 
 int main(void) {
   /* An own SoftHSM2 token, set up before anything loads the module. */
-  char *dir = h_tempdir();
-  char conf[512], cmd[2048];
-  snprintf(conf, sizeof conf, "%s/softhsm2.conf", dir);
-  snprintf(cmd, sizeof cmd,
-           "mkdir -p %s/tokens && printf 'directories.tokendir = %s/tokens\\nobjectstore.backend = file\\n' > %s && "
-           "SOFTHSM2_CONF=%s softhsm2-util --init-token --free --label " TOKEN_LABEL " --pin " PIN
-           " --so-pin 13579 >/dev/null",
-           dir, dir, conf, conf);
-  int st = 0;
-  free(h_run(cmd, &st));
-  CHECK(st == 0);
-  setenv("SOFTHSM2_CONF", conf, 1);
+  char *dir = h_softhsm_token(TOKEN_LABEL, PIN);
 
   stepca_client *client = h_minting_client();
   test_memory_credential_and_arguments(client);

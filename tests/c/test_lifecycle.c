@@ -50,13 +50,8 @@ static stepca_client *minting_client(stepca_jwk_provisioner **prov_out) {
 }
 
 static stepca_chain *enroll(stepca_client *c, stepca_key *key, const char *cn, long seconds) {
-  stepca_csr_request *req = NULL;
-  uint8_t *csr = NULL;
   size_t len = 0;
-  OK(stepca_csr_request_new(&req, &e_));
-  OK(stepca_csr_request_add_subject(req, "CN", cn, &e_));
-  OK(stepca_csr_request_add_san(req, STEPCA_SAN_DNS, cn, &e_));
-  OK(stepca_create_csr(key, req, STEPCA_FORMAT_DER, &csr, &len, &e_));
+  uint8_t *csr = h_csr(key, cn, STEPCA_FORMAT_DER, &len);
   stepca_sign_options *o = NULL;
   OK(stepca_sign_options_new(&o, &e_));
   if (seconds > 0) {
@@ -66,17 +61,7 @@ static stepca_chain *enroll(stepca_client *c, stepca_key *key, const char *cn, l
   OK(stepca_sign_cert(c, csr, len, o, &chain, &e_));
   stepca_sign_options_free(o);
   stepca_free(csr);
-  stepca_csr_request_free(req);
   return chain;
-}
-
-static char *serial_of(stepca_chain *chain) {
-  uint8_t *s = NULL;
-  size_t n = 0;
-  OK(stepca_chain_serial(chain, &s, &n, &e_));
-  char *copy = strdup(s ? (char *)s : "");
-  stepca_free(s);
-  return copy;
 }
 
 static void test_bootstrap_and_reads(void) {
@@ -168,13 +153,8 @@ static void test_in_process_tokens(void) {
   CHECK(tok != NULL && tok_len > 100 && strchr((char *)tok, '.') != NULL);
   stepca_key *key = NULL;
   OK(stepca_key_generate(STEPCA_KEY_EC_P256, &key, &e_));
-  stepca_csr_request *req = NULL;
-  OK(stepca_csr_request_new(&req, &e_));
-  OK(stepca_csr_request_add_subject(req, "CN", "c-mint.example.com", &e_));
-  OK(stepca_csr_request_add_san(req, STEPCA_SAN_DNS, "c-mint.example.com", &e_));
-  uint8_t *csr = NULL;
   size_t csr_len = 0;
-  OK(stepca_create_csr(key, req, STEPCA_FORMAT_PEM, &csr, &csr_len, &e_));
+  uint8_t *csr = h_csr(key, "c-mint.example.com", STEPCA_FORMAT_PEM, &csr_len);
   stepca_sign_options *o = NULL;
   OK(stepca_sign_options_new(&o, &e_));
   OK(stepca_sign_options_set_token(o, (char *)tok, &e_));
@@ -196,7 +176,6 @@ static void test_in_process_tokens(void) {
   stepca_sign_options_free(o);
   stepca_free(csr);
   stepca_free(tok);
-  stepca_csr_request_free(req);
   stepca_key_free(key);
   stepca_jwk_provisioner_free(prov);
   free(entry);
@@ -209,7 +188,7 @@ static void test_renew_rekey_revoke(void) {
   stepca_key *key = NULL;
   OK(stepca_key_generate(STEPCA_KEY_ED25519, &key, &e_));
   stepca_chain *chain = enroll(c, key, "c-life.example.com", 3600);
-  char *serial = serial_of(chain);
+  char *serial = h_serial_of(chain);
 
   /* Save and reload the chain as a device would. */
   uint8_t *pem = NULL;
@@ -217,7 +196,7 @@ static void test_renew_rekey_revoke(void) {
   OK(stepca_chain_pem(chain, &pem, &pem_len, &e_));
   stepca_chain *loaded = NULL;
   OK(stepca_chain_load(pem, pem_len, &loaded, &e_));
-  char *serial2 = serial_of(loaded);
+  char *serial2 = h_serial_of(loaded);
   CHECK(strcmp(serial, serial2) == 0);
   free(serial2);
   stepca_free(pem);
@@ -231,7 +210,7 @@ static void test_renew_rekey_revoke(void) {
   for (size_t i = 0; i < 3; i++) {
     stepca_chain *renewed = NULL;
     OK(stepca_renew(c, loaded, key, auths[i], &renewed, &e_));
-    char *s = serial_of(renewed);
+    char *s = h_serial_of(renewed);
     CHECK(renewed != NULL && strcmp(s, serial) != 0);
     free(s);
     int64_t rnb = 0, rna = 0, rdue = 0;
@@ -283,7 +262,7 @@ static void test_renew_rekey_revoke(void) {
 
   /* A revoke token minted directly, on a client without a provider. */
   stepca_chain *third = enroll(c, key, "c-life3.example.com", 3600);
-  char *serial3 = serial_of(third);
+  char *serial3 = h_serial_of(third);
   char aud[300];
   snprintf(aud, sizeof aud, "%s/1.0/revoke", ca_url);
   uint8_t *rt = NULL;

@@ -10,37 +10,17 @@
 #define MODULE "/usr/lib/softhsm/libsofthsm2.so"
 
 int main(void) {
-  char *dir = h_tempdir();
-  char conf[512], cmd[2048];
-  snprintf(conf, sizeof conf, "%s/softhsm2.conf", dir);
-  snprintf(cmd, sizeof cmd,
-           "mkdir -p %s/tokens && printf 'directories.tokendir = %s/tokens\\nobjectstore.backend = file\\n' > %s && "
-           "SOFTHSM2_CONF=%s softhsm2-util --init-token --free --label c-token --pin 4321 --so-pin 8765 >/dev/null",
-           dir, dir, conf, conf);
-  int st = 0;
-  free(h_run(cmd, &st));
-  CHECK(st == 0);
-  setenv("SOFTHSM2_CONF", conf, 1);
+  char *dir = h_softhsm_token("c-token", "4321");
 
   stepca_error *e = NULL;
   stepca_client *client = h_minting_client();
 
   stepca_external_key *key = NULL;
   CHECK_STATUS(stepca_pkcs11_key_generate(MODULE, "c-token", "4321", "dev-key", STEPCA_KEY_EC_P256, &key, &e), e, STEPCA_OK);
-  stepca_csr_request *req = NULL;
-  uint8_t *csr = NULL, *spki = NULL;
+  uint8_t *spki = NULL;
   size_t csr_len = 0, spki_len = 0;
-  CHECK_STATUS(stepca_csr_request_new(&req, &e), e, STEPCA_OK);
-  CHECK_STATUS(stepca_csr_request_add_subject(req, "CN", "c-hsm.example.com", &e), e, STEPCA_OK);
-  CHECK_STATUS(stepca_csr_request_add_san(req, STEPCA_SAN_DNS, "c-hsm.example.com", &e), e, STEPCA_OK);
-  CHECK_STATUS(stepca_create_csr_external(key, req, STEPCA_FORMAT_PEM, &csr, &csr_len, &e), e, STEPCA_OK);
-  char path[600];
-  snprintf(path, sizeof path, "%s/hsm.csr", dir);
-  h_write_file(path, csr, csr_len);
-  snprintf(cmd, sizeof cmd, "openssl req -verify -noout -in %s 2>&1", path);
-  char *out = h_run(cmd, &st);
-  CHECK_MSG(st == 0 && strstr(out, "verify OK"), out);
-  free(out);
+  uint8_t *csr = h_csr_external(key, "c-hsm.example.com", STEPCA_FORMAT_PEM, &csr_len);
+  h_check_openssl_csr(dir, csr, csr_len);
   stepca_chain *chain = NULL, *renewed = NULL;
   CHECK_STATUS(stepca_sign_cert(client, csr, csr_len, NULL, &chain, &e), e, STEPCA_OK);
   CHECK_STATUS(stepca_renew_external(client, chain, key, &renewed, &e), e, STEPCA_OK);
@@ -80,7 +60,6 @@ int main(void) {
   stepca_chain_free(renewed);
   stepca_chain_free(chain);
   stepca_free(csr);
-  stepca_csr_request_free(req);
   stepca_external_key_free(key);
   stepca_client_free(client);
   h_rmtree(dir);

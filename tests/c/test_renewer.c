@@ -17,17 +17,6 @@
 #define TOKEN_LABEL "renewer-token"
 #define PIN "1357"
 
-/* A call expected to fail with `want`, its message starting with `name:`. */
-#define NAMES(call, want, name)                                                              \
-  do {                                                                                       \
-    stepca_error *e_ = NULL;                                                                 \
-    stepca_status s_ = (call);                                                               \
-    CHECK_STATUS(s_, e_, want);                                                              \
-    CHECK_MSG(e_ != NULL && strncmp(stepca_error_message(e_), name ":", strlen(name) + 1) == 0, \
-              e_ != NULL ? stepca_error_message(e_) : "(no error object)");                  \
-    stepca_error_free(e_);                                                                   \
-  } while (0)
-
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -449,18 +438,7 @@ static void test_arguments(stepca_client *client) {
 
 int main(void) {
   /* An own SoftHSM2 token, set up before anything loads the module. */
-  char *dir = h_tempdir();
-  char conf[512], cmd[2048];
-  snprintf(conf, sizeof conf, "%s/softhsm2.conf", dir);
-  snprintf(cmd, sizeof cmd,
-           "mkdir -p %s/tokens && printf 'directories.tokendir = %s/tokens\\nobjectstore.backend = file\\n' > %s && "
-           "SOFTHSM2_CONF=%s softhsm2-util --init-token --free --label " TOKEN_LABEL " --pin " PIN
-           " --so-pin 24680 >/dev/null",
-           dir, dir, conf, conf);
-  int st = 0;
-  free(h_run(cmd, &st));
-  CHECK(st == 0);
-  setenv("SOFTHSM2_CONF", conf, 1);
+  char *dir = h_softhsm_token(TOKEN_LABEL, PIN);
 
   stepca_client *client = h_minting_client();
   test_arguments(client);

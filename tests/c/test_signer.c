@@ -24,13 +24,9 @@ static int openssl_sign(void *ud, const uint8_t *data, size_t len, stepca_signat
     stepca_signature_sink_set_error(sink, "secure element busy", NULL);
     return 4;
   }
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   size_t sig_len = 0;
-  unsigned char *sig = NULL;
-  int ok = EVP_DigestSignInit(ctx, NULL, k->md, NULL, k->pkey) == 1 &&
-           EVP_DigestSign(ctx, NULL, &sig_len, data, len) == 1 && (sig = malloc(sig_len)) != NULL &&
-           EVP_DigestSign(ctx, sig, &sig_len, data, len) == 1;
-  EVP_MD_CTX_free(ctx);
+  unsigned char *sig = h_evp_sign(k->pkey, k->md, 0, data, len, &sig_len);
+  int ok = sig != NULL;
   if (ok && k->raw_ecdsa) {
     /* A common mistake: r||s instead of DER. libstepca must catch it. */
     memmove(sig, sig + 4, 32);
@@ -39,17 +35,6 @@ static int openssl_sign(void *ud, const uint8_t *data, size_t len, stepca_signat
   int rc = ok && stepca_signature_sink_set(sink, sig, sig_len, NULL) == STEPCA_OK ? 0 : 1;
   free(sig);
   return rc;
-}
-
-static EVP_PKEY *generate(const char *type, const char *param) {
-  EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
-  EVP_PKEY *k = NULL;
-  EVP_PKEY_keygen_init(c);
-  if (strcmp(type, "EC") == 0) EVP_PKEY_CTX_set_group_name(c, param);
-  if (strcmp(type, "RSA") == 0) EVP_PKEY_CTX_set_rsa_keygen_bits(c, 2048);
-  EVP_PKEY_generate(c, &k);
-  EVP_PKEY_CTX_free(c);
-  return k;
 }
 
 static stepca_external_key *external(struct held_key *k, stepca_sig_alg alg) {
@@ -74,28 +59,16 @@ static void test_each_algorithm_enrolls_and_renews(void) {
                {"ED25519", NULL, NULL, STEPCA_SIG_ED25519}};
   stepca_client *client = h_minting_client();
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    struct held_key k = {generate(cases[i].type, cases[i].param), cases[i].md, 0, 0, 0};
+    struct held_key k = {h_pkey_generate(cases[i].type, cases[i].param), cases[i].md, 0, 0, 0};
     stepca_external_key *ek = external(&k, cases[i].alg);
     char cn[64];
     snprintf(cn, sizeof cn, "held-%zu.example.com", i);
-    stepca_csr_request *req = NULL;
     stepca_error *e = NULL;
-    uint8_t *csr = NULL;
     size_t len = 0;
-    CHECK_STATUS(stepca_csr_request_new(&req, &e), e, STEPCA_OK);
-    CHECK_STATUS(stepca_csr_request_add_subject(req, "CN", cn, &e), e, STEPCA_OK);
-    CHECK_STATUS(stepca_csr_request_add_san(req, STEPCA_SAN_DNS, cn, &e), e, STEPCA_OK);
-    CHECK_STATUS(stepca_create_csr_external(ek, req, STEPCA_FORMAT_PEM, &csr, &len, &e), e, STEPCA_OK);
+    uint8_t *csr = h_csr_external(ek, cn, STEPCA_FORMAT_PEM, &len);
     CHECK(k.calls == 1);
     /* openssl checks the CSR signed by the held key. */
-    char path[512], cmd[1024];
-    snprintf(path, sizeof path, "%s/held.csr", tmp);
-    h_write_file(path, csr, len);
-    snprintf(cmd, sizeof cmd, "openssl req -verify -noout -in %s 2>&1", path);
-    int st = 0;
-    char *out = h_run(cmd, &st);
-    CHECK_MSG(st == 0 && strstr(out, "verify OK"), out);
-    free(out);
+    h_check_openssl_csr(tmp, csr, len);
     stepca_chain *chain = NULL, *renewed = NULL;
     CHECK_STATUS(stepca_sign_cert(client, csr, len, NULL, &chain, &e), e, STEPCA_OK);
     CHECK_STATUS(stepca_renew_external(client, chain, ek, &renewed, &e), e, STEPCA_OK);
@@ -105,7 +78,6 @@ static void test_each_algorithm_enrolls_and_renews(void) {
     stepca_chain_free(renewed);
     stepca_chain_free(chain);
     stepca_free(csr);
-    stepca_csr_request_free(req);
     stepca_external_key_free(ek);
     EVP_PKEY_free(k.pkey);
   }
@@ -113,7 +85,7 @@ static void test_each_algorithm_enrolls_and_renews(void) {
 }
 
 static void test_failing_and_wrong_signers(void) {
-  struct held_key k = {generate("EC", "P-256"), EVP_sha256(), 0, 1, 0};
+  struct held_key k = {h_pkey_generate("EC", "P-256"), EVP_sha256(), 0, 1, 0};
   stepca_external_key *ek = external(&k, STEPCA_SIG_ECDSA_P256_SHA256);
   stepca_csr_request *req = NULL;
   stepca_error *e = NULL;

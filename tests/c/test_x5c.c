@@ -11,7 +11,6 @@
  *
  * How the token's contents are seen: the callback signer is handed the JWS signing input,
  * base64url(header) "." base64url(claims), and decodes it. */
-#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -26,22 +25,6 @@
 #define MODULE "/usr/lib/softhsm/libsofthsm2.so"
 #define TOKEN_LABEL "x5c-token"
 #define PIN "97531"
-
-/* A call expected to fail with `want`, its message starting with `name:`. */
-#define NAMES(call, want, name)                                                              \
-  do {                                                                                       \
-    stepca_error *e_ = NULL;                                                                 \
-    stepca_status s_ = (call);                                                               \
-    CHECK_STATUS(s_, e_, want);                                                              \
-    CHECK_MSG(e_ != NULL && names(stepca_error_message(e_), name),                           \
-              e_ != NULL ? stepca_error_message(e_) : "(no error object)");                  \
-    stepca_error_free(e_);                                                                   \
-  } while (0)
-
-static int names(const char *msg, const char *name) {
-  size_t n = strlen(name);
-  return strncmp(msg, name, n) == 0 && msg[n] == ':';
-}
 
 static char *g_dir;           /* this run's temporary directory */
 static const char *g_prov;    /* the X5C provisioner's name at the CA */
@@ -133,30 +116,6 @@ static stepca_chain *birth_certificate(const uint8_t *csr_pem, size_t csr_len, c
   return chain;
 }
 
-/* A CSR for `cn` (CN and DNS SAN) with an in-memory key, in `format`. */
-static uint8_t *csr_memory(const stepca_key *key, const char *cn, stepca_format format, size_t *len) {
-  stepca_csr_request *req = NULL;
-  uint8_t *csr = NULL;
-  OK(stepca_csr_request_new(&req, &e_));
-  OK(stepca_csr_request_add_subject(req, "CN", cn, &e_));
-  OK(stepca_csr_request_add_san(req, STEPCA_SAN_DNS, cn, &e_));
-  OK(stepca_create_csr(key, req, format, &csr, len, &e_));
-  stepca_csr_request_free(req);
-  return csr;
-}
-
-/* The same through an external key (callback or PKCS#11). */
-static uint8_t *csr_external(const stepca_external_key *key, const char *cn, stepca_format format, size_t *len) {
-  stepca_csr_request *req = NULL;
-  uint8_t *csr = NULL;
-  OK(stepca_csr_request_new(&req, &e_));
-  OK(stepca_csr_request_add_subject(req, "CN", cn, &e_));
-  OK(stepca_csr_request_add_san(req, STEPCA_SAN_DNS, cn, &e_));
-  OK(stepca_create_csr_external(key, req, format, &csr, len, &e_));
-  stepca_csr_request_free(req);
-  return csr;
-}
-
 /* A factory credential with a new P-256 key in memory: the IDevID `serial_cn`, its birth
  * certificate signed by the factory CA (or `issuer_*`) with `extra` flags. */
 static stepca_credential *factory_in_memory(const char *serial_cn, const char *issuer_crt, const char *issuer_key,
@@ -164,7 +123,7 @@ static stepca_credential *factory_in_memory(const char *serial_cn, const char *i
   stepca_key *key = NULL;
   OK(stepca_key_generate(STEPCA_KEY_EC_P256, &key, &e_));
   size_t len = 0;
-  uint8_t *csr = key != NULL ? csr_memory(key, serial_cn, STEPCA_FORMAT_PEM, &len) : NULL;
+  uint8_t *csr = key != NULL ? h_csr(key, serial_cn, STEPCA_FORMAT_PEM, &len) : NULL;
   stepca_chain *birth = csr != NULL ? birth_certificate(csr, len, issuer_crt, issuer_key, extra) : NULL;
   stepca_credential *cred = NULL;
   if (birth != NULL) {
@@ -212,53 +171,16 @@ static int openssl_verifies(const stepca_chain *chain) {
   uint8_t *pem = NULL;
   size_t len = 0;
   OK(stepca_chain_pem(chain, &pem, &len, &e_));
-  char path[600], cmd[2048], q1[700], q2[700];
+  char path[600];
   snprintf(path, sizeof path, "%s/op.pem", g_dir);
   int ok = pem != NULL && h_write_file(path, pem, len) == 0;
   stepca_free(pem);
-  snprintf(cmd, sizeof cmd, "openssl verify -CAfile %s -untrusted %s %s 2>&1",
-           h_shquote(h_env("STEPCA_ROOT"), q1, sizeof q1), h_shquote(path, q2, sizeof q2), q2);
-  int st = 0;
-  char *out = h_run(cmd, &st);
-  ok = ok && st == 0 && contains(out, ": OK");
+  char *out = NULL;
+  int verified = h_openssl_verify(path, &out);
+  ok = ok && verified;
   CHECK_MSG(ok, out);
   free(out);
   return ok;
-}
-
-static X509 *leaf_x509(const stepca_chain *chain) {
-  uint8_t *der = NULL;
-  size_t len = 0;
-  OK(stepca_chain_get(chain, 0, STEPCA_FORMAT_DER, &der, &len, &e_));
-  const unsigned char *p = der;
-  X509 *x = der != NULL ? d2i_X509(NULL, &p, (long)len) : NULL;
-  CHECK(x != NULL);
-  stepca_free(der);
-  return x;
-}
-
-static int leaf_cn_is(const stepca_chain *chain, const char *cn) {
-  X509 *x = leaf_x509(chain);
-  char buf[256] = "";
-  if (x != NULL) {
-    X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, buf, sizeof buf);
-    X509_free(x);
-  }
-  return strcmp(buf, cn) == 0;
-}
-
-/* Whether the leaf's SubjectPublicKeyInfo is, byte for byte, `spki`. */
-static int leaf_has_spki(const stepca_chain *chain, const uint8_t *spki, size_t spki_len) {
-  X509 *x = leaf_x509(chain);
-  if (x == NULL) {
-    return 0;
-  }
-  unsigned char *der = NULL;
-  int n = i2d_PUBKEY(X509_get0_pubkey(x), &der);
-  int same = n > 0 && (size_t)n == spki_len && memcmp(der, spki, spki_len) == 0;
-  OPENSSL_free(der);
-  X509_free(x);
-  return same;
 }
 
 /* step-ca ends an X5C certificate no later than the birth certificate. */
@@ -295,7 +217,7 @@ static void test_in_memory(const stepca_client *client) {
   stepca_key *op = NULL;
   OK(stepca_key_generate(STEPCA_KEY_EC_P256, &op, &e_));
   size_t len = 0;
-  uint8_t *csr = csr_memory(op, "op-mem.example.com", STEPCA_FORMAT_DER, &len);
+  uint8_t *csr = h_csr(op, "op-mem.example.com", STEPCA_FORMAT_DER, &len);
 
   /* Sign options with the provisioner; the provisioner is freed before the call: the
    * options keep their share. */
@@ -303,7 +225,7 @@ static void test_in_memory(const stepca_client *client) {
   stepca_x5c_provisioner_free(p);
   stepca_chain *chain = NULL;
   OK(stepca_sign_cert(client, csr, len, o, &chain, &e_));
-  CHECK(chain != NULL && leaf_cn_is(chain, "op-mem.example.com"));
+  CHECK(chain != NULL && h_leaf_cn_is(chain, "op-mem.example.com"));
   CHECK(chain != NULL && openssl_verifies(chain));
   CHECK(chain != NULL && ends_by(chain, factory));
   /* The operational key, not the factory's, is in the certificate. */
@@ -321,10 +243,10 @@ static void test_in_memory(const stepca_client *client) {
   stepca_client_builder_free(b);
   stepca_x5c_provisioner_free(p2);
   size_t len2 = 0;
-  uint8_t *csr2 = csr_memory(op, "op-mem-2.example.com", STEPCA_FORMAT_PEM, &len2);
+  uint8_t *csr2 = h_csr(op, "op-mem-2.example.com", STEPCA_FORMAT_PEM, &len2);
   stepca_chain *chain2 = NULL;
   OK(stepca_sign_cert(c2, csr2, len2, NULL, &chain2, &e_));
-  CHECK(chain2 != NULL && leaf_cn_is(chain2, "op-mem-2.example.com"));
+  CHECK(chain2 != NULL && h_leaf_cn_is(chain2, "op-mem-2.example.com"));
   CHECK(chain2 != NULL && openssl_verifies(chain2));
 
   stepca_chain_free(chain2);
@@ -393,16 +315,10 @@ static int held_sign(void *ud, const uint8_t *data, size_t len, stepca_signature
     stepca_signature_sink_set_error(sink, "this P-256 signer was asked for another algorithm", NULL);
     return 1;
   }
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  unsigned char *sig = NULL;
   size_t sig_len = 0;
-  int ok = ctx != NULL && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, h->pkey) == 1 &&
-           EVP_DigestSign(ctx, NULL, &sig_len, data, len) == 1 && (sig = malloc(sig_len)) != NULL &&
-           EVP_DigestSign(ctx, sig, &sig_len, data, len) == 1;
-  EVP_MD_CTX_free(ctx);
+  unsigned char *sig = h_evp_sign(h->pkey, EVP_sha256(), 0, data, len, &sig_len);
   int rc = 1;
-  if (!ok) {
-    ERR_clear_error();
+  if (sig == NULL) {
     stepca_signature_sink_set_error(sink, "openssl could not sign", NULL);
   } else {
     rc = stepca_signature_sink_set(sink, sig, sig_len, NULL) == STEPCA_OK ? 0 : 1;
@@ -432,7 +348,7 @@ static void test_callback_signer(const stepca_client *client) {
   /* The factory line: the IDevID CSR is signed through the callback, the birth
    * certificate issued by the factory CA. */
   size_t len = 0;
-  uint8_t *idevid_csr = ek != NULL ? csr_external(ek, "SN-HELD-0002", STEPCA_FORMAT_PEM, &len) : NULL;
+  uint8_t *idevid_csr = ek != NULL ? h_csr_external(ek, "SN-HELD-0002", STEPCA_FORMAT_PEM, &len) : NULL;
   stepca_chain *birth = idevid_csr != NULL ? birth_certificate(idevid_csr, len, NULL, NULL, NULL) : NULL;
   stepca_free(idevid_csr);
   stepca_credential *factory = NULL;
@@ -445,14 +361,14 @@ static void test_callback_signer(const stepca_client *client) {
   /* Enroll: one token signed, no handshake, nothing else. */
   stepca_key *op = NULL;
   OK(stepca_key_generate(STEPCA_KEY_EC_P256, &op, &e_));
-  uint8_t *csr = csr_memory(op, "op-held.example.com", STEPCA_FORMAT_DER, &len);
+  uint8_t *csr = h_csr(op, "op-held.example.com", STEPCA_FORMAT_DER, &len);
   char fp[64];
   sha256_b64url(csr, len, fp);
   stepca_sign_options *o = x5c_options(p);
   held_reset(&h);
   stepca_chain *chain = NULL;
   OK(stepca_sign_cert(client, csr, len, o, &chain, &e_));
-  CHECK(chain != NULL && leaf_cn_is(chain, "op-held.example.com"));
+  CHECK(chain != NULL && h_leaf_cn_is(chain, "op-held.example.com"));
   CHECK(chain != NULL && openssl_verifies(chain));
   CHECK(chain != NULL && ends_by(chain, factory));
   CHECK_MSG(h.calls == 1 && h.tokens == 1 && h.handshakes == 0, "one token, no handshake");
@@ -527,14 +443,14 @@ static void test_pkcs11(const stepca_client *client) {
   OK(stepca_pkcs11_key_open_uri(uri, &key, &e_));
 
   size_t len = 0;
-  uint8_t *idevid_csr = key != NULL ? csr_external(key, "SN-HSM-0003", STEPCA_FORMAT_PEM, &len) : NULL;
+  uint8_t *idevid_csr = key != NULL ? h_csr_external(key, "SN-HSM-0003", STEPCA_FORMAT_PEM, &len) : NULL;
   stepca_chain *birth = idevid_csr != NULL ? birth_certificate(idevid_csr, len, NULL, NULL, NULL) : NULL;
   stepca_free(idevid_csr);
   /* The birth certificate carries the token's key. */
   uint8_t *spki = NULL;
   size_t spki_len = 0;
   OK(stepca_external_key_public_key(key, &spki, &spki_len, &e_));
-  CHECK(birth != NULL && spki != NULL && leaf_has_spki(birth, spki, spki_len));
+  CHECK(birth != NULL && spki != NULL && h_leaf_has_spki(birth, spki, spki_len));
   stepca_free(spki);
 
   stepca_credential *factory = NULL;
@@ -544,11 +460,11 @@ static void test_pkcs11(const stepca_client *client) {
   stepca_x5c_provisioner *p = factory != NULL ? provisioner_of(factory) : NULL;
   stepca_key *op = NULL;
   OK(stepca_key_generate(STEPCA_KEY_EC_P256, &op, &e_));
-  uint8_t *csr = csr_memory(op, "op-hsm.example.com", STEPCA_FORMAT_PEM, &len);
+  uint8_t *csr = h_csr(op, "op-hsm.example.com", STEPCA_FORMAT_PEM, &len);
   stepca_sign_options *o = x5c_options(p);
   stepca_chain *chain = NULL;
   OK(stepca_sign_cert(client, csr, len, o, &chain, &e_));
-  CHECK(chain != NULL && leaf_cn_is(chain, "op-hsm.example.com"));
+  CHECK(chain != NULL && h_leaf_cn_is(chain, "op-hsm.example.com"));
   CHECK(chain != NULL && openssl_verifies(chain));
   CHECK(chain != NULL && ends_by(chain, factory));
 
@@ -618,7 +534,7 @@ static void test_refusals(const stepca_client *client) {
   stepca_key *op = NULL;
   OK(stepca_key_generate(STEPCA_KEY_EC_P256, &op, &e_));
   size_t len = 0;
-  uint8_t *csr = csr_memory(op, "refused.example.com", STEPCA_FORMAT_DER, &len);
+  uint8_t *csr = h_csr(op, "refused.example.com", STEPCA_FORMAT_DER, &len);
   stepca_chain *out = NULL;
   stepca_error *e = NULL;
 
@@ -654,7 +570,7 @@ static void test_refusals(const stepca_client *client) {
    * token is made or sent. The same certificate without it enrolls. */
   OK(stepca_sign_options_set_not_after(o, now_unix() + 2 * 3600, &e_));
   CHECK_STATUS(stepca_sign_cert(client, csr, len, o, &out, &e), e, STEPCA_ERR_INVALID_ARGUMENT);
-  CHECK_MSG(e != NULL && names(stepca_error_message(e), "not_after") &&
+  CHECK_MSG(e != NULL && h_names(stepca_error_message(e), "not_after") &&
                 contains(stepca_error_message(e), "factory certificate's notAfter"),
             stepca_error_message(e));
   CHECK_MSG(e != NULL && stepca_error_http_status(e) == 0, "nothing was sent");
@@ -693,7 +609,7 @@ static void test_other_factory(const stepca_client *client) {
   stepca_key *op = NULL;
   OK(stepca_key_generate(STEPCA_KEY_EC_P256, &op, &e_));
   size_t len = 0;
-  uint8_t *csr = csr_memory(op, "intruder.example.com", STEPCA_FORMAT_DER, &len);
+  uint8_t *csr = h_csr(op, "intruder.example.com", STEPCA_FORMAT_DER, &len);
   stepca_sign_options *o = x5c_options(p);
   stepca_chain *out = NULL;
   stepca_error *e = NULL;
@@ -765,9 +681,9 @@ static void test_fingerprints_and_binding(const stepca_client *client) {
   OK(stepca_key_generate(STEPCA_KEY_EC_P256, &k1, &e_));
   OK(stepca_key_generate(STEPCA_KEY_EC_P256, &k2, &e_));
   size_t len1 = 0, len2 = 0, pem_len = 0;
-  uint8_t *csr1 = csr_memory(k1, "bound.example.com", STEPCA_FORMAT_DER, &len1);
-  uint8_t *csr2 = csr_memory(k2, "bound.example.com", STEPCA_FORMAT_DER, &len2);
-  uint8_t *csr1_pem = csr_memory(k1, "bound.example.com", STEPCA_FORMAT_PEM, &pem_len);
+  uint8_t *csr1 = h_csr(k1, "bound.example.com", STEPCA_FORMAT_DER, &len1);
+  uint8_t *csr2 = h_csr(k2, "bound.example.com", STEPCA_FORMAT_DER, &len2);
+  uint8_t *csr1_pem = h_csr(k1, "bound.example.com", STEPCA_FORMAT_PEM, &pem_len);
   char fp1[64], fp2[64];
   sha256_b64url(csr1, len1, fp1);
   sha256_b64url(csr2, len2, fp2);
@@ -926,19 +842,8 @@ static void test_arguments(void) {
 
 int main(void) {
   /* An own SoftHSM2 token, set up before anything loads the module. */
-  g_dir = h_tempdir();
+  g_dir = h_softhsm_token(TOKEN_LABEL, PIN);
   g_prov = h_env("STEPCA_X5C_PROVISIONER");
-  char conf[512], cmd[2048];
-  snprintf(conf, sizeof conf, "%s/softhsm2.conf", g_dir);
-  snprintf(cmd, sizeof cmd,
-           "mkdir -p %s/tokens && printf 'directories.tokendir = %s/tokens\\nobjectstore.backend = file\\n' > %s && "
-           "SOFTHSM2_CONF=%s softhsm2-util --init-token --free --label " TOKEN_LABEL " --pin " PIN
-           " --so-pin 24680 >/dev/null",
-           g_dir, g_dir, conf, conf);
-  int st = 0;
-  free(h_run(cmd, &st));
-  CHECK(st == 0);
-  setenv("SOFTHSM2_CONF", conf, 1);
 
   stepca_client *client = plain_client(NULL, NULL);
   test_in_memory(client);
