@@ -35,9 +35,11 @@
 // root's notBefore gives ErrClock; a token refused for a clock off carries the measured
 // offset (Error.ClockSkew).
 //
-// The package requires cgo. It links libstepca.so from the repository's build/lib by
-// default (run `make` at the repository root first); build with -tags stepca_static to
-// link libstepca.a instead.
+// The package requires cgo and finds libstepca through pkg-config (stepca.pc, installed
+// by `make install`; set PKG_CONFIG_PATH when the prefix is not one pkg-config searches).
+// Build with -tags stepca_static to link libstepca.a instead of libstepca.so. To build
+// against a checkout without installing, use the uninstalled stepca.pc that `make` writes:
+// PKG_CONFIG_PATH=/path/to/checkout/build/pkgconfig.
 package stepca
 
 // Deliberately unwrapped (checked by scripts/check-bindings.py):
