@@ -56,6 +56,7 @@ func credential(t *testing.T, chain *stepca.Chain, key *stepca.Key) *stepca.Cred
 }
 
 func TestBootstrapAndReadOnlyCalls(t *testing.T) {
+	needCA(t)
 	fp := os.Getenv("STEPCA_FINGERPRINT")
 	var colons []string
 	for i := 0; i < len(fp); i += 2 {
