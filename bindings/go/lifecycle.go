@@ -352,9 +352,10 @@ type revokeConfig struct {
 // RevokeOption configures a revocation.
 type RevokeOption func(*revokeConfig)
 
-// WithReason sets the RFC 5280 reason code (0 to 10) and a free-text reason.
-func WithReason(code int, reason string) RevokeOption {
-	return func(r *revokeConfig) { r.code, r.reason = code, reason }
+// WithReason sets the RFC 5280 reason code (ReasonKeyCompromise, ...: 0 to 10) and a
+// free-text reason.
+func WithReason(code RevocationReason, reason string) RevokeOption {
+	return func(r *revokeConfig) { r.code, r.reason = int(code), reason }
 }
 
 // WithRevokeToken uses this revoke token instead of the token provider.

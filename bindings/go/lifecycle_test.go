@@ -16,11 +16,11 @@ import (
 
 func password(t *testing.T) []byte {
 	t.Helper()
-	b, err := os.ReadFile(passwordFile)
+	b, err := stepca.ReadPasswordFile(passwordFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return bytes.TrimSpace(b)
+	return b
 }
 
 // mintingClient mints tokens in process with the admin JWK provisioner.
