@@ -88,6 +88,7 @@ suite "C 16 threads x 500 enrollments (ASan+UBSan)" build/tests/asan-test_thread
 suite "C 4 threads x 10 enrollments (valgrind)" env STEPCA_THREADS=4 STEPCA_PER_THREAD=10 \
   "${vg[@]}" build/tests/test_threads
 suite "install: pkg-config and CMake consumers from the installed tree" scripts/test-install.sh
+suite "Go module outside the repository: installed libstepca through pkg-config only, enrolls" scripts/test-go-module.sh
 suite "stepca command-line tool (incl. a batch killed and resumed, renew --daemon through a CA outage)" cargo test --quiet -p stepca-cli
 suite "C++ wrapper (GoogleTest)" build/tests/test_cpp
 suite "C++ wrapper (GoogleTest, ASan+UBSan)" build/tests/asan-test_cpp
