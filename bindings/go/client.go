@@ -76,9 +76,11 @@ const (
 	PurposeRevoke = Purpose(C.STEPCA_TOKEN_REVOKE)
 )
 
-// TokenProvider returns a one-time token for claims. It is called once per Sign or Revoke,
-// on the calling goroutine (a retry of a request that never reached the CA sends the same
-// token again); on a shared Client it may run on several goroutines at once.
+// TokenProvider returns a one-time token for claims. It is called once per Sign or Revoke
+// (a retry of a request that never reached the CA sends the same token again), on the
+// calling goroutine, or with a context that can end (SignContext, RevokeContext) on a
+// goroutine of the call's, and not at all once that context is done; on a shared Client it
+// may run on several goroutines at once.
 type TokenProvider func(Claims) (string, error)
 
 type clientConfig struct {
