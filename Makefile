@@ -1,5 +1,6 @@
 # Builds libstepca for C consumers, the C example and the C tests.
-#   make            the library (build/lib) and the example (build/enroll)
+#   make            the library (build/lib, with build/pkgconfig/stepca.pc for it) and the
+#                   example (build/enroll)
 #   make c-tests    the C tests, plain, under ASan+UBSan, and for valgrind
 #   make cli        the stepca command (target/release/stepca)
 #   make install    the library, headers, pkg-config and CMake files, the stepca command,
@@ -51,7 +52,13 @@ all: lib example
 $(RUSTLIB): FORCE
 	$(CARGO) build --release -p stepca -p stepca-cli
 
-lib: $(LIBDIR_BUILD)/libstepca.so.$(VERSION)
+lib: $(LIBDIR_BUILD)/libstepca.so.$(VERSION) $(BUILD)/pkgconfig/stepca.pc
+
+# stepca.pc for this checkout's build/lib (not installed): PKG_CONFIG_PATH=$$PWD/build/pkgconfig
+# lets pkg-config consumers, the Go binding among them, build against the checkout.
+$(BUILD)/pkgconfig/stepca.pc: packaging/stepca-uninstalled.pc.in Cargo.toml
+	mkdir -p $(BUILD)/pkgconfig
+	sed -e 's|@ROOT@|$(CURDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@.$$$$.tmp && mv -f $@.$$$$.tmp $@
 
 $(LIBDIR_BUILD)/libstepca.so.$(VERSION): $(RUSTLIB)
 	mkdir -p $(LIBDIR_BUILD)

@@ -7,7 +7,8 @@
 #       (definite, indirect and possible leaks are errors) on success and error paths;
 #       what a successful run writes is checked with openssl.
 #   Go: built and vetted in a temporary module that points at bindings/go with a replace
-#       directive, and run against the CA.
+#       directive, linked through build/pkgconfig/stepca.pc (the checkout's), and run
+#       against the CA.
 # Ends with one line "N passed, M failed" and exits non-zero when anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +35,7 @@ for v in STEPCA_URL STEPCA_ROOT STEPCA_FINGERPRINT STEPCA_PROVISIONER STEPCA_PAS
     echo "readme-snippets: $v is not set: run under scripts/with-ca.sh"; failed=$((failed + 1)); finish
   fi
 done
-if [ ! -e build/lib/libstepca.so ]; then
+if [ ! -e build/lib/libstepca.so ] || [ ! -e build/pkgconfig/stepca.pc ]; then
   check "build the library (make -s lib)" make -s lib
   [ "$failed" -eq 0 ] || finish
 fi
@@ -248,8 +249,8 @@ while read -r name lang; do
       ;;
     go)
       mkdir -p "$work/go/$name" && cp "$work/src/$name.go" "$work/go/$name/main.go"
-      check "$name: go build" sh -c 'cd "$1" && go build -o "$2" "./$3"' _ "$work/go" "$work/bin/$name" "$name"
-      check "$name: go vet" sh -c 'cd "$1" && go vet "./$2"' _ "$work/go" "$name"
+      check "$name: go build" sh -c 'cd "$1" && PKG_CONFIG_PATH="$4" go build -o "$2" "./$3"' _ "$work/go" "$work/bin/$name" "$name" "$root_dir/build/pkgconfig"
+      check "$name: go vet" sh -c 'cd "$1" && PKG_CONFIG_PATH="$3" go vet "./$2"' _ "$work/go" "$name" "$root_dir/build/pkgconfig"
       check "$name: gofmt" sh -c 'test -z "$(gofmt -l "$1")" || { gofmt -d "$1"; exit 1; }' _ "$work/go/$name/main.go"
       ;;
   esac

@@ -63,7 +63,10 @@ func stepcaGoTokenProvider(handle C.uintptr_t, claims *C.stepca_token_claims, si
 	if claims.not_after != 0 {
 		cl.NotAfter = time.Unix(int64(claims.not_after), 0)
 	}
-	token, err := state.provider(cl)
+	token, err := "", ctxErr(state.ctx)
+	if err == nil {
+		token, err = state.provider(cl)
+	}
 	if err != nil {
 		state.err = err
 		msg, free := cString(err.Error())

@@ -29,6 +29,8 @@ package stepca
 import "C"
 
 import (
+	"bytes"
+	"context"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -74,9 +76,11 @@ const (
 	PurposeRevoke = Purpose(C.STEPCA_TOKEN_REVOKE)
 )
 
-// TokenProvider returns a one-time token for claims. It is called once per Sign or Revoke,
-// on the calling goroutine (a retry of a request that never reached the CA sends the same
-// token again); on a shared Client it may run on several goroutines at once.
+// TokenProvider returns a one-time token for claims. It is called once per Sign or Revoke
+// (a retry of a request that never reached the CA sends the same token again), on the
+// calling goroutine, or with a context that can end (SignContext, RevokeContext) on a
+// goroutine of the call's, and not at all once that context is done; on a shared Client it
+// may run on several goroutines at once.
 type TokenProvider func(Claims) (string, error)
 
 type clientConfig struct {
@@ -193,6 +197,18 @@ type Client struct {
 
 // NewClient builds a client for the CA at caURL (https://host[:port]).
 func NewClient(caURL string, opts ...Option) (*Client, error) {
+	return newClient(caURL, opts)
+}
+
+// NewClientContext is NewClient with a context, which matters when the client talks to
+// the CA as it is built (WithRootFingerprint fetches the root): see "Contexts" in the
+// package documentation. A client built after the context ended is closed.
+func NewClientContext(ctx context.Context, caURL string, opts ...Option) (*Client, error) {
+	return callContext(ctx, func() (*Client, error) { return newClient(caURL, opts) },
+		func(c *Client) { c.Close() })
+}
+
+func newClient(caURL string, opts []Option) (*Client, error) {
 	if err := checkVersion(); err != nil {
 		return nil, err
 	}
@@ -376,7 +392,7 @@ func WithValidity(notBefore, notAfter time.Time) SignOption {
 
 // WithTemplateData sends templateData (JSON) for the provisioner's template.
 func WithTemplateData(data json.RawMessage) SignOption {
-	return func(s *signConfig) { s.templateData = data }
+	return func(s *signConfig) { s.templateData = bytes.Clone(data) }
 }
 
 // WithCallTokenProvider uses this provider for this call instead of the client's.
@@ -414,7 +430,8 @@ func (ch *Chain) PEM() []byte {
 // callState is what one Sign call shares with its token provider callback.
 type callState struct {
 	provider TokenProvider
-	err      error // what the provider returned, or a recovered panic
+	err      error           // what the provider returned, or a recovered panic
+	ctx      context.Context // the call's; nil for none. Done: the provider is not asked
 }
 
 // Sign exchanges a CSR (PEM or DER) for a certificate chain at step-ca's /1.0/sign. The
@@ -422,6 +439,18 @@ type callState struct {
 // client's TokenProvider's, else its provisioner's (JWK or X5C). The chain's leaf carries
 // the CSR's key and the chain verifies to the configured root (libstepca checks both).
 func (c *Client) Sign(csr []byte, opts ...SignOption) (*Chain, error) {
+	return c.SignContext(context.Background(), csr, opts...)
+}
+
+// SignContext is Sign with a context: see "Contexts" in the package documentation for
+// what is honoured (before sending, and before a Go token provider is asked; a request on
+// the wire is abandoned, not stopped, and bounded by the client's call timeout).
+func (c *Client) SignContext(ctx context.Context, csr []byte, opts ...SignOption) (*Chain, error) {
+	csr = bytes.Clone(csr) // the request may outlive the call
+	return callContext(ctx, func() (*Chain, error) { return c.sign(ctx, csr, opts) }, nil)
+}
+
+func (c *Client) sign(ctx context.Context, csr []byte, opts []SignOption) (*Chain, error) {
 	sc := signConfig{}
 	for _, o := range opts {
 		o(&sc)
@@ -466,7 +495,7 @@ func (c *Client) Sign(csr []byte, opts ...SignOption) (*Chain, error) {
 			return nil, err
 		}
 	}
-	state := &callState{provider: sc.provider}
+	state := &callState{provider: sc.provider, ctx: ctx}
 	if state.provider == nil {
 		state.provider = c.provider
 	}

@@ -88,6 +88,7 @@ func TestCATimeEnrollsWithAClockOff(t *testing.T) {
 
 // A clock before the root's notBefore is named as wrong; the right time works.
 func TestClockBeforeTheRootIsErrClock(t *testing.T) {
+	needCA(t)
 	y2k := func() time.Time { return time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC) }
 	for _, opts := range [][]stepca.Option{
 		{stepca.WithTimeSource(y2k)},
@@ -200,6 +201,7 @@ func TestProviderIsToldTheClientsTime(t *testing.T) {
 // The time source stays reachable while the client lives and is released by Close, and
 // when NewClient fails.
 func TestTimeSourceIsReleasedOnClose(t *testing.T) {
+	needCA(t)
 	type marker struct{ _ [64]byte } // big enough to get its own allocation
 	watch := func(at time.Time) (func() time.Time, *atomic.Bool) {
 		var released atomic.Bool

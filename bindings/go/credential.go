@@ -7,6 +7,8 @@ package stepca
 import "C"
 
 import (
+	"bytes"
+	"context"
 	"crypto"
 	"runtime"
 	"runtime/cgo"
@@ -217,6 +219,15 @@ const (
 // and key. The next credential is NewCredential (or NewCredentialWithSigner) with the new
 // chain and the same key.
 func (c *Client) Renew(cred *Credential, auth RenewAuth) (*Chain, error) {
+	return c.RenewContext(context.Background(), cred, auth)
+}
+
+// RenewContext is Renew with a context: see "Contexts" in the package documentation.
+func (c *Client) RenewContext(ctx context.Context, cred *Credential, auth RenewAuth) (*Chain, error) {
+	return callContext(ctx, func() (*Chain, error) { return c.renew(cred, auth) }, nil)
+}
+
+func (c *Client) renew(cred *Credential, auth RenewAuth) (*Chain, error) {
 	var out *Chain
 	err := c.live(func(cp *C.stepca_client) error {
 		return cred.use(func(p *C.stepca_credential) error {
@@ -236,6 +247,16 @@ func (c *Client) Renew(cred *Credential, auth RenewAuth) (*Chain, error) {
 // The next credential is NewCredential (or NewCredentialWithSigner) with the returned
 // chain and the new key.
 func (c *Client) Rekey(cred *Credential, newCSR []byte) (*Chain, error) {
+	return c.RekeyContext(context.Background(), cred, newCSR)
+}
+
+// RekeyContext is Rekey with a context: see "Contexts" in the package documentation.
+func (c *Client) RekeyContext(ctx context.Context, cred *Credential, newCSR []byte) (*Chain, error) {
+	newCSR = bytes.Clone(newCSR) // the request may outlive the call
+	return callContext(ctx, func() (*Chain, error) { return c.rekey(cred, newCSR) }, nil)
+}
+
+func (c *Client) rekey(cred *Credential, newCSR []byte) (*Chain, error) {
 	var out *Chain
 	err := c.live(func(cp *C.stepca_client) error {
 		return cred.use(func(p *C.stepca_credential) error {
@@ -254,6 +275,16 @@ func (c *Client) Rekey(cred *Credential, newCSR []byte) (*Chain, error) {
 // RevokeWithCertificate revokes the credential's leaf, authenticating over mutual TLS with
 // it: no token is used, and WithRevokeToken gives ErrInvalidArgument.
 func (c *Client) RevokeWithCertificate(cred *Credential, opts ...RevokeOption) error {
+	return c.RevokeWithCertificateContext(context.Background(), cred, opts...)
+}
+
+// RevokeWithCertificateContext is RevokeWithCertificate with a context: see "Contexts" in
+// the package documentation. A revocation abandoned on the wire may still take effect.
+func (c *Client) RevokeWithCertificateContext(ctx context.Context, cred *Credential, opts ...RevokeOption) error {
+	return callContextErr(ctx, func() error { return c.revokeWithCertificate(cred, opts) })
+}
+
+func (c *Client) revokeWithCertificate(cred *Credential, opts []RevokeOption) error {
 	rc := revokeConfig{}
 	for _, o := range opts {
 		o(&rc)

@@ -35,9 +35,34 @@
 // root's notBefore gives ErrClock; a token refused for a clock off carries the measured
 // offset (Error.ClockSkew).
 //
-// The package requires cgo. It links libstepca.so from the repository's build/lib by
-// default (run `make` at the repository root first); build with -tags stepca_static to
-// link libstepca.a instead.
+// # Contexts
+//
+// Every call that talks to the CA has a variant taking a context.Context first
+// (NewClientContext, SignContext, RenewContext, RekeyContext, RevokeContext,
+// RevokeWithCertificateContext, HealthContext, VersionContext, RootsContext,
+// FederationContext, IntermediatesContext, ProvisionersContext,
+// FetchJWKProvisionerContext); the methods without one use context.Background().
+// libstepca has neither a per-call timeout nor a way to stop a request in flight, so this
+// is exactly what a context does:
+//
+//   - Done before the call: its error is returned and nothing is sent.
+//   - Done before a Go token provider would be asked (WithTokenProvider,
+//     WithCallTokenProvider): the provider is not asked and nothing is sent.
+//   - Done while the request is on the wire (a cancel, or its deadline): the method
+//     returns ctx.Err() within milliseconds, but the request is abandoned, not stopped. It
+//     runs on until libstepca ends it, at most the client's call timeout (WithTimeouts;
+//     30 s by default, retries included), and its outcome is discarded: the CA may still
+//     have issued, renewed or revoked. Until it ends, Close waits for it and the
+//     Credential it uses stays busy. A client or provisioner it makes is closed.
+//
+// A deadline therefore bounds how long the caller waits, not how long the request runs;
+// to bound both, give the client a call timeout no longer than the deadlines you use.
+//
+// The package requires cgo and finds libstepca through pkg-config (stepca.pc, installed
+// by `make install`; set PKG_CONFIG_PATH when the prefix is not one pkg-config searches).
+// Build with -tags stepca_static to link libstepca.a instead of libstepca.so. To build
+// against a checkout without installing, use the uninstalled stepca.pc that `make` writes:
+// PKG_CONFIG_PATH=/path/to/checkout/build/pkgconfig.
 package stepca
 
 // Deliberately unwrapped (checked by scripts/check-bindings.py):

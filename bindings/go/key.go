@@ -33,6 +33,7 @@ const (
 	AlgEd25519 = KeyAlgorithm(C.STEPCA_KEY_ALG_ED25519)
 )
 
+// String names the algorithm (RSA, EC-P256, EC-P384, Ed25519).
 func (a KeyAlgorithm) String() string {
 	switch a {
 	case AlgRSA:
@@ -44,7 +45,7 @@ func (a KeyAlgorithm) String() string {
 	case AlgEd25519:
 		return "Ed25519"
 	}
-	return "unknown"
+	return unknown("KeyAlgorithm", uint32(a))
 }
 
 // Key is a private key held by libstepca, validated when loaded. It is immutable and

@@ -10,6 +10,8 @@ package stepca
 import "C"
 
 import (
+	"bytes"
+	"context"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -50,7 +52,12 @@ func parsePEMCerts(b []byte) ([]*x509.Certificate, error) {
 }
 
 // Health checks GET /health.
-func (c *Client) Health() error {
+func (c *Client) Health() error { return c.HealthContext(context.Background()) }
+
+// HealthContext is Health with a context: see "Contexts" in the package documentation.
+func (c *Client) HealthContext(ctx context.Context) error { return callContextErr(ctx, c.health) }
+
+func (c *Client) health() error {
 	return c.live(func(p *C.stepca_client) error {
 		return callC(func(e **C.stepca_error) C.stepca_status { return C.stepca_client_health(p, e) })
 	})
@@ -58,6 +65,15 @@ func (c *Client) Health() error {
 
 // Version returns step-ca's version string.
 func (c *Client) Version() (string, error) {
+	return c.VersionContext(context.Background())
+}
+
+// VersionContext is Version with a context: see "Contexts" in the package documentation.
+func (c *Client) VersionContext(ctx context.Context) (string, error) {
+	return callContext(ctx, c.version, nil)
+}
+
+func (c *Client) version() (string, error) {
 	b, err := c.fetchBuffer(func(p *C.stepca_client, o **C.uint8_t, n *C.size_t, e **C.stepca_error) C.stepca_status {
 		return C.stepca_client_version(p, o, n, e)
 	})
@@ -66,6 +82,15 @@ func (c *Client) Version() (string, error) {
 
 // Roots returns the CA's roots (GET /roots).
 func (c *Client) Roots() ([]*x509.Certificate, error) {
+	return c.RootsContext(context.Background())
+}
+
+// RootsContext is Roots with a context: see "Contexts" in the package documentation.
+func (c *Client) RootsContext(ctx context.Context) ([]*x509.Certificate, error) {
+	return callContext(ctx, c.roots, nil)
+}
+
+func (c *Client) roots() ([]*x509.Certificate, error) {
 	b, err := c.fetchBuffer(func(p *C.stepca_client, o **C.uint8_t, n *C.size_t, e **C.stepca_error) C.stepca_status {
 		return C.stepca_client_roots(p, o, n, e)
 	})
@@ -77,6 +102,15 @@ func (c *Client) Roots() ([]*x509.Certificate, error) {
 
 // Federation returns the roots and federated roots (GET /federation).
 func (c *Client) Federation() ([]*x509.Certificate, error) {
+	return c.FederationContext(context.Background())
+}
+
+// FederationContext is Federation with a context: see "Contexts" in the package documentation.
+func (c *Client) FederationContext(ctx context.Context) ([]*x509.Certificate, error) {
+	return callContext(ctx, c.federation, nil)
+}
+
+func (c *Client) federation() ([]*x509.Certificate, error) {
 	b, err := c.fetchBuffer(func(p *C.stepca_client, o **C.uint8_t, n *C.size_t, e **C.stepca_error) C.stepca_status {
 		return C.stepca_client_federation(p, o, n, e)
 	})
@@ -88,6 +122,15 @@ func (c *Client) Federation() ([]*x509.Certificate, error) {
 
 // Intermediates returns the CA's intermediates (GET /intermediates).
 func (c *Client) Intermediates() ([]*x509.Certificate, error) {
+	return c.IntermediatesContext(context.Background())
+}
+
+// IntermediatesContext is Intermediates with a context: see "Contexts" in the package documentation.
+func (c *Client) IntermediatesContext(ctx context.Context) ([]*x509.Certificate, error) {
+	return callContext(ctx, c.intermediates, nil)
+}
+
+func (c *Client) intermediates() ([]*x509.Certificate, error) {
 	b, err := c.fetchBuffer(func(p *C.stepca_client, o **C.uint8_t, n *C.size_t, e **C.stepca_error) C.stepca_status {
 		return C.stepca_client_intermediates(p, o, n, e)
 	})
@@ -99,6 +142,15 @@ func (c *Client) Intermediates() ([]*x509.Certificate, error) {
 
 // Provisioners returns every provisioner object, across all pages (GET /provisioners).
 func (c *Client) Provisioners() ([]json.RawMessage, error) {
+	return c.ProvisionersContext(context.Background())
+}
+
+// ProvisionersContext is Provisioners with a context: see "Contexts" in the package documentation.
+func (c *Client) ProvisionersContext(ctx context.Context) ([]json.RawMessage, error) {
+	return callContext(ctx, c.provisioners, nil)
+}
+
+func (c *Client) provisioners() ([]json.RawMessage, error) {
 	b, err := c.fetchBuffer(func(p *C.stepca_client, o **C.uint8_t, n *C.size_t, e **C.stepca_error) C.stepca_status {
 		return C.stepca_client_provisioners(p, o, n, e)
 	})
@@ -137,6 +189,21 @@ func (j *JWKProvisioner) use(f func(*C.stepca_jwk_provisioner) error) error { re
 // FetchJWKProvisioner fetches the JWK provisioner name (kid may be "" unless several share
 // the name) from the CA and decrypts its key with password (wrong: ErrKeyPassphrase).
 func FetchJWKProvisioner(c *Client, name, kid string, password []byte) (*JWKProvisioner, error) {
+	return fetchJWKProvisioner(c, name, kid, password)
+}
+
+// FetchJWKProvisionerContext is FetchJWKProvisioner with a context: see "Contexts" in the
+// package documentation. A provisioner fetched after the context ended is closed.
+func FetchJWKProvisionerContext(ctx context.Context, c *Client, name, kid string, password []byte) (*JWKProvisioner, error) {
+	// The fetch may outlive the call: it works on a copy, wiped when it ends.
+	password = bytes.Clone(password)
+	return callContext(ctx, func() (*JWKProvisioner, error) {
+		defer clear(password)
+		return fetchJWKProvisioner(c, name, kid, password)
+	}, func(j *JWKProvisioner) { j.Close() })
+}
+
+func fetchJWKProvisioner(c *Client, name, kid string, password []byte) (*JWKProvisioner, error) {
 	cname, freeName := cString(name)
 	defer freeName()
 	var ckid *C.char
@@ -285,9 +352,10 @@ type revokeConfig struct {
 // RevokeOption configures a revocation.
 type RevokeOption func(*revokeConfig)
 
-// WithReason sets the RFC 5280 reason code (0 to 10) and a free-text reason.
-func WithReason(code int, reason string) RevokeOption {
-	return func(r *revokeConfig) { r.code, r.reason = code, reason }
+// WithReason sets the RFC 5280 reason code (ReasonKeyCompromise, ...: 0 to 10) and a
+// free-text reason.
+func WithReason(code RevocationReason, reason string) RevokeOption {
+	return func(r *revokeConfig) { r.code, r.reason = int(code), reason }
 }
 
 // WithRevokeToken uses this revoke token instead of the token provider.
@@ -380,7 +448,17 @@ func (c *Client) revokeOptions(opts []RevokeOption, state *callState) (*C.stepca
 // provider's (asked with PurposeRevoke), else its provisioner's (JWK or X5C). Never
 // retried.
 func (c *Client) Revoke(serial string, opts ...RevokeOption) error {
-	state := &callState{provider: c.provider}
+	return c.RevokeContext(context.Background(), serial, opts...)
+}
+
+// RevokeContext is Revoke with a context: see "Contexts" in the package documentation. A
+// revocation abandoned on the wire may still take effect.
+func (c *Client) RevokeContext(ctx context.Context, serial string, opts ...RevokeOption) error {
+	return callContextErr(ctx, func() error { return c.revoke(ctx, serial, opts) })
+}
+
+func (c *Client) revoke(ctx context.Context, serial string, opts []RevokeOption) error {
+	state := &callState{provider: c.provider, ctx: ctx}
 	ro, done, signer, err := c.revokeOptions(opts, state)
 	if err != nil {
 		return err

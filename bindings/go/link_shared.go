@@ -2,9 +2,10 @@
 
 package stepca
 
-// Shared linking against the checkout's build/lib (`make` at the repository root). The
-// rpath lets tests and examples run without installing; override with CGO_LDFLAGS.
+// libstepca is found through pkg-config (stepca.pc, written by `make install`), so the
+// package builds wherever the library is installed. For a checkout's own build, point
+// pkg-config at the uninstalled stepca.pc that `make` writes:
+// PKG_CONFIG_PATH=/path/to/checkout/build/pkgconfig.
 
-// #cgo CFLAGS: -I${SRCDIR}/../../include
-// #cgo LDFLAGS: -L${SRCDIR}/../../build/lib -lstepca -Wl,-rpath,${SRCDIR}/../../build/lib
+// #cgo pkg-config: stepca
 import "C"

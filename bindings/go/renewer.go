@@ -68,7 +68,7 @@ func (k RenewerEventKind) String() string {
 	case RenewerWriteFailed:
 		return "write failed"
 	}
-	return "unknown"
+	return unknown("RenewerEventKind", int(k))
 }
 
 // RenewerEvent is what a Renewer reports, in order, one at a time.

@@ -132,6 +132,7 @@ func TestX5CEnrollsWithAGoSigner(t *testing.T) {
 // provisioner and its credential may be closed first, and calls signing with one Go
 // signer run one at a time.
 func TestX5CProvisionerAsTheClientsTokenSource(t *testing.T) {
+	needCA(t)
 	signer := ecSigner(t)
 	signer.delay = 20 * time.Millisecond
 	chain := birth(t, signer, "SN-CLIENT", nil)
@@ -210,6 +211,7 @@ func TestX5CProvisionerAsTheClientsTokenSource(t *testing.T) {
 // The IDevID key in a PKCS#11 token, opened by the URI step's --kms takes; the token is
 // signed there.
 func TestX5CWithAPKCS11KeyOpenedByURI(t *testing.T) {
+	needCA(t)
 	softHSMToken(t)
 	label := hsmLabel("go-idevid")
 	generated, err := stepca.GeneratePKCS11Key(softhsm, hsmToken, hsmPIN, label, stepca.ECP256)
@@ -297,6 +299,7 @@ func TestX5CRevoke(t *testing.T) {
 // What step-ca would refuse is refused here first, naming the reason, before anything is
 // sent.
 func TestX5CLocalRefusals(t *testing.T) {
+	needCA(t)
 	dir := t.TempDir()
 	template := func(name, body string) string {
 		path := filepath.Join(dir, name)
@@ -351,6 +354,7 @@ func TestX5CLocalRefusals(t *testing.T) {
 
 // Token lifetimes, one token source per call, and closed provisioners.
 func TestX5CProvisionerSettings(t *testing.T) {
+	needCA(t)
 	p, _ := factoryProvisioner(t, ecSigner(t), "SN-SETTINGS")
 	for _, d := range []time.Duration{5 * time.Second, 2 * time.Hour, -time.Minute, 1 << 62} {
 		if err := p.SetLifetime(d); !errors.Is(err, stepca.ErrInvalidArgument) {
@@ -392,6 +396,7 @@ func TestX5CProvisionerSettings(t *testing.T) {
 
 // A device from another factory: step-ca refuses its token (401).
 func TestX5CAnotherFactoryIsRefusedByStepCA(t *testing.T) {
+	needCA(t)
 	dir := t.TempDir()
 	crt, key := filepath.Join(dir, "other_root.crt"), filepath.Join(dir, "other_root_key")
 	if out, err := exec.Command("step", "certificate", "create", "Another Factory Root CA", crt, key,
@@ -416,6 +421,7 @@ func TestX5CAnotherFactoryIsRefusedByStepCA(t *testing.T) {
 
 // A factory signer's error comes back unchanged inside ErrSigner.
 func TestX5CFactorySignerErrorComesBack(t *testing.T) {
+	needCA(t)
 	signer := ecSigner(t)
 	p, _ := factoryProvisioner(t, signer, "SN-LOCKED")
 	errLocked := &hsmError{slot: 3}

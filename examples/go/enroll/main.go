@@ -54,10 +54,10 @@ func run(caURL, root, keyPath, passFile, cn, out, tokenDir, tokenFile string, su
 	}
 	var pass []byte
 	if passFile != "" {
-		if pass, err = os.ReadFile(passFile); err != nil {
+		// Trailing white space (the file's newline) is not part of it, as with step.
+		if pass, err = stepca.ReadPasswordFile(passFile); err != nil {
 			return err
 		}
-		pass = []byte(strings.TrimRight(string(pass), "\r\n"))
 	}
 	key, err := stepca.LoadKey(data, pass)
 	if err != nil {
