@@ -262,8 +262,8 @@ typedef uint32_t stepca_key_alg;
 typedef uint32_t stepca_log_level;
 
 // Receives one record: `target` says where it comes from (`stepca::http`,
-// `stepca::renewer`, `rustls::...`, `ureq::...`, `cryptoki::...`), `message` is one line
-// of text. Both strings are valid only during the call. Called on whichever thread logs,
+// `stepca::renewer`, `rustls::...`, `ureq::...`, `cryptoki::...`), `message` is text
+// (rustls's trace records span several lines). Both strings are valid only during the call. Called on whichever thread logs,
 // possibly on several at once; it must not call `stepca_set_log_callback`. No record holds
 // a token, key, password or PIN.
 typedef void (*stepca_log_fn)(void *user_data, stepca_log_level level, const char *target, const char *message);
@@ -769,6 +769,12 @@ stepca_status stepca_create_csr_external(const stepca_external_key *key, const s
 
 // Writes the external key's public key (DER SubjectPublicKeyInfo) into a new buffer.
 stepca_status stepca_external_key_public_key(const stepca_external_key *key, uint8_t **spki_out, size_t *spki_len, stepca_error **error);
+
+// Reads a password or passphrase file as `step` reads its `--password-file`s: the contents
+// without trailing white space (the newline `echo` or an editor leaves), leading white
+// space kept. `*password_out` is a buffer of `*password_len` bytes (NUL-terminated too),
+// freed and wiped with `stepca_free`. Fails with `STEPCA_ERR_IO` naming the path.
+stepca_status stepca_read_password_file(const char *path, uint8_t **password_out, size_t *password_len, stepca_error **error);
 
 // Fetches the JWK provisioner `name` from the CA (all pages of `/provisioners`; `kid` may
 // be NULL unless several share the name) and decrypts its key with `password` (wrong:

@@ -101,3 +101,50 @@ mod tests {
         assert!(e.message().starts_with("/nonexistent-dir/x.crt: "), "{e}");
     }
 }
+
+/// A password or passphrase file's contents without trailing white space, as `step` reads
+/// its `--password-file`s: the newline an editor or `echo` leaves is not part of the
+/// password (step trims every trailing Unicode white-space character, and skips a UTF-8
+/// byte-order mark; so does this). Leading white space is kept. A failure is [`ErrorKind::Io`] naming the path; the
+/// contents are wiped when dropped.
+pub fn read_password_file(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    let bytes = zeroize::Zeroizing::new(
+        std::fs::read(path)
+            .map_err(|e| Error::new(ErrorKind::Io, format!("{}: {e}", path.display())))?,
+    );
+    let text = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
+    Ok(zeroize::Zeroizing::new(trim_end_space(text).to_vec()))
+}
+
+/// `bytes` without trailing white space: Unicode white space where the bytes are UTF-8 (as
+/// Go's `unicode.IsSpace`), else ASCII white space.
+fn trim_end_space(bytes: &[u8]) -> &[u8] {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.trim_end().as_bytes(),
+        Err(_) => bytes.trim_ascii_end(),
+    }
+}
+
+#[cfg(test)]
+mod password_tests {
+    use super::*;
+
+    #[test]
+    fn trailing_space_goes_and_the_rest_stays() {
+        assert_eq!(trim_end_space(b"s3cret\n"), b"s3cret");
+        assert_eq!(trim_end_space(b"s3cret\r\n\n \t"), b"s3cret");
+        assert_eq!(
+            trim_end_space(" two words\u{a0}\n".as_bytes()),
+            b" two words"
+        );
+        assert_eq!(trim_end_space(b"\xffbin\n"), b"\xffbin");
+        assert_eq!(trim_end_space(b"\n"), b"");
+        let dir = std::env::temp_dir().join(format!("stepca-pw-{}", std::process::id()));
+        std::fs::write(&dir, b"\xef\xbb\xbf pw \r\n").unwrap();
+        assert_eq!(read_password_file(&dir).unwrap().as_slice(), b" pw");
+        let _ = std::fs::remove_file(&dir);
+        let e = read_password_file(Path::new("/nonexistent/pw")).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Io);
+        assert!(e.to_string().contains("/nonexistent/pw"), "{e}");
+    }
+}

@@ -95,7 +95,7 @@ pub use credential::Credential;
 pub use csr::{BasicConstraints, Csr, CsrInfo, CsrRequest, ExtKeyUsage, KeyUsage};
 pub use encoding::Format;
 pub use error::{Error, ErrorKind, Result};
-pub use files::write_atomic;
+pub use files::{read_password_file, write_atomic};
 pub use http::RetryPolicy;
 pub use key::{KeyAlgorithm, KeyType, PrivateKey, SignatureAlgorithm};
 pub use name::{Attribute, Oid, San, SanKind};

@@ -111,6 +111,16 @@ inline std::string capabilities() { return stepca_capabilities(); }
 // Whether `name` (e.g. "EC-P384", "ECDSA-P384-SHA384", "uri", "sign") is in capabilities().
 inline bool supports(const std::string &name) noexcept { return stepca_supports(name.c_str()); }
 
+// A password or passphrase file's contents as `step` reads its --password-file: without
+// trailing white space (the newline an editor leaves), leading white space kept. Throws
+// Error (STEPCA_ERR_IO naming the path).
+inline std::string read_password_file(const std::string &path) {
+  uint8_t *buf = nullptr;
+  size_t len = 0;
+  detail::call([&](stepca_error **e) { return stepca_read_password_file(path.c_str(), &buf, &len, e); });
+  return detail::take(buf, len);
+}
+
 // How severe a log record is; as a maximum, the most detailed records passed on.
 enum class LogLevel : stepca_log_level {
   Off = STEPCA_LOG_OFF,

@@ -72,6 +72,8 @@ package stepca
 //     when the call returns, through which the provider's error comes back unchanged
 //   stepca_chain_pem: a Chain is []*x509.Certificate parsed from each certificate's DER
 //     (stepca_chain_get); Chain.PEM encodes those with encoding/pem
+//   stepca_read_password_file: ReadPasswordFile applies the same rule to what os.ReadFile
+//     read, so that a missing file is an fs error (errors.Is(err, fs.ErrNotExist))
 //   stepca_chain_serial: Leaf().SerialNumber (crypto/x509) is the serial
 //   stepca_chain_validity: Leaf().NotBefore and Leaf().NotAfter (crypto/x509) are the
 //     validity

@@ -19,13 +19,14 @@ func writeFile(t *testing.T, content string) string {
 
 func TestReadPasswordFileTrimsTheTrailingNewline(t *testing.T) {
 	for content, want := range map[string]string{
-		"secret":        "secret",
-		"secret\n":      "secret",
-		"secret\r\n":    "secret",
-		"secret \t\n\n": "secret", // as step: all trailing white space
-		" secret\n":     " secret",
-		"se cret\n":     "se cret",
-		"\n":            "",
+		"secret":         "secret",
+		"secret\n":       "secret",
+		"secret\r\n":     "secret",
+		"secret \t\n\n":  "secret", // as step: all trailing white space
+		" secret\n":      " secret",
+		"se cret\n":      "se cret",
+		"\n":             "",
+		"\ufeffsecret\n": "secret", // a UTF-8 byte-order mark, as step skips it
 	} {
 		got, err := stepca.ReadPasswordFile(writeFile(t, content))
 		if err != nil {

@@ -15,10 +15,11 @@ use stepca::{CertificateChain, Credential, ErrorKind, KeyType, Pkcs11Key, Privat
 
 use crate::{Failure, Result, csr_request, read, usage};
 
-/// A password or passphrase file's text without its surrounding white space.
+/// A password or passphrase file as step reads it (the library's
+/// [`stepca::read_password_file`]: trailing white space dropped, leading kept); an
+/// unreadable file is exit 3 naming it.
 pub(crate) fn read_password(path: &Path) -> Result<Vec<u8>> {
-    let bytes = read(path)?;
-    Ok(String::from_utf8_lossy(&bytes).trim().as_bytes().to_vec())
+    Ok(stepca::read_password_file(path)?.to_vec())
 }
 
 /// Asks for a password on the terminal (`prompt` first), when stdin is one; `None` when it

@@ -24,6 +24,7 @@ pub mod credential;
 pub mod csr;
 pub mod error;
 pub mod external_key;
+pub mod files;
 pub mod jwk_provisioner;
 pub mod key;
 pub mod logging;

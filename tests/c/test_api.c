@@ -206,10 +206,26 @@ static void test_passphrases(void) {
   EXPECT_ERR(stepca_key_load((const uint8_t *)pem, len, NULL, &key, &e_), STEPCA_ERR_KEY_PASSPHRASE, "passphrase");
   CHECK(key == NULL);
   EXPECT_ERR(stepca_key_load((const uint8_t *)pem, len, "open-sesame", &key, &e_), STEPCA_ERR_KEY_PASSPHRASE, "passphrase");
+  /* The passphrase from a file as step reads it: trailing white space is not part of it. */
+  char pw_path[512];
+  snprintf(pw_path, sizeof pw_path, "%s/pass.txt", tmp);
+  CHECK(h_write_file(pw_path, "sesame \r\n\n", 10) == 0);
+  uint8_t *pw = NULL;
+  size_t pw_len = 0;
   stepca_error *e = NULL;
-  CHECK_STATUS(stepca_key_load((const uint8_t *)pem, len, "sesame", &key, &e), e, STEPCA_OK);
+  CHECK_STATUS(stepca_read_password_file(pw_path, &pw, &pw_len, &e), e, STEPCA_OK);
+  CHECK(pw != NULL && pw_len == 6 && strcmp((const char *)pw, "sesame") == 0);
+  CHECK_STATUS(stepca_key_load((const uint8_t *)pem, len, (const char *)pw, &key, &e), e, STEPCA_OK);
   CHECK(stepca_key_algorithm(key) == STEPCA_KEY_ALG_EC_P256);
   stepca_key_free(key);
+  stepca_free(pw);
+  pw = NULL;
+  snprintf(pw_path, sizeof pw_path, "%s/missing.txt", tmp);
+  EXPECT_ERR(stepca_read_password_file(pw_path, &pw, &pw_len, &e_), STEPCA_ERR_IO, pw_path);
+  CHECK(pw == NULL && pw_len == 0);
+  EXPECT_ERR(stepca_read_password_file(NULL, &pw, &pw_len, &e_), STEPCA_ERR_NULL_ARGUMENT, "path");
+  EXPECT_ERR(stepca_read_password_file(pw_path, NULL, &pw_len, &e_), STEPCA_ERR_NULL_ARGUMENT, "password_out");
+  EXPECT_ERR(stepca_read_password_file(pw_path, &pw, NULL, &e_), STEPCA_ERR_NULL_ARGUMENT, "password_len");
   free(pem);
 }
 

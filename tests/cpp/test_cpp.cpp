@@ -1663,3 +1663,18 @@ TEST(Log, RecordsReachTheFunctionWithoutASecretAThrowIsDroppedAndOffStopsThem) {
       },
       STEPCA_ERR_INVALID_ARGUMENT, "max_level");
 }
+
+TEST(PasswordFile, ReadAsStepReadsItAndTheCaAcceptsThePassword) {
+  std::string path = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/stepca-cpp-pw-" +
+                     std::to_string(::getpid());
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << password() << "\r\n \n";
+  }
+  std::string pw = stepca::read_password_file(path);
+  EXPECT_EQ(pw, password());
+  auto base = stepca::Client::Builder(env("STEPCA_URL")).root_file(env("STEPCA_ROOT")).build();
+  stepca::JwkProvisioner::fetch(base, "admin", pw);
+  std::remove(path.c_str());
+  expect_error([&] { stepca::read_password_file(path); }, STEPCA_ERR_IO, path);
+}
