@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need, skipping what is already there:
-# step-ca v0.30.2 and step v0.30.6 (go install, CGO off), cbindgen 0.29.4, and Debian
-# packages (openssl, curl, valgrind, pkg-config, cmake, GoogleTest, GNU time, SoftHSM2,
-# libfaketime, systemd for systemd-analyze, zsh, fish and groff for the completion and
-# man-page checks).
+# step-ca v0.30.2 and step v0.30.6 (go install, CGO off), cbindgen 0.29.4, cargo-deny
+# 0.20.2, and Debian packages (openssl, curl, valgrind, pkg-config, cmake, GoogleTest, GNU
+# time, SoftHSM2, libfaketime, systemd for systemd-analyze, zsh, fish and groff for the
+# completion and man-page checks).
 # Safe to run repeatedly.
 set -euo pipefail
 quiet=0
@@ -44,6 +44,13 @@ fi
 if ! cbindgen --version 2>/dev/null | grep -q "0.29.4"; then
   say "cargo install cbindgen 0.29.4"
   cargo install --quiet cbindgen@0.29.4 --locked
+fi
+# cargo-deny for `cargo deny check licenses bans sources` (deny.toml). It has no optional
+# features to trim. Built from source once (later runs skip it): 36 min of wall time on a
+# 2-core machine shared with other builds (load average ~10); an idle machine is faster.
+if ! cargo deny --version 2>/dev/null | grep -q "0.20.2"; then
+  say "cargo install cargo-deny 0.20.2"
+  cargo install --quiet cargo-deny@0.20.2 --locked
 fi
 # Nightly with miri and rust-src (Miri tests) is best effort: rustup's servers are not a
 # package registry and may be out of reach; the tests say so when Miri is missing.
