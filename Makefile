@@ -11,7 +11,6 @@
 CARGO    ?= cargo
 CC       ?= cc
 VERSION  := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
-SOMAJOR  := 0
 BUILD    := build
 LIBDIR_BUILD := $(BUILD)/lib
 TARGET   := $(or $(CARGO_TARGET_DIR),target)
@@ -37,9 +36,12 @@ DATADIR    ?= $(PREFIX)/share
 MANDIR     ?= $(DATADIR)/man
 MAJOR      := $(word 1,$(subst ., ,$(VERSION)))
 MINOR      := $(word 2,$(subst ., ,$(VERSION)))
+# The SONAME's version (README, "Releases and ABI"; build.rs sets the same -soname): before
+# 1.0 major.minor, as a 0.x minor release may break the ABI; from 1.0 on the major alone.
+SOVERSION  := $(if $(filter 0,$(MAJOR)),$(MAJOR).$(MINOR),$(MAJOR))
 SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
   -e 's|@BINDIR@|$(BINDIR)|g' \
-  -e 's|@VERSION@|$(VERSION)|g' -e 's|@SOMAJOR@|$(SOMAJOR)|g' -e 's|@MAJOR@|$(MAJOR)|g' -e 's|@MINOR@|$(MINOR)|g' \
+  -e 's|@VERSION@|$(VERSION)|g' -e 's|@SOVERSION@|$(SOVERSION)|g' -e 's|@MAJOR@|$(MAJOR)|g' -e 's|@MINOR@|$(MINOR)|g' \
   -e 's|@LIB_REL@|$(patsubst $(PREFIX)/%,%,$(LIBDIR))|g' -e 's|@INCLUDE_REL@|$(patsubst $(PREFIX)/%,%,$(INCLUDEDIR))|g' \
   -e 's|@CMAKE_REL_PREFIX@|$(shell echo $(patsubst $(PREFIX)/%,%,$(LIBDIR))/cmake/stepca | sed 's|[^/][^/]*|..|g')|g'
 
@@ -66,8 +68,8 @@ $(LIBDIR_BUILD)/libstepca.so.$(VERSION): $(RUSTLIB)
 	# mapped (SIGBUS), such as tests still running against the previous build.
 	# The temporary name is per process: two makes at once must not share it.
 	cp $(RUSTLIB) $@.$$$$.tmp && mv -f $@.$$$$.tmp $@
-	ln -sf libstepca.so.$(VERSION) $(LIBDIR_BUILD)/libstepca.so.$(SOMAJOR)
-	ln -sf libstepca.so.$(SOMAJOR) $(LIBDIR_BUILD)/libstepca.so
+	ln -sf libstepca.so.$(VERSION) $(LIBDIR_BUILD)/libstepca.so.$(SOVERSION)
+	ln -sf libstepca.so.$(SOVERSION) $(LIBDIR_BUILD)/libstepca.so
 	cp $(TARGET)/release/libstepca.a $(LIBDIR_BUILD)/libstepca.a
 
 example: $(BUILD)/enroll
@@ -117,8 +119,8 @@ $(BUILD)/tests/asan-test_cpp: tests/cpp/test_cpp.cpp bindings/cpp/stepca.hpp inc
 install: lib cli install-systemd install-docs
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(LIBDIR)/cmake/stepca $(DESTDIR)$(INCLUDEDIR)
 	install -m 755 $(LIBDIR_BUILD)/libstepca.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
-	ln -sf libstepca.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libstepca.so.$(SOMAJOR)
-	ln -sf libstepca.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libstepca.so
+	ln -sf libstepca.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libstepca.so.$(SOVERSION)
+	ln -sf libstepca.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libstepca.so
 	install -m 644 $(LIBDIR_BUILD)/libstepca.a $(DESTDIR)$(LIBDIR)/
 	install -m 644 include/stepca.h bindings/cpp/stepca.hpp $(DESTDIR)$(INCLUDEDIR)/
 	$(SUBST) packaging/stepca.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/stepca.pc

@@ -53,12 +53,18 @@ check() { # a check that is one test: passes or fails as a whole
 
 check "cargo fmt" cargo fmt --all -- --check
 check "cargo clippy" cargo clippy --quiet --workspace --all-targets -- -D warnings
+# Licenses, duplicate crates and sources against deny.toml (advisories need the RustSec
+# database, which this machine cannot fetch).
+check "cargo deny (licenses, bans, sources)" cargo deny --workspace --locked check licenses bans sources
 check "header up to date" scripts/gen-header.sh --check
 check "rustdoc builds without warnings" env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 # Every function in include/stepca.h is wrapped by C++ and Go, or listed there with a reason.
 check "bindings cover the C API (C++ and Go)" python3 scripts/check-bindings.py
 suite "bindings coverage checker self-test" python3 scripts/check-bindings.py --self-test
 check "build library, example, C and C++ tests" make -s all c-tests cpp-tests
+# The exported symbols are the committed list and the header's functions, nothing else.
+check "exported symbols = abi/libstepca.symbols = stepca.h" scripts/check-symbols.sh --lib build/lib/libstepca.so
+suite "symbol check self-test" scripts/check-symbols.sh --lib build/lib/libstepca.so --self-test
 check "systemd units (make install to a DESTDIR, systemd-analyze verify)" scripts/check-systemd-units.sh
 suite "stepca completions and man page (make install to a DESTDIR, shells' -n, groff)" scripts/check-install-docs.sh
 check "gofmt" sh -c 'test -z "$(gofmt -l bindings/go examples/go)" || { gofmt -l bindings/go examples/go; exit 1; }'
