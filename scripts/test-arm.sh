@@ -6,15 +6,16 @@
 # Installs what it needs, quietly when it is there already: Debian's cross compiler and
 # qemu-user (apt), the Rust target (rustup), and the target's runtime libraries. Those are
 # Debian's own packages for the target (libc6, libgcc-s1, libstdc++6, libssl3, libssl-dev,
-# libsofthsm2), fetched with `apt-get download` and unpacked into a directory of their own,
+# libsofthsm2, softhsm2), fetched with `apt-get download` and unpacked into a directory of their own,
 # $STEPCA_CROSS_ROOT/ARCH (default ~/.cache/stepca-cross/ARCH), which is both where the C
 # tests find the target's libcrypto to link with (make CROSS_ROOT=...) and qemu's -L prefix.
 # Not multiarch (apt-get install libssl-dev:arm64): a Multi-Arch: same library such as
 # libssl3 must have the same version for every architecture installed, so adding the arm64
 # or armhf one would upgrade (or fail against) this machine's own libssl3.
 # The prefix also makes the tests' SoftHSM2 module path, /usr/lib/softhsm/libsofthsm2.so,
-# open the target's module under qemu; the harness's shell commands (openssl, step,
-# softhsm2-util) stay this machine's programs.
+# open the target's module under qemu, and softhsm2-util, which the tests run to make
+# tokens, is the target's too (under qemu: SoftHSM2's token files differ between 32- and
+# 64-bit builds); the harness's other shell commands (openssl, step) are this machine's.
 #
 # Not run here: the ASan/UBSan and valgrind variants (neither works under qemu-user) and
 # test_clock under faketime (libfaketime is preloaded into native processes only).
@@ -97,14 +98,15 @@ setup_host() {
 
 # The target's runtime libraries, unpacked from Debian's packages into cross_root_base/ARCH,
 # for every architecture missing at once (each apt-get call costs ~20 s of cache loading).
-# libsofthsm2 is optional: without it the SoftHSM2 tests are skipped.
+# SoftHSM2 (libsofthsm2, and softhsm2 for its softhsm2-util) is optional: without it the
+# SoftHSM2 tests are skipped. A ".complete" stamp names the packages unpacked.
 setup_cross_roots() {
   local arches=() a p
-  for a in "$@"; do [ -f "$cross_root_base/$a/.complete" ] || arches+=("$a"); done
+  for a in "$@"; do grep -qs softhsm2-util "$cross_root_base/$a/.complete" || arches+=("$a"); done
   [ ${#arches[@]} -gt 0 ] || return 0
   local pkgs=(libc6 libgcc-s1 libstdc++6 libssl3 libssl-dev) want=()
-  for a in "${arches[@]}"; do for p in "${pkgs[@]}" libsofthsm2; do want+=("$p:$a"); done; done
-  echo "test-arm: unpacking Debian's ${pkgs[*]} libsofthsm2 (${arches[*]}) into $cross_root_base"
+  for a in "${arches[@]}"; do for p in "${pkgs[@]}" libsofthsm2 softhsm2; do want+=("$p:$a"); done; done
+  echo "test-arm: unpacking Debian's ${pkgs[*]} libsofthsm2 softhsm2 (${arches[*]}) into $cross_root_base"
   local dl; dl=$(mktemp -d)
   # apt-get download as root cannot hand the directory to the _apt user: say it is root.
   get() { (cd "$dl" && apt-get download -qq -o APT::Sandbox::User=root "$@" >/dev/null 2>&1); }
@@ -114,7 +116,7 @@ setup_cross_roots() {
     if ! get "${want[@]}"; then
       want=(); for a in "${arches[@]}"; do for p in "${pkgs[@]}"; do want+=("$p:$a"); done; done
       get "${want[@]}" || { echo "test-arm: apt-get download ${want[*]} failed"; rm -rf "$dl"; return 1; }
-      echo "test-arm: libsofthsm2 (${arches[*]}) not available: the SoftHSM2 tests will be skipped"
+      echo "test-arm: libsofthsm2, softhsm2 (${arches[*]}) not available: the SoftHSM2 tests will be skipped"
     fi
   fi
   for a in "${arches[@]}"; do
@@ -126,7 +128,7 @@ setup_cross_roots() {
     find "$root" -type l -lname '/*' | while read -r l; do
       ln -sfn "$(realpath -m --relative-to="$(dirname "$l")" "$root$(readlink "$l")")" "$l"
     done
-    touch "$root/.complete"
+    echo "libc6 libgcc-s1 libstdc++6 libssl3 libssl-dev libsofthsm2 softhsm2-util" > "$root/.complete"
   done
   rm -rf "$dl"
 }
@@ -170,7 +172,7 @@ echo "--- setup (apt, rustup, target libraries): $((SECONDS - started)) s"
 [ $check_setup_ok = 1 ] || { echo "test-arm: setup failed"; echo "total: 0 passed, 1 failed"; exit 1; }
 
 c_tests=(test_api test_enroll test_lifecycle test_signer test_pkcs11 test_credential test_x5c test_renewer test_clock)
-softhsm_tests=" test_pkcs11 test_credential test_x5c "
+softhsm_tests=" test_pkcs11 test_credential test_x5c test_renewer "
 
 for t in "${triples[@]}"; do
   arch=$(deb_arch "$t"); root="$cross_root_base/$arch"; qemu=$(qemu_for "$t"); build="build/$t"
@@ -189,14 +191,27 @@ for t in "${triples[@]}"; do
     # shellcheck disable=SC1090
     . "$env_file"
   fi
+  # The tests make their SoftHSM2 tokens with softhsm2-util: the target's own, under qemu,
+  # since a token written by this machine's 64-bit SoftHSM2 is not read by a 32-bit one.
+  wrap="$logdir/bin-$arch"
+  mkdir -p "$wrap"
+  printf '#!/bin/sh\nexec %s -L %s %s/usr/bin/softhsm2-util "$@"\n' "$qemu" "$root" "$root" > "$wrap/softhsm2-util"
+  chmod +x "$wrap/softhsm2-util"
   tstart=$SECONDS
   suite "$t: C example enroll ($qemu)" run_example "$qemu" "$root" "$build"
   for c in "${c_tests[@]}"; do
     if [[ $softhsm_tests == *" $c "* ]] && [ ! -e "$root/usr/lib/softhsm/libsofthsm2.so" ]; then
-      echo "=== $t: C $c: SKIPPED (no SoftHSM2 module for $arch: libsofthsm2:$arch could not be fetched)"
+      echo "=== $t: C $c: SKIPPED (no SoftHSM2 for $arch: libsofthsm2:$arch and softhsm2:$arch could not be fetched)"
       continue
     fi
-    suite "$t: C $c ($qemu)" "$qemu" -L "$root" "$build/tests/$c"
+    # 32-bit SoftHSM2 cannot be given a token here: the armhf module does not read token
+    # files this machine's 64-bit softhsm2-util writes ("no token labelled"), and the armhf
+    # softhsm2-util under qemu-arm fails --init-token ("Could not find a slot/token").
+    if [[ $softhsm_tests == *" $c "* ]] && [ "$arch" = armhf ]; then
+      echo "=== $t: C $c: SKIPPED (SoftHSM2 tokens cannot be initialised for armhf under qemu-arm)"
+      continue
+    fi
+    suite "$t: C $c ($qemu)" env PATH="$wrap:$PATH" "$qemu" -L "$root" "$build/tests/$c"
   done
   suite "$t: C 4 threads x 10 enrollments ($qemu)" env STEPCA_THREADS=4 STEPCA_PER_THREAD=10 \
     "$qemu" -L "$root" "$build/tests/test_threads"
