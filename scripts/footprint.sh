@@ -86,7 +86,7 @@ if [ $write = 1 ]; then
     echo "## Footprint on ARM boards"
     echo
     echo "Measured by \`scripts/footprint.sh --write\` (after \`scripts/test-arm.sh\`, which installs the"
-    echo "cross compilers and qemu-user) on $(nproc) cores, $(date -u +%Y-%m-%d); libstepca $(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1), $(rustc --version | cut -d' ' -f1-2)."
+    echo "cross compilers and qemu-user; together: \`scripts/test-arm.sh && scripts/footprint.sh --write\`) on $(nproc) cores, $(date -u +%Y-%m-%d); libstepca $(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1), $(rustc --version | cut -d' ' -f1-2)."
     echo
     echo "$table"
     echo
@@ -100,8 +100,10 @@ if [ $write = 1 ]; then
     echo "  and its translated code: an upper bound, not the board's figure. The last column is the"
     echo "  program's own anonymous memory (heap, stacks, data) resident at exit, counted with"
     echo "  mincore(2) over the mappings without a file in /proc/self/maps (qemu lists the guest's"
-    echo "  own): it compares across targets. A board's peak RSS is about that plus the pages of"
-    echo "  libstepca and libc the enrollment touches."
+    echo "  own): it compares across targets, but at exit the heap is freed and mostly trimmed, so"
+    echo "  it is a floor. Natively the peak is mostly the program's text pages, and the ARM programs"
+    echo "  are smaller (third column): a board's peak should be no higher than x86-64's. That is an"
+    echo "  estimate from these figures, not a measurement on a board."
     echo
     sed -n '/^## Footprint on ARM boards/,$p' BENCHMARKS.md | sed '1d' | sed -n '/^## /,$p'
   } > BENCHMARKS.md.new
