@@ -117,6 +117,12 @@ suite "demo --factory (an IDevID key in SoftHSM2 trades its birth certificate, C
 check "benchmark harness (quick smoke run; figures in BENCHMARKS.md come from a full run)" \
   env BENCH_QUICK=1 BENCH_OUT="$logdir/BENCHMARKS.quick.md" scripts/bench.sh
 suite "fuzzing, ${FUZZ_SECONDS:-30} s per target" scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+# ARM cross builds with the C example and C suites under qemu-user (scripts/test-arm.sh):
+# a cold cross build costs 10-25 minutes per target on 2 cores, beyond CI's budget, so only
+# on request: STEPCA_TEST_ARM=1 scripts/test.sh.
+if [ "${STEPCA_TEST_ARM:-}" = 1 ]; then
+  suite "ARM: aarch64 and armv7 cross builds, example and C suites under qemu-user" scripts/test-arm.sh
+fi
 check "Go example (scripts/demo.sh --go)" scripts/demo.sh --go
 
 echo
