@@ -63,34 +63,10 @@ fn records_arrive_and_hold_no_secret() {
 
     // A PKCS#11 token with a PIN, and a wrong PIN.
     let dir = TempDir::new("logging");
-    std::fs::create_dir_all(dir.path("tokens")).unwrap();
-    let conf = dir.path("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\n",
-            dir.path("tokens").display()
-        ),
-    )
-    .unwrap();
-    // SAFETY: set before anything in this binary loads the module (one test).
-    unsafe { std::env::set_var("SOFTHSM2_CONF", &conf) };
     let pin = "PIN-8251-never-logged";
     let wrong_pin = "PIN-1234-wrong-guess";
-    common::run(
-        "softhsm2-util",
-        &[
-            "--init-token",
-            "--free",
-            "--label",
-            "logtoken",
-            "--pin",
-            pin,
-            "--so-pin",
-            "SO-PIN-77",
-        ],
-    );
-    let module = std::path::Path::new("/usr/lib/softhsm/libsofthsm2.so");
+    common::softhsm_token(&dir, "logtoken", pin);
+    let module = std::path::Path::new(common::SOFTHSM_MODULE);
     Pkcs11Key::generate(module, "logtoken", pin, "k", KeyType::EcP256).unwrap();
     assert!(Pkcs11Key::generate(module, "logtoken", wrong_pin, "k2", KeyType::EcP256).is_err());
 
