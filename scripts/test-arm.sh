@@ -34,24 +34,8 @@ logdir=$(mktemp -d)
 env_file=
 trap '[ -z "$env_file" ] || scripts/ca-stop.sh "$env_file"; rm -rf "$logdir"' EXIT
 
-# Same counting as scripts/test.sh: the "N passed, N failed" lines a suite prints.
-suite() {
-  local name=$1; shift
-  local started=$SECONDS
-  echo "=== $name"
-  local log="$logdir/$(echo "$name" | tr -c 'a-zA-Z0-9' _).log"
-  "$@" 2>&1 | tee "$log"
-  local rc=${PIPESTATUS[0]}
-  local p f
-  p=$(grep -Eo '([0-9]+) passed' "$log" | awk '{s+=$1} END {print s+0}')
-  f=$(grep -Eo '([0-9]+) failed' "$log" | awk '{s+=$1} END {print s+0}')
-  passed=$((passed + p)); failed=$((failed + f))
-  echo "--- $name: $((SECONDS - started)) s"
-  if [ "$rc" -ne 0 ]; then
-    broken+=("$name")
-    [ "$f" -gt 0 ] || failed=$((failed + 1))
-  fi
-}
+# The same suite runner and counting as scripts/test.sh.
+source scripts/suite.sh
 
 # TRIPLE -> Debian architecture, GNU triplet (cross compiler prefix), qemu program.
 deb_arch() {
