@@ -6,9 +6,18 @@ suite() {
   local name=$1; shift
   local started=$SECONDS
   echo "=== $name"
-  local log="$logdir/$(echo "$name" | tr -c 'a-zA-Z0-9' _).log"
+  local log
+  log=$(suite_log "$name")
   "$@" 2>&1 | tee "$log"
-  local rc=${PIPESTATUS[0]}
+  suite_tally "$name" "$log" "${PIPESTATUS[0]}" $((SECONDS - started))
+}
+
+suite_log() { echo "$logdir/$(echo "$1" | tr -c 'a-zA-Z0-9' _).log"; }
+
+# suite_tally NAME LOG RC SECONDS: adds the counts LOG reports; a suite that exits non-zero
+# is broken, and counts as one failure if its log names none.
+suite_tally() {
+  local name=$1 log=$2 rc=$3 secs=$4
   local p f
   # cargo: "test result: ok. 5 passed; 0 failed"; C harness: "5 passed, 0 failed";
   # go test -v: "--- PASS: TestX" / "--- FAIL: TestX".
@@ -18,9 +27,41 @@ suite() {
   # GoogleTest: "[       OK ] Suite.Test (1 ms)" / "[  FAILED  ] Suite.Test (1 ms)".
   p=$((p + $(grep -Ec '^\[       OK \]' "$log"))); f=$((f + $(grep -Ec '^\[  FAILED  \] .*\([0-9]+ ms\)$' "$log")))
   passed=$((passed + p)); failed=$((failed + f))
-  echo "--- $name: $((SECONDS - started)) s"
+  echo "--- $name: $secs s"
   if [ "$rc" -ne 0 ]; then
     broken+=("$name")
     [ "$f" -gt 0 ] || failed=$((failed + 1))
   fi
+}
+
+# A background lane for long single-threaded suites (valgrind): lane_suite NAME CMD...
+# queues one; the lane runs its suites one after another while the caller goes on with
+# others, so the two cores both work. lane_wait waits for the lane and reports each of its
+# suites, in order, as suite does. Suites in the lane must not depend on what the
+# foreground does meanwhile (each has its own names, files and ports).
+lane_queue=()
+lane_suite() {
+  local name=$1; shift
+  local log
+  log=$(suite_log "$name")
+  lane_queue+=("$name")
+  # One at a time: each waits for the lane's lock.
+  (
+    flock 9
+    started=$SECONDS
+    "$@" >"$log" 2>&1
+    echo "$? $((SECONDS - started))" >"$log.rc"
+  ) 9>"$logdir/lane.lock" &
+}
+lane_wait() {
+  wait
+  local name log rc secs
+  for name in "${lane_queue[@]}"; do
+    log=$(suite_log "$name")
+    echo "=== $name (background lane)"
+    cat "$log"
+    read -r rc secs <"$log.rc" 2>/dev/null || { rc=1 secs=?; }
+    suite_tally "$name" "$log" "$rc" "$secs"
+  done
+  lane_queue=()
 }

@@ -19,7 +19,8 @@ trap '[ -z "$env_file" ] || scripts/ca-stop.sh "$env_file"; rm -rf "$logdir"' EX
 source scripts/suite.sh
 
 # valgrind counts every leak kind (definite, indirect, possible); tests/valgrind.supp holds
-# only a dependency's never-freed tables, with the reason.
+# only a dependency's never-freed tables, with the reason. Add --track-origins=yes to find
+# where an uninitialised value came from: it finds no more errors and doubles the time.
 vg=(valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible
     --suppressions=tests/valgrind.supp -q)
 
@@ -65,30 +66,36 @@ suite "rust key, CSR and fault-server tests" cargo test --quiet --test keys --te
 env_file=$(scripts/ca-start.sh) || { echo "could not start step-ca"; exit 1; }
 # shellcheck disable=SC1090
 . "$env_file"
+# The valgrind suites (single-threaded, two thirds of the time against step-ca) run in a
+# background lane, longest first, while the others go on; reported at lane_wait below.
+lane_suite "C++ wrapper (GoogleTest, valgrind)" "${vg[@]}" build/tests/test_cpp
+for t in test_credential test_api test_lifecycle test_signer test_renewer test_clock test_enroll test_x5c \
+         test_pkcs11 test_log; do
+  lane_suite "C $t (valgrind)" "${vg[@]}" "build/tests/$t"
+done
+lane_suite "C 4 threads x 10 enrollments (valgrind)" env STEPCA_THREADS=4 STEPCA_PER_THREAD=10 \
+  "${vg[@]}" build/tests/test_threads
+lane_suite "README C and Go examples (C under valgrind, against step-ca)" scripts/readme-snippets.sh
 suite "rust enrollment, lifecycle and clock tests (step-ca, faketime)" cargo test --quiet --test enroll --test lifecycle --test credential --test x5c --test secrets --test logging --test pkcs11 --test clock
 suite "rust renewer (renewals in a row, rekey, expiry, a CA outage on a CA of its own, stop)" cargo test --quiet --test renewer
 suite "C 16 threads x 500 enrollments" build/tests/test_threads
 suite "C 16 threads x 500 enrollments (ASan+UBSan)" build/tests/asan-test_threads
-suite "C 4 threads x 10 enrollments (valgrind)" env STEPCA_THREADS=4 STEPCA_PER_THREAD=10 \
-  "${vg[@]}" build/tests/test_threads
 suite "install: pkg-config and CMake consumers from the installed tree" scripts/test-install.sh
 suite "Go module outside the repository: installed libstepca through pkg-config only, enrolls" scripts/test-go-module.sh
 suite "stepca command-line tool (incl. a batch killed and resumed, renew --daemon through a CA outage)" cargo test --quiet -p stepca-cli
 suite "C++ wrapper (GoogleTest)" build/tests/test_cpp
 suite "C++ wrapper (GoogleTest, ASan+UBSan)" build/tests/asan-test_cpp
-suite "C++ wrapper (GoogleTest, valgrind)" "${vg[@]}" build/tests/test_cpp
 for t in test_api test_enroll test_lifecycle test_signer test_pkcs11 test_clock test_credential test_x5c test_renewer test_log; do
   suite "C $t" "build/tests/$t"
   suite "C $t (ASan+UBSan)" "build/tests/asan-$t"
-  suite "C $t (valgrind)" "${vg[@]}" --track-origins=yes "build/tests/$t"
 done
 # The same clock tests with the whole process 10 minutes ahead (libfaketime).
 suite "C test_clock under faketime +10m" env STEPCA_EXPECT_AHEAD=600 FAKETIME_DONT_FAKE_MONOTONIC=1 \
   faketime -f +10m build/tests/test_clock
 suite "Go tests, shared library (-race)" env PKG_CONFIG_PATH="$gopc" sh -c 'cd bindings/go && go test -race -count=1 -v ./...'
 suite "Go tests, static library (-race)" env PKG_CONFIG_PATH="$gopc" sh -c 'cd bindings/go && go test -race -count=1 -v -tags stepca_static ./...'
-suite "README C and Go examples (C under valgrind, against step-ca)" scripts/readme-snippets.sh
 check "static Go test binary needs no libstepca.so" env PKG_CONFIG_PATH="$gopc" sh -c 'cd bindings/go && go test -c -tags stepca_static -o "$0/static.test" . && ! ldd "$0/static.test" | grep -q libstepca' "$logdir"
+lane_wait
 scripts/ca-stop.sh "$env_file"; env_file=
 check "demo (scripts/demo.sh)" scripts/demo.sh
 suite "demo --factory (an IDevID key in SoftHSM2 trades its birth certificate, C API)" scripts/demo.sh --factory

@@ -67,6 +67,19 @@ std::string run(const std::string &cmd) {
 
 std::string quote(const std::string &s) { return "'" + s + "'"; }
 
+// `openssl req -verify -text` on a PEM CSR, through a file of its own (the plain, ASan and
+// valgrind runs of this suite may run at once).
+std::string openssl_req_text(const std::string &csr) {
+  char path[] = "/tmp/stepca-cpp-csr.XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0) return "mkstemp failed";
+  bool written = ::write(fd, csr.data(), csr.size()) == static_cast<ssize_t>(csr.size());
+  ::close(fd);
+  std::string text = written ? run("openssl req -verify -noout -text -in " + quote(path) + " 2>&1") : "write failed";
+  std::remove(path);
+  return text;
+}
+
 // A token from the step CLI for the claims libstepca passes.
 std::string mint(const stepca::Claims &c) {
   std::string cmd = "scripts/mint-token.sh " + quote(c.subject);
@@ -382,11 +395,7 @@ TEST(Csr, FieldsReachOpensslAndBadFieldsAreNamed) {
                         .ip("192.0.2.1")
                         .ext_key_usage("clientAuth")
                         .build(key);
-  std::FILE *f = std::fopen("/tmp/stepca-cpp-test.csr", "w");
-  std::fwrite(csr.data(), 1, csr.size(), f);
-  std::fclose(f);
-  std::string text = run("openssl req -verify -noout -text -in /tmp/stepca-cpp-test.csr 2>&1");
-  std::remove("/tmp/stepca-cpp-test.csr");
+  std::string text = openssl_req_text(csr);
   EXPECT_NE(text.find("verify OK"), std::string::npos) << text;
   EXPECT_NE(text.find("DNS:cpp.example.com, IP Address:192.0.2.1"), std::string::npos) << text;
   try {
@@ -822,11 +831,7 @@ TEST(Csr, AnExtensionByOidReachesOpenssl) {
   // subjectKeyIdentifier: an OCTET STRING of 4 bytes.
   std::string ski("\x04\x04\xde\xad\xbe\xef", 6);
   std::string csr = stepca::CsrRequest().subject("CN", "ext.example.com").extension("2.5.29.14", false, ski).build(key);
-  std::FILE *f = std::fopen("/tmp/stepca-cpp-ext.csr", "w");
-  std::fwrite(csr.data(), 1, csr.size(), f);
-  std::fclose(f);
-  std::string text = run("openssl req -verify -noout -text -in /tmp/stepca-cpp-ext.csr 2>&1");
-  std::remove("/tmp/stepca-cpp-ext.csr");
+  std::string text = openssl_req_text(csr);
   EXPECT_NE(text.find("verify OK"), std::string::npos) << text;
   EXPECT_NE(text.find("X509v3 Subject Key Identifier"), std::string::npos) << text;
   EXPECT_NE(text.find("DE:AD:BE:EF"), std::string::npos) << text;
