@@ -171,7 +171,7 @@ fn from_unix(t: i64) -> SystemTime {
 /// A JSON text from a str, bytes, or any object `json.dumps` takes.
 fn json_arg(obj: &Bound<'_, PyAny>) -> PyResult<String> {
     if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(s.extract::<String>()?);
+        return s.extract::<String>();
     }
     if let Ok(b) = obj.cast::<PyBytes>() {
         return String::from_utf8(b.as_bytes().to_vec())
@@ -685,11 +685,12 @@ impl Chain {
         index: usize,
         include_extensions: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let der = self
-            .inner
-            .certificates()
-            .get(index)
-            .ok_or_else(|| invalid("index", format!("the chain has {} certificates", self.inner.len())))?;
+        let der = self.inner.certificates().get(index).ok_or_else(|| {
+            invalid(
+                "index",
+                format!("the chain has {} certificates", self.inner.len()),
+            )
+        })?;
         parse::certificate(py, der, include_extensions)
     }
 
@@ -822,10 +823,7 @@ fn claims_dict<'py>(py: Python<'py>, c: &stepca::TokenClaims) -> PyResult<Bound<
 }
 
 impl stepca::TokenProvider for PyTokenProvider {
-    fn token(
-        &self,
-        claims: &stepca::TokenClaims,
-    ) -> Result<stepca::Token, stepca::ProviderError> {
+    fn token(&self, claims: &stepca::TokenClaims) -> Result<stepca::Token, stepca::ProviderError> {
         Python::attach(|py| {
             let run = || -> PyResult<String> {
                 let d = claims_dict(py, claims)?;
@@ -843,7 +841,8 @@ impl stepca::TokenProvider for PyTokenProvider {
                 out.extract::<String>()
                     .map_err(|_| PyTypeError::new_err("the token provider must return a str"))
             };
-            run().map(|t| stepca::Token::new(t.trim().to_string()))
+            run()
+                .map(|t| stepca::Token::new(t.trim().to_string()))
                 .map_err(|e| Box::new(ProviderFailure(e)) as stepca::ProviderError)
         })
     }
@@ -862,7 +861,9 @@ fn token_source(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<stepca::Token
         return Ok(None);
     };
     if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(Some(stepca::Token::new(s.extract::<String>()?.trim().to_string()).into()));
+        return Ok(Some(
+            stepca::Token::new(s.extract::<String>()?.trim().to_string()).into(),
+        ));
     }
     Ok(Some(stepca::TokenSource::Provider(provider(obj)?)))
 }
@@ -883,7 +884,10 @@ fn renew_auth(name: &str) -> PyResult<stepca::RenewAuth> {
         "auto" => Ok(stepca::RenewAuth::Auto),
         "mtls" | "mutual_tls" => Ok(stepca::RenewAuth::MutualTls),
         "token" => Ok(stepca::RenewAuth::Token),
-        _ => Err(invalid("auth", format!("{name:?}: use auto, mtls or token"))),
+        _ => Err(invalid(
+            "auth",
+            format!("{name:?}: use auto, mtls or token"),
+        )),
     }
 }
 
@@ -1240,7 +1244,9 @@ impl Renewer {
         retry_max: f64,
     ) -> PyResult<Renewer> {
         let schedule = match (expires_in, period) {
-            (Some(_), Some(_)) => return Err(invalid("expires_in", "give expires_in or period, not both")),
+            (Some(_), Some(_)) => {
+                return Err(invalid("expires_in", "give expires_in or period, not both"));
+            }
             (Some(e), None) => stepca::Schedule::ExpiresIn(secs(e, "expires_in")?),
             (None, Some(p)) => stepca::Schedule::Period(secs(p, "period")?),
             (None, None) => stepca::Schedule::TwoThirds,
@@ -1336,7 +1342,10 @@ fn parse_certificate<'py>(
 
 /// Parses every certificate of a PEM bundle (or one DER certificate) into DER bytes.
 #[pyfunction]
-fn load_certificates<'py>(py: Python<'py>, data: &Bound<'_, PyAny>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+fn load_certificates<'py>(
+    py: Python<'py>,
+    data: &Bound<'_, PyAny>,
+) -> PyResult<Vec<Bound<'py, PyBytes>>> {
     Ok(certs_from(data)?
         .iter()
         .map(|c| PyBytes::new(py, c))

@@ -198,7 +198,14 @@ pub(crate) fn certificate<'py>(
         }
         _ => {
             let oid = tbs.subject_pki.algorithm.algorithm.to_id_string();
-            pk.set_item("type", if oid == "1.3.101.112" { "Ed25519" } else { oid.as_str() })?;
+            pk.set_item(
+                "type",
+                if oid == "1.3.101.112" {
+                    "Ed25519"
+                } else {
+                    oid.as_str()
+                },
+            )?;
         }
     }
     d.set_item("public_key", pk)?;
