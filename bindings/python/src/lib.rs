@@ -1161,7 +1161,26 @@ impl Client {
 /// (called on that thread, with the GIL, one at a time).
 #[pyclass(frozen, module = "stepca")]
 struct Renewer {
-    inner: stepca::Renewer,
+    inner: Arc<stepca::Renewer>,
+}
+
+/// Every running renewer, so that `atexit` stops them before the interpreter finalizes (a
+/// renewer thread must not call into a finalizing interpreter).
+static RENEWERS: std::sync::Mutex<Vec<std::sync::Weak<stepca::Renewer>>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Stops every renewer still running (registered with `atexit` by the package).
+#[pyfunction]
+fn _stop_all_renewers(py: Python<'_>) {
+    let all: Vec<_> = {
+        let mut list = RENEWERS.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::take(&mut *list)
+    };
+    py.detach(|| {
+        for r in all.iter().filter_map(std::sync::Weak::upgrade) {
+            r.stop();
+        }
+    });
 }
 
 fn event_dict<'py>(py: Python<'py>, ev: &stepca::RenewerEvent<'_>) -> PyResult<Bound<'py, PyDict>> {
@@ -1280,6 +1299,10 @@ impl Renewer {
             callback,
         )
         .py_err()?;
+        let inner = Arc::new(inner);
+        let mut list = RENEWERS.lock().unwrap_or_else(|e| e.into_inner());
+        list.retain(|w| w.strong_count() > 0);
+        list.push(Arc::downgrade(&inner));
         Ok(Renewer { inner })
     }
 
@@ -1385,5 +1408,6 @@ fn _stepca(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fingerprint, m)?)?;
     m.add_function(wrap_pyfunction!(version, m)?)?;
     m.add_function(wrap_pyfunction!(capabilities, m)?)?;
+    m.add_function(wrap_pyfunction!(_stop_all_renewers, m)?)?;
     Ok(())
 }

@@ -240,3 +240,30 @@ def test_capabilities_and_version() -> None:
     caps = json.loads(stepca.capabilities())
     assert caps
     assert stepca.__version__ == stepca.version()
+
+
+def test_exit_with_a_running_renewer(tmp_path, enrolled) -> None:
+    """The interpreter exits cleanly while a renewer runs (atexit stops it) and while one
+    was dropped unstopped; an exception in the callback is reported, not fatal."""
+    (tmp_path / "dev.crt").write_text(enrolled.chain.pem)
+    (tmp_path / "dev.key").write_text(enrolled.key.to_pem())
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import os, threading, stepca\n"
+        "c = stepca.Client(os.environ['STEPCA_URL'], root=os.environ['STEPCA_ROOT'])\n"
+        "cred = stepca.Credential(open('dev.crt').read(), open('dev.key').read())\n"
+        "seen = threading.Event()\n"
+        "def cb(ev):\n"
+        "    seen.set()\n"
+        "    raise RuntimeError('callback failed')\n"
+        "r = stepca.Renewer(c, cred, cb, period=1.0, retry_min=0.2, retry_max=0.5)\n"
+        "r2 = stepca.Renewer(c, cred, cb, period=1.0)\n"
+        "del r2\n"
+        "assert seen.wait(10)\n"
+        "print('bye')\n"
+    )
+    out = subprocess.run([os.sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "bye"
+    assert "callback failed" in out.stderr and "FATAL" not in out.stderr

@@ -10,9 +10,10 @@ The swarmauri drop-in is :class:`stepca.swarmauri.StepCaCertService`.
 
 from __future__ import annotations
 
+import atexit
 from typing import Any
 
-from . import errors
+from . import _stepca, errors
 from ._stepca import (
     Chain,
     Client,
@@ -30,6 +31,9 @@ from ._stepca import (
 from .errors import *  # noqa: F401,F403
 
 __version__ = version()
+
+# Renewer threads call back into Python: stop them before the interpreter finalizes.
+atexit.register(_stepca._stop_all_renewers)
 
 
 def create_csr(key: PrivateKey, subject: Any = None, **kwargs: Any) -> Csr:
