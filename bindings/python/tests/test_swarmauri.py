@@ -290,3 +290,45 @@ def test_concurrent_sign_in_one_loop(service, ec_key, mint) -> None:
 
     out = run(go())
     assert [stepca.Chain(p).common_name for p in out] == names
+
+
+def test_request_carries_step_cas_fields_only(ec_key) -> None:
+    """0.3.3 sent 'provisioner' and a duplicate 'token', which step-ca's sign request does
+    not have. The request is captured by a local plain-HTTP server standing in for step-ca
+    (an http:// ca_url, as the plugin allowed), which answers with a step-ca error."""
+    import http.server
+    import threading
+
+    bodies = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            bodies.append((self.path, json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
+            payload = json.dumps({"status": 403, "message": "provisioner not allowed here"}).encode()
+            self.send_response(403)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        svc = StepCaCertService(f"http://127.0.0.1:{server.server_port}/", provisioner="devices")
+        ref = key_ref(ec_key.to_pem().encode())
+        csr = run(svc.create_csr(ref, {"CN": "b.example.com"}, san={"dns": ["b.example.com"]}))
+        now = int(time.time())
+        with pytest.raises(errors.CaRejected) as e:
+            run(svc.sign_cert(csr, ref, not_after=now + 600,
+                              opts={"ott": "tok", "provisioner": "x", "template_data": {"a": 1}}))
+    finally:
+        server.shutdown()
+    assert e.value.http_status == 403 and e.value.ca_message == "provisioner not allowed here"
+    ((path, body),) = bodies
+    assert path == "/1.0/sign"
+    assert set(body) == {"csr", "ott", "notAfter", "templateData"}
+    assert body["ott"] == "tok" and body["templateData"] == {"a": 1}
+    assert body["notAfter"].endswith("Z")
