@@ -6,7 +6,12 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 : "${STEPCA_URL:?run under scripts/with-ca.sh}"
-work=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/stepca-pytest.XXXXXX")}
+if [ -n "${WORK:-}" ]; then
+  work=$WORK
+else
+  work=$(mktemp -d "${TMPDIR:-/tmp}/stepca-pytest.XXXXXX")
+  trap 'rm -rf "$work"' EXIT
+fi
 "$here/scripts/build-python.sh" "$work"
 # The tests import the installed wheel, never the source tree.
 cd "$work"
