@@ -90,7 +90,7 @@ for _ in $(seq "$oneshots"); do
   oneshot "Python drop-in quickstart (libstepca)" env BENCH_IMPL=stepca "$venv/bin/python" bench/plugin_bench.py oneshot "$work/ec-p256.pem" "$work/one.tok" "$work/p.pem"
 done
 
-strip -o "$work/libstepca.so" build/lib/libstepca.so.0.*
+strip -o "$work/libstepca.so" "$(readlink -f build/lib/libstepca.so)"
 so_size=$(stat -c %s "$work/libstepca.so")
 echo "{\"op\":\"size\",\"stripped_so_bytes\":$so_size}" | tee -a "$results"
 

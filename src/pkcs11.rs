@@ -279,12 +279,13 @@ impl Pkcs11Key {
                 Mechanism::EccKeyPairGen
             }
             KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => {
-                let bits: u64 = match key_type {
+                // CK_ULONG is C's unsigned long: 32 bits on 32-bit ARM.
+                let bits = match key_type {
                     KeyType::Rsa2048 => 2048,
                     KeyType::Rsa3072 => 3072,
                     _ => 4096,
                 };
-                public.push(Attribute::ModulusBits(bits.into()));
+                public.push(Attribute::ModulusBits(cryptoki::types::Ulong::new(bits)));
                 public.push(Attribute::PublicExponent(vec![1, 0, 1]));
                 Mechanism::RsaPkcsKeyPairGen
             }
@@ -419,10 +420,10 @@ impl Signer for Pkcs11Key {
             )
             .into());
         }
-        let pss = |hash_alg, mgf, s_len: u64| PkcsPssParams {
+        let pss = |hash_alg, mgf, s_len| PkcsPssParams {
             hash_alg,
             mgf,
-            s_len: s_len.into(),
+            s_len: cryptoki::types::Ulong::new(s_len),
         };
         let mech = match alg {
             SignatureAlgorithm::EcdsaP256Sha256 | SignatureAlgorithm::EcdsaP384Sha384 => {
@@ -536,7 +537,8 @@ impl Pkcs11Key {
             Mechanism::RsaPkcsPss(PkcsPssParams {
                 hash_alg,
                 mgf,
-                s_len: (want as u64).into(),
+                // CK_ULONG: 32 or 64 bits; a digest length fits either.
+                s_len: cryptoki::types::Ulong::new(want as _),
             })
         };
         let (mech, input) = match alg {

@@ -1,6 +1,7 @@
 //! The log sink (`stepca::logging::set_log_sink`, behind `stepca_set_log_callback`) at a
 //! real step-ca (run under scripts/with-ca.sh): the library's own records (each request and
-//! its answer, a retry and why), rustls's and ureq's, nothing once it is turned off, and no
+//! its answer, a retry and why, a renewer's schedule and renewal), rustls's and ureq's, nothing
+//! once it is turned off, and no
 //! token, password, key or PIN in any record at the most detailed level, not even as the
 //! hex of the bytes on the wire. One test: the sink is process-wide.
 
@@ -12,8 +13,8 @@ use std::time::Duration;
 use common::{Ca, TempDir};
 use stepca::logging::{Level, LevelFilter, LogSink, set_log_sink};
 use stepca::{
-    ClientBuilder, Credential, CsrRequest, KeyType, Pkcs11Key, PrivateKey, RenewAuth, RetryPolicy,
-    SignOptions, Token,
+    ClientBuilder, Credential, CsrRequest, KeyType, Pkcs11Key, PrivateKey, RenewAuth, Renewer,
+    RenewerOptions, RetryPolicy, SignOptions, Token,
 };
 
 type Records = Arc<Mutex<Vec<(Level, String, String)>>>;
@@ -62,34 +63,10 @@ fn records_arrive_and_hold_no_secret() {
 
     // A PKCS#11 token with a PIN, and a wrong PIN.
     let dir = TempDir::new("logging");
-    std::fs::create_dir_all(dir.path("tokens")).unwrap();
-    let conf = dir.path("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\n",
-            dir.path("tokens").display()
-        ),
-    )
-    .unwrap();
-    // SAFETY: set before anything in this binary loads the module (one test).
-    unsafe { std::env::set_var("SOFTHSM2_CONF", &conf) };
     let pin = "PIN-8251-never-logged";
     let wrong_pin = "PIN-1234-wrong-guess";
-    common::run(
-        "softhsm2-util",
-        &[
-            "--init-token",
-            "--free",
-            "--label",
-            "logtoken",
-            "--pin",
-            pin,
-            "--so-pin",
-            "SO-PIN-77",
-        ],
-    );
-    let module = std::path::Path::new("/usr/lib/softhsm/libsofthsm2.so");
+    common::softhsm_token(&dir, "logtoken", pin);
+    let module = std::path::Path::new(common::SOFTHSM_MODULE);
     Pkcs11Key::generate(module, "logtoken", pin, "k", KeyType::EcP256).unwrap();
     assert!(Pkcs11Key::generate(module, "logtoken", wrong_pin, "k2", KeyType::EcP256).is_err());
 
@@ -107,6 +84,27 @@ fn records_arrive_and_hold_no_secret() {
     .unwrap();
     assert!(b.build().unwrap().health().is_err());
 
+    // A renewer: its schedule and a renewal asked for now.
+    let renewer = Renewer::start(
+        client.clone(),
+        cred.clone(),
+        RenewerOptions::default(),
+        |_| {},
+    )
+    .unwrap();
+    renewer.renew_now();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !records
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|(_, t, m)| t == "stepca::renewer" && m.starts_with("renewed: serial "))
+    {
+        assert!(std::time::Instant::now() < deadline, "no renewal record");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    renewer.stop();
+
     let got = records.lock().unwrap().clone();
     let has = |target: &str, text: &str| {
         got.iter()
@@ -121,6 +119,7 @@ fn records_arrive_and_hold_no_secret() {
     assert!(has("stepca::http", "POST /1.0/sign"), "{}", all());
     assert!(has("stepca::http", "HTTP 201 after "), "{}", all());
     assert!(has("stepca::http", "POST /1.0/renew"), "{}", all());
+    assert!(has("stepca::renewer", "renewal due at 20"), "{}", all());
     assert!(
         has("stepca::http", "retry 1 of 1 in ")
             && has("stepca::http", "the request never reached the CA"),

@@ -17,38 +17,14 @@ use stepca::{
     Signer, X5cProvisioner,
 };
 
-const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+const MODULE: &str = common::SOFTHSM_MODULE;
 
 #[test]
 fn keys_in_a_softhsm_token_serve_their_whole_life() {
     let ca = Ca::get();
     let dir = TempDir::new("softhsm");
-    std::fs::create_dir_all(dir.path("tokens")).unwrap();
-    let conf = dir.path("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\n",
-            dir.path("tokens").display()
-        ),
-    )
-    .unwrap();
-    // SAFETY: set before any thread of this test binary loads the module; this is the
-    // only test in the binary.
-    unsafe { std::env::set_var("SOFTHSM2_CONF", &conf) };
-    common::run(
-        "softhsm2-util",
-        &[
-            "--init-token",
-            "--free",
-            "--label",
-            "libstepca",
-            "--pin",
-            "1234",
-            "--so-pin",
-            "5678",
-        ],
-    );
+    // The only test in this binary, so the token can be set up here.
+    common::softhsm_token(&dir, "libstepca", "1234");
     let module = Path::new(MODULE);
 
     let base = ClientBuilder::new(&ca.url)

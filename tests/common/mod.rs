@@ -356,6 +356,41 @@ pub fn other_factory(dir: &TempDir) -> (PathBuf, PathBuf) {
     (crt, key)
 }
 
+/// SoftHSM2's PKCS#11 module, as Debian installs it.
+pub const SOFTHSM_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+/// A SoftHSM2 token of the test's own in `dir`, labelled `label` with user PIN `pin`, and
+/// SOFTHSM2_CONF pointing at it. Call it before anything in the test binary loads the
+/// module, from a binary with one test (it sets a process-wide variable).
+pub fn softhsm_token(dir: &TempDir, label: &str, pin: &str) {
+    std::fs::create_dir_all(dir.path("tokens")).unwrap();
+    let conf = dir.path("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\n",
+            dir.path("tokens").display()
+        ),
+    )
+    .unwrap();
+    // SAFETY: by this function's contract no other thread of the binary reads the
+    // environment yet.
+    unsafe { std::env::set_var("SOFTHSM2_CONF", &conf) };
+    run(
+        "softhsm2-util",
+        &[
+            "--init-token",
+            "--free",
+            "--label",
+            label,
+            "--pin",
+            pin,
+            "--so-pin",
+            "5678",
+        ],
+    );
+}
+
 /// One of the repository's scripts, from the library's tests or the CLI's (cli/tests/
 /// include this file too, with cli/ as their manifest dir).
 pub fn script(name: &str) -> PathBuf {
