@@ -5,6 +5,8 @@
     plugin_bench.py oneshot KEYFILE TOKENFILE OUT      (the README quickstart, once)
 
 Output: one JSON object per run, like bench.c and gobench.
+BENCH_IMPL=stepca runs the same code on libstepca's drop-in (stepca.swarmauri, the one import
+line a plugin user changes) and reports client "python-stepca".
 """
 import asyncio
 import json
@@ -13,7 +15,12 @@ import resource
 import sys
 import time
 
-from swarmauri_certservice_stepca import StepCaCertService
+if os.environ.get("BENCH_IMPL") == "stepca":
+    from stepca.swarmauri import StepCaCertService
+    CLIENT = "python-stepca"
+else:
+    from swarmauri_certservice_stepca import StepCaCertService
+    CLIENT = "python"
 from swarmauri_core.crypto.types import ExportPolicy, KeyRef, KeyType, KeyUse
 
 
@@ -48,7 +55,7 @@ async def csr(path, n):
         await svc.create_csr(ref, subject, san=san)
     dt = time.perf_counter() - t0
     await svc.aclose()
-    print(json.dumps({"op": "csr", "client": "python", "key": path, "iterations": n, "us_per_op": dt / n * 1e6}))
+    print(json.dumps({"op": "csr", "client": CLIENT, "key": path, "iterations": n, "us_per_op": dt / n * 1e6}))
 
 
 async def enroll(inflight, tokenfile, path, n):
@@ -74,7 +81,7 @@ async def enroll(inflight, tokenfile, path, n):
     dt, c, ca = time.perf_counter() - t0, cpu() - c0, proc_cpu(pid) - ca0
     ok = n - failed
     await svc.aclose()
-    print(json.dumps({"op": "enroll", "client": "python", "inflight": inflight, "n": n, "failed": failed,
+    print(json.dumps({"op": "enroll", "client": CLIENT, "inflight": inflight, "n": n, "failed": failed,
                       "per_s": ok / dt, "client_cpu_us": c / ok * 1e6, "ca_cpu_us": ca / ok * 1e6}))
 
 

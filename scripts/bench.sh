@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole comparison, one command: libstepca (C ABI) against the Python plugin
-# (swarmauri-certservice-stepca 0.3.3), Go's crypto/x509 and net/http, and the step CLI,
+# (swarmauri-certservice-stepca 0.3.3) and libstepca's Python drop-in for it (stepca.swarmauri,
+# the same bench code with one import changed), Go's crypto/x509 and net/http, and the step CLI,
 # on the same machine, the same step-ca and in the same run. Writes BENCHMARKS.md.
 #   scripts/bench.sh     (BENCH_QUICK=1: a short smoke run; BENCH_OUT=FILE: write elsewhere)
 set -euo pipefail
@@ -21,6 +22,9 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import swarmauri_cert
   "$venv/bin/pip" install -q swarmauri-certservice-stepca==0.3.3
 fi
 
+# The Python package, built from this checkout, beside the plugin in the same venv.
+scripts/build-python.sh "$venv.build" >/dev/null
+"$venv/bin/pip" install -q --force-reinstall --no-deps "$venv.build"/wheels/stepca-*.whl
 make -s example >/dev/null 2>&1 || make example
 cc -std=c99 -O2 -Wall -Wextra -Werror -Iinclude bench/bench.c -Lbuild/lib -lstepca -Wl,-rpath,"$PWD/build/lib" -lpthread -o build/bench
 (cd bench/go && go build -o ../../build/gobench .)
@@ -49,19 +53,21 @@ for name in ec-p256 ec-p384 ed25519 rsa-2048; do
   if [ "$name" != ec-p384 ]; then   # the plugin's KeyRef path: the key types it advertises
     "$venv/bin/python" bench/plugin_bench.py csr "$work/$name.pem" "$pn" | sed "s|$work/||" | tee -a "$results"
   fi
+  BENCH_IMPL=stepca "$venv/bin/python" bench/plugin_bench.py csr "$work/$name.pem" "$pn" | sed "s|$work/||" | tee -a "$results"
 done
 done
 
 echo "== Enrollment throughput (tokens minted beforehand)"
 for _ in $(seq "$rounds"); do
 for inflight in 1 8 32; do
-  for client in libstepca go python; do
-    n=$enroll_n; [ "$client" = python ] && n=$py_enroll_n
+  for client in libstepca go python python-stepca; do
+    n=$enroll_n; case $client in python*) n=$py_enroll_n ;; esac
     build/bench mint "$n" bench.example.com "$work/tokens"
     case $client in
       libstepca) build/bench enroll "$inflight" "$work/tokens" "$work/ec-p256.pem" "$n" ;;
       go) build/gobench enroll "$inflight" "$work/tokens" "$work/ec-p256.pem" "$n" ;;
       python) "$venv/bin/python" bench/plugin_bench.py enroll "$inflight" "$work/tokens" "$work/ec-p256.pem" "$n" ;;
+      python-stepca) BENCH_IMPL=stepca "$venv/bin/python" bench/plugin_bench.py enroll "$inflight" "$work/tokens" "$work/ec-p256.pem" "$n" ;;
     esac | tee -a "$results"
   done
 done
@@ -80,6 +86,8 @@ for _ in $(seq "$oneshots"); do
     --token "$(tok)" --ca-url "$STEPCA_URL" --root "$STEPCA_ROOT" -f
   tok >/dev/null
   oneshot "Python plugin quickstart" "$venv/bin/python" bench/plugin_bench.py oneshot "$work/ec-p256.pem" "$work/one.tok" "$work/p.pem"
+  tok >/dev/null
+  oneshot "Python drop-in quickstart (libstepca)" env BENCH_IMPL=stepca "$venv/bin/python" bench/plugin_bench.py oneshot "$work/ec-p256.pem" "$work/one.tok" "$work/p.pem"
 done
 
 strip -o "$work/libstepca.so" "$(readlink -f build/lib/libstepca.so)"
