@@ -83,6 +83,7 @@ suite "C 16 threads x 500 enrollments (ASan+UBSan)" build/tests/asan-test_thread
 suite "install: pkg-config and CMake consumers from the installed tree" scripts/test-install.sh
 suite "Go module outside the repository: installed libstepca through pkg-config only, enrolls" scripts/test-go-module.sh
 suite "stepca command-line tool (incl. a batch killed and resumed, renew --daemon through a CA outage)" cargo test --quiet -p stepca-cli
+suite "Python package (abi3 wheel from this checkout in a fresh venv, pytest against step-ca)" scripts/test-python.sh
 suite "C++ wrapper (GoogleTest)" build/tests/test_cpp
 suite "C++ wrapper (GoogleTest, ASan+UBSan)" build/tests/asan-test_cpp
 for t in test_api test_enroll test_lifecycle test_signer test_pkcs11 test_clock test_credential test_x5c test_renewer test_log; do
