@@ -2,8 +2,15 @@
  *
  *   bench csr KEYFILE ITERATIONS            CSR creation with a key loaded once: ns per CSR
  *   bench mint N SUBJECT OUTFILE            N sign tokens for SUBJECT, one per line
- *   bench enroll INFLIGHT TOKENFILE KEYFILE N enrollments (CSR + sign) with INFLIGHT threads
- *                                           sharing one client; tokens minted beforehand
+ *   bench enroll INFLIGHT TOKENFILE KEYFILE|new N
+ *                                           N enrollments (CSR + sign) with INFLIGHT threads
+ *                                           sharing one client; tokens minted beforehand; with
+ *                                           "new", a new P-256 key for every enrollment
+ *   bench renew mtls|token INFLIGHT TOKENFILE N
+ *                                           each of INFLIGHT threads enrolls a new P-256 key
+ *                                           (one token each), then renews, each renewal's
+ *                                           certificate the next one's credential (as a
+ *                                           device does), N renewals in all
  *
  * The CA comes from STEPCA_URL, STEPCA_ROOT, STEPCA_PASSWORD_FILE and STEPCA_PID (whose
  * CPU time is read from /proc to report step-ca's CPU per certificate). Output: one JSON
@@ -138,11 +145,37 @@ static int cmd_mint(long n, const char *subject, const char *out) {
 
 struct job {
   stepca_client *client;
-  stepca_key *key;
+  stepca_key *key; /* NULL: a new key per enrollment */
   char **tokens;
   long next, total, failed;
   pthread_mutex_t mu;
+  stepca_renew_auth auth;
+  pthread_barrier_t ready, go; /* renew: every device enrolled, then the clock starts */
 };
+
+static stepca_key *new_key(void) {
+  stepca_key *k = NULL;
+  stepca_error *e = NULL;
+  if (stepca_key_generate(STEPCA_KEY_EC_P256, &k, &e)) die("generate", e);
+  return k;
+}
+
+/* The next index to work on, or -1 when all are taken. */
+static long take(struct job *j) {
+  pthread_mutex_lock(&j->mu);
+  long i = j->next < j->total ? j->next++ : -1;
+  pthread_mutex_unlock(&j->mu);
+  return i;
+}
+
+static void failed(struct job *j, const char *what, long i, stepca_error **e) {
+  fprintf(stderr, "bench: %s %ld: %s\n", what, i, *e ? stepca_error_message(*e) : "?");
+  stepca_error_free(*e);
+  *e = NULL;
+  pthread_mutex_lock(&j->mu);
+  j->failed++;
+  pthread_mutex_unlock(&j->mu);
+}
 
 static void *enroll_worker(void *arg) {
   struct job *j = arg;
@@ -153,23 +186,15 @@ static void *enroll_worker(void *arg) {
     die("request", e);
   stepca_sign_options *o = NULL;
   stepca_sign_options_new(&o, NULL);
-  for (;;) {
-    pthread_mutex_lock(&j->mu);
-    long i = j->next++;
-    pthread_mutex_unlock(&j->mu);
-    if (i >= j->total) break;
+  for (long i; (i = take(j)) >= 0;) {
     uint8_t *csr = NULL;
     size_t len = 0;
     stepca_chain *chain = NULL;
-    if (stepca_create_csr(j->key, req, STEPCA_FORMAT_DER, &csr, &len, &e) ||
-        stepca_sign_options_set_token(o, j->tokens[i], &e) || stepca_sign_cert(j->client, csr, len, o, &chain, &e)) {
-      fprintf(stderr, "bench: enrollment %ld: %s\n", i, e ? stepca_error_message(e) : "?");
-      stepca_error_free(e);
-      e = NULL;
-      pthread_mutex_lock(&j->mu);
-      j->failed++;
-      pthread_mutex_unlock(&j->mu);
-    }
+    stepca_key *key = j->key ? j->key : new_key();
+    if (stepca_create_csr(key, req, STEPCA_FORMAT_DER, &csr, &len, &e) ||
+        stepca_sign_options_set_token(o, j->tokens[i], &e) || stepca_sign_cert(j->client, csr, len, o, &chain, &e))
+      failed(j, "enrollment", i, &e);
+    if (key != j->key) stepca_key_free(key);
     stepca_chain_free(chain);
     stepca_free(csr);
   }
@@ -178,36 +203,134 @@ static void *enroll_worker(void *arg) {
   return NULL;
 }
 
-static int cmd_enroll(int inflight, const char *tokenfile, const char *keyfile, long n) {
-  char *all = slurp(tokenfile, NULL);
+/* Renewal: a thread's own device (a new key, enrolled with token k of the file's first
+ * INFLIGHT), then renewals, each credential the previous renewal's certificate. */
+struct renew_thread {
+  struct job *job;
+  long slot;
+};
+
+static void *renew_worker(void *arg) {
+  struct renew_thread *t = arg;
+  struct job *j = t->job;
+  stepca_error *e = NULL;
+  stepca_key *key = new_key();
+  uint8_t *csr = NULL;
+  size_t len = 0;
+  stepca_csr_request *req = NULL;
+  stepca_sign_options *o = NULL;
+  stepca_chain *chain = NULL;
+  stepca_credential *cred = NULL;
+  if (stepca_csr_request_new(&req, &e) || stepca_csr_request_add_subject(req, "CN", "bench.example.com", &e) ||
+      stepca_csr_request_add_san(req, STEPCA_SAN_DNS, "bench.example.com", &e) ||
+      stepca_create_csr(key, req, STEPCA_FORMAT_DER, &csr, &len, &e) || stepca_sign_options_new(&o, &e) ||
+      stepca_sign_options_set_token(o, j->tokens[t->slot], &e) || stepca_sign_cert(j->client, csr, len, o, &chain, &e) ||
+      stepca_credential_new(chain, key, &cred, &e))
+    die("renewal set-up", e);
+  pthread_barrier_wait(&j->ready);
+  pthread_barrier_wait(&j->go);
+  for (long i; (i = take(j)) >= 0;) {
+    stepca_chain *next = NULL;
+    stepca_credential *renewed = NULL;
+    if (stepca_credential_renew(j->client, cred, j->auth, &next, &e) || stepca_credential_new(next, key, &renewed, &e)) {
+      failed(j, "renewal", i, &e);
+    } else {
+      stepca_credential_free(cred);
+      cred = renewed;
+    }
+    stepca_chain_free(next);
+  }
+  stepca_credential_free(cred);
+  stepca_chain_free(chain);
+  stepca_sign_options_free(o);
+  stepca_csr_request_free(req);
+  stepca_free(csr);
+  stepca_key_free(key);
+  return NULL;
+}
+
+static char **read_tokens(const char *tokenfile, long n, char **all) {
+  *all = slurp(tokenfile, NULL);
   char **tokens = calloc((size_t)n, sizeof *tokens);
   long count = 0;
-  for (char *line = strtok(all, "\n"); line && count < n; line = strtok(NULL, "\n")) tokens[count++] = line;
-  if (count < n) { fprintf(stderr, "bench: only %ld tokens\n", count); return 1; }
-  struct job j = {client_from_env(NULL), load_key(keyfile), tokens, 0, n, 0, PTHREAD_MUTEX_INITIALIZER};
-  /* Warm up: one TLS connection per thread is part of steady state, not of the figure. */
+  for (char *line = strtok(*all, "\n"); line && count < n; line = strtok(NULL, "\n")) tokens[count++] = line;
+  if (count < n) {
+    fprintf(stderr, "bench: only %ld tokens\n", count);
+    exit(1);
+  }
+  return tokens;
+}
+
+static int report(const char *op, const char *extra, int inflight, long n, struct job *j, double t0, double cpu0,
+                  double ca0) {
+  const char *pid = getenv("STEPCA_PID");
+  double dt = now() - t0, cpu = self_cpu() - cpu0, ca = pid ? proc_cpu(pid) - ca0 : -1;
+  long ok = n - j->failed;
+  printf("{\"op\":\"%s\",\"client\":\"libstepca\",%s\"inflight\":%d,\"n\":%ld,\"failed\":%ld,\"per_s\":%.1f,"
+         "\"client_cpu_us\":%.1f,\"ca_cpu_us\":%.1f}\n",
+         op, extra, inflight, n, j->failed, (double)ok / dt, cpu / (double)ok * 1e6, ca / (double)ok * 1e6);
+  return j->failed != 0;
+}
+
+static int cmd_renew(const char *auth, int inflight, const char *tokenfile, long n) {
+  char *all = NULL;
+  struct job j = {.client = client_from_env(NULL),
+                  .tokens = read_tokens(tokenfile, inflight, &all),
+                  .total = n,
+                  .mu = PTHREAD_MUTEX_INITIALIZER,
+                  .auth = strcmp(auth, "token") == 0 ? STEPCA_RENEW_TOKEN : STEPCA_RENEW_MTLS};
+  pthread_barrier_init(&j.ready, NULL, (unsigned)inflight + 1);
+  pthread_barrier_init(&j.go, NULL, (unsigned)inflight + 1);
+  struct renew_thread *rt = calloc((size_t)inflight, sizeof *rt);
+  pthread_t *th = calloc((size_t)inflight, sizeof *th);
+  for (int i = 0; i < inflight; i++) {
+    rt[i] = (struct renew_thread){&j, i};
+    pthread_create(&th[i], NULL, renew_worker, &rt[i]);
+  }
+  /* Only renewals count: the clock starts once every device is enrolled. */
+  pthread_barrier_wait(&j.ready);
+  const char *pid = getenv("STEPCA_PID");
+  double ca0 = pid ? proc_cpu(pid) : -1, cpu0 = self_cpu(), t0 = now();
+  pthread_barrier_wait(&j.go);
+  for (int i = 0; i < inflight; i++) pthread_join(th[i], NULL);
+  char extra[64];
+  snprintf(extra, sizeof extra, "\"auth\":\"%s\",", j.auth == STEPCA_RENEW_TOKEN ? "token" : "mtls");
+  int rc = report("renew", extra, inflight, n, &j, t0, cpu0, ca0);
+  stepca_client_free(j.client);
+  free(rt);
+  free(th);
+  free(j.tokens);
+  free(all);
+  return rc;
+}
+
+static int cmd_enroll(int inflight, const char *tokenfile, const char *keyfile, long n) {
+  char *all = NULL;
+  struct job j = {.client = client_from_env(NULL),
+                  .key = strcmp(keyfile, "new") == 0 ? NULL : load_key(keyfile),
+                  .tokens = read_tokens(tokenfile, n, &all),
+                  .total = n,
+                  .mu = PTHREAD_MUTEX_INITIALIZER};
   const char *pid = getenv("STEPCA_PID");
   double ca0 = pid ? proc_cpu(pid) : -1, cpu0 = self_cpu(), t0 = now();
   pthread_t *th = calloc((size_t)inflight, sizeof *th);
   for (int i = 0; i < inflight; i++) pthread_create(&th[i], NULL, enroll_worker, &j);
   for (int i = 0; i < inflight; i++) pthread_join(th[i], NULL);
-  double dt = now() - t0, cpu = self_cpu() - cpu0, ca = pid ? proc_cpu(pid) - ca0 : -1;
-  long ok = n - j.failed;
-  printf("{\"op\":\"enroll\",\"client\":\"libstepca\",\"inflight\":%d,\"n\":%ld,\"failed\":%ld,\"per_s\":%.1f,"
-         "\"client_cpu_us\":%.1f,\"ca_cpu_us\":%.1f}\n",
-         inflight, n, j.failed, (double)ok / dt, cpu / (double)ok * 1e6, ca / (double)ok * 1e6);
+  int rc = report("enroll", j.key ? "\"key\":\"reused\"," : "\"key\":\"new\",", inflight, n, &j, t0, cpu0, ca0);
   stepca_key_free(j.key);
   stepca_client_free(j.client);
   free(th);
-  free(tokens);
+  free(j.tokens);
   free(all);
-  return j.failed != 0;
+  return rc;
 }
 
 int main(int argc, char **argv) {
   if (argc >= 4 && strcmp(argv[1], "csr") == 0) return cmd_csr(argv[2], atol(argv[3]));
   if (argc >= 5 && strcmp(argv[1], "mint") == 0) return cmd_mint(atol(argv[2]), argv[3], argv[4]);
   if (argc >= 6 && strcmp(argv[1], "enroll") == 0) return cmd_enroll(atoi(argv[2]), argv[3], argv[4], atol(argv[5]));
-  fprintf(stderr, "usage: bench csr KEY N | bench mint N SUBJECT OUT | bench enroll INFLIGHT TOKENS KEY N\n");
+  if (argc >= 6 && strcmp(argv[1], "renew") == 0) return cmd_renew(argv[2], atoi(argv[3]), argv[4], atol(argv[5]));
+  fprintf(stderr, "usage: bench csr KEY N | bench mint N SUBJECT OUT | bench enroll INFLIGHT TOKENS KEY|new N |\n"
+                  "       bench renew mtls|token INFLIGHT TOKENS N\n");
   return 2;
 }

@@ -3,7 +3,8 @@
 # step-ca v0.30.2 and step v0.30.6 (go install, CGO off), cbindgen 0.29.4, cargo-deny
 # 0.20.2, and Debian packages (openssl, curl, valgrind, pkg-config, cmake, GoogleTest, GNU
 # time, SoftHSM2, libfaketime, systemd for systemd-analyze, zsh, fish and groff for the
-# completion and man-page checks, python3-venv for the Python package's tests).
+# completion and man-page checks, python3-venv for the Python package's tests, perf for
+# the benchmark's profile).
 # Safe to run repeatedly.
 set -euo pipefail
 quiet=0
@@ -25,6 +26,8 @@ command -v faketime >/dev/null || need_apt+=(faketime)
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 for sh in zsh fish; do command -v $sh >/dev/null || need_apt+=($sh); done
 command -v groff >/dev/null || need_apt+=(groff-base)
+# scripts/bench.sh profiles libstepca's enrollment with perf.
+command -v perf >/dev/null || need_apt+=(linux-perf)
 # The Python package's tests build and install its wheel in venvs.
 python3 -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -46,12 +46,12 @@ check "exported symbols = abi/libstepca.symbols = stepca.h" scripts/check-symbol
 suite "symbol check self-test" scripts/check-symbols.sh --lib build/lib/libstepca.so --self-test
 check "systemd units (make install to a DESTDIR, systemd-analyze verify)" scripts/check-systemd-units.sh
 suite "stepca completions and man page (make install to a DESTDIR, shells' -n, groff)" scripts/check-install-docs.sh
-check "gofmt" sh -c 'test -z "$(gofmt -l bindings/go examples/go)" || { gofmt -l bindings/go examples/go; exit 1; }'
+check "gofmt" sh -c 'test -z "$(gofmt -l bindings/go examples/go bench/go)" || { gofmt -l bindings/go examples/go bench/go; exit 1; }'
 # The Go binding links through pkg-config: the go commands get this checkout's uninstalled
 # stepca.pc (build/pkgconfig, written by make) in their own environment only. Exported, it
 # would reach cargo, and aws-lc-sys's build script reruns whenever it changes.
 gopc="$PWD/build/pkgconfig"
-check "go vet" env PKG_CONFIG_PATH="$gopc" sh -c 'cd bindings/go && go vet ./... && cd ../../examples/go && go vet ./...'
+check "go vet" env PKG_CONFIG_PATH="$gopc" sh -c 'cd bindings/go && go vet ./... && cd ../../examples/go && go vet ./... && cd ../../bench/go && go vet ./...'
 if cargo +nightly miri --version >/dev/null 2>&1; then
   suite "Miri on the FFI plumbing" cargo +nightly miri test --quiet --lib ffi::tests
 else

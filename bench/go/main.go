@@ -1,9 +1,14 @@
-// Command gobench is the Go side of scripts/bench.sh: crypto/x509 CSR creation, and a
-// plain net/http client posting sign requests over kept-alive connections (the
-// native-client bar). Output: one JSON object per run.
+// Command gobench is the Go side of scripts/bench.sh: crypto/x509 CSR creation; the
+// post-only floor (one CSR reused, net/http posting sign requests over kept-alive
+// connections, nothing checked); and the clients a Go user would pick instead (see
+// clients.go). Output: one JSON object per run.
 //
 //	gobench csr KEYFILE N
-//	gobench enroll INFLIGHT TOKENFILE KEYFILE N
+//	gobench enroll INFLIGHT TOKENFILE KEYFILE N           the post-only floor ("go-post")
+//	gobench enroll-user INFLIGHT TOKENFILE N              net/http + crypto/x509 ("go")
+//	gobench enroll-caclient INFLIGHT TOKENFILE N          ca.Client.Sign ("go-caclient")
+//	gobench renew-caclient mtls|token INFLIGHT TOKENFILE N
+//	gobench batch ec-p256|rsa-2048 PARALLEL N OUTDIR      ca.Provisioner + ca.Client
 package main
 
 import (
@@ -131,10 +136,32 @@ func main() {
 		wg.Wait()
 		dt, c, ca := time.Since(t0).Seconds(), cpu()-c0, procCPU(pid)-ca0
 		ok := float64(int64(n) - failed)
-		fmt.Printf(`{"op":"enroll","client":"go","inflight":%d,"n":%d,"failed":%d,"per_s":%.1f,"client_cpu_us":%.1f,"ca_cpu_us":%.1f}`+"\n",
+		fmt.Printf(`{"op":"enroll","client":"go-post","key":"reused","inflight":%d,"n":%d,"failed":%d,"per_s":%.1f,"client_cpu_us":%.1f,"ca_cpu_us":%.1f}`+"\n",
 			inflight, n, failed, ok/dt, float64(c.Microseconds())/ok, ca/ok*1e6)
 		return
 	}
-	fmt.Fprintln(os.Stderr, "usage: gobench csr KEY N | gobench enroll INFLIGHT TOKENS KEY N")
-	os.Exit(2)
+	atoi := func(s string) int {
+		n, err := strconv.Atoi(s)
+		must(err)
+		return n
+	}
+	tokens := func(path string) []string {
+		b, err := os.ReadFile(path)
+		must(err)
+		return strings.Fields(string(b))
+	}
+	switch {
+	case len(os.Args) == 5 && os.Args[1] == "enroll-user":
+		enrollUser(atoi(os.Args[2]), tokens(os.Args[3]), atoi(os.Args[4]))
+	case len(os.Args) == 5 && os.Args[1] == "enroll-caclient":
+		enrollCAClient(atoi(os.Args[2]), tokens(os.Args[3]), atoi(os.Args[4]))
+	case len(os.Args) == 6 && os.Args[1] == "renew-caclient":
+		renewCAClient(os.Args[2], atoi(os.Args[3]), tokens(os.Args[4]), atoi(os.Args[5]))
+	case len(os.Args) == 6 && os.Args[1] == "batch":
+		batch(os.Args[2], atoi(os.Args[3]), atoi(os.Args[4]), os.Args[5])
+	default:
+		fmt.Fprintln(os.Stderr, "usage: gobench csr KEY N | enroll INFLIGHT TOKENS KEY N | enroll-user|enroll-caclient INFLIGHT TOKENS N |\n"+
+			"       renew-caclient mtls|token INFLIGHT TOKENS N | batch KTY PARALLEL N OUTDIR")
+		os.Exit(2)
+	}
 }
