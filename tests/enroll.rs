@@ -444,9 +444,19 @@ fn local_checks_run_before_the_provider_is_asked() {
         )
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Csr, "{e}");
+    // Well formed, but its self-signature does not verify (the signature's last byte
+    // flipped): refused here too, before a token is asked for.
+    let mut tampered = req.clone();
+    *tampered.last_mut().unwrap() ^= 0x01;
+    let e = client.sign(&tampered, &SignOptions::default()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Csr, "{e}");
+    assert!(e.message().contains("self-signature"), "{e}");
     assert_eq!(
         calls.load(Ordering::SeqCst),
         0,
         "no token may be spent on a request that cannot succeed"
     );
+    // The untouched request goes through (one token).
+    client.sign(&req, &SignOptions::default()).unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
