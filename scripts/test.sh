@@ -40,6 +40,7 @@ check "rustdoc builds without warnings" env RUSTDOCFLAGS="-D warnings" cargo doc
 # Every function in include/stepca.h is wrapped by C++ and Go, or listed there with a reason.
 check "bindings cover the C API (C++ and Go)" python3 scripts/check-bindings.py
 suite "bindings coverage checker self-test" python3 scripts/check-bindings.py --self-test
+suite "suite runner self-test (counting, the background lane)" scripts/suite-selftest.sh
 check "build library, example, C and C++ tests" make -s all c-tests cpp-tests
 # The exported symbols are the committed list and the header's functions, nothing else.
 check "exported symbols = abi/libstepca.symbols = stepca.h" scripts/check-symbols.sh --lib build/lib/libstepca.so
