@@ -203,8 +203,8 @@ static void *enroll_worker(void *arg) {
   return NULL;
 }
 
-/* Renewal: a thread's own device (a new key, enrolled with token k of the file's first
- * INFLIGHT), then renewals, each credential the previous renewal's certificate. */
+/* Renewal: a thread's own device (a new key, enrolled with line `slot` of the token file),
+ * then renewals, each credential the previous renewal's certificate. */
 struct renew_thread {
   struct job *job;
   long slot;
@@ -296,6 +296,8 @@ static int cmd_renew(const char *auth, int inflight, const char *tokenfile, long
   char extra[64];
   snprintf(extra, sizeof extra, "\"auth\":\"%s\",", j.auth == STEPCA_RENEW_TOKEN ? "token" : "mtls");
   int rc = report("renew", extra, inflight, n, &j, t0, cpu0, ca0);
+  pthread_barrier_destroy(&j.ready);
+  pthread_barrier_destroy(&j.go);
   stepca_client_free(j.client);
   free(rt);
   free(th);
