@@ -176,14 +176,14 @@ def compare(a, b, higher_is_better):
     return "within the noise" if abs(am - bm) / bm <= noise else "not met"
 
 
-def target_lines(title, pairs, field, higher):
+def target_lines(title, table, pairs, field, higher):
+    """One target line: libstepca's row ka against the bar's row kb of `table`, per pair."""
     verdicts, details = [], []
     for (ka, kb, where) in pairs:
-        if ka in pairs_src[0] and kb in pairs_src[1]:
-            v = compare(pairs_src[0][ka][field], pairs_src[1][kb][field], higher)
+        if ka in table and kb in table:
+            v = compare(table[ka][field], table[kb][field], higher)
             verdicts.append(v)
-            details.append(f"{where}: {pairs_src[0][ka][field]['median']:.0f} vs "
-                           f"{pairs_src[1][kb][field]['median']:.0f} ({v})")
+            details.append(f"{where}: {table[ka][field]['median']:.0f} vs {table[kb][field]['median']:.0f} ({v})")
     if not verdicts:
         return
     overall = "met" if all(v == "met" for v in verdicts) else (
@@ -191,22 +191,19 @@ def target_lines(title, pairs, field, higher):
     w(f"- {title}: **{overall}**. " + "; ".join(details) + ".")
 
 
-pairs_src = (enr, enr)
 for bar in ["go", "go-caclient", "go-post"]:
-    target_lines(f"Enrollments/s at least {NAMES[bar]}'s at 1, 8 and 32 in flight",
+    target_lines(f"Enrollments/s at least {NAMES[bar]}'s at 1, 8 and 32 in flight", enr,
                  [(("libstepca", n), (bar, n), f"{n}") for n in [1, 8, 32]], "per_s", True)
 for bar in ["go", "go-caclient"]:
-    target_lines(f"Client CPU per enrollment below {NAMES[bar]}'s (µs)",
+    target_lines(f"Client CPU per enrollment below {NAMES[bar]}'s (µs)", enr,
                  [(("libstepca", n), (bar, n), f"{n}") for n in [1, 8, 32]], "client_cpu_us", False)
-pairs_src = (ren, ren)
 for auth in ["mtls", "token"]:
     for bar in ["go-caclient", "step"]:
-        target_lines(f"Renewals/s ({'mutual TLS' if auth == 'mtls' else 'token'}) at least {NAMES[bar]}'s",
+        target_lines(f"Renewals/s ({'mutual TLS' if auth == 'mtls' else 'token'}) at least {NAMES[bar]}'s", ren,
                      [(("libstepca", auth, n), (bar, auth, n), f"{n}") for n in [1, 8, 32]], "per_s", True)
-    target_lines(f"Client CPU per renewal ({'mutual TLS' if auth == 'mtls' else 'token'}) below ca.Client's (µs)",
+    target_lines(f"Client CPU per renewal ({'mutual TLS' if auth == 'mtls' else 'token'}) below ca.Client's (µs)", ren,
                  [(("libstepca", auth, n), ("go-caclient", auth, n), f"{n}") for n in [1, 8, 32]], "client_cpu_us", False)
-pairs_src = (bat, bat)
-target_lines("Batch devices/s at least the Go ca.Client batch's",
+target_lines("Batch devices/s at least the Go ca.Client batch's", bat,
              [(("stepca", k), ("go-caclient", k), k) for k in ["ec-p256", "rsa-2048"]], "per_s", True)
 
 
