@@ -97,8 +97,11 @@ all: lib example
 # are built by one invocation: built apart, cargo unifies the dependencies' features
 # differently, and the two variants of libstepca.so (a cdylib: one file name) evict each
 # other, so every `make lib` after a `make cli` rebuilt both (minutes per make install).
+# LIB_PACKAGES=-p stepca builds the library alone, for a target directory that never
+# builds the command (scripts/test-arm.sh: a cross build for the C suites).
+LIB_PACKAGES ?= -p stepca -p stepca-cli
 $(RUSTLIB): FORCE
-	$(CARGO_CROSS) $(CARGO) build --release $(CARGO_TARGET_FLAG) -p stepca -p stepca-cli
+	$(CARGO_CROSS) $(CARGO) build --release $(CARGO_TARGET_FLAG) $(LIB_PACKAGES)
 
 lib: $(LIBDIR_BUILD)/libstepca.so.$(VERSION) $(BUILD)/pkgconfig/stepca.pc
 

@@ -3,7 +3,7 @@
  *   bench csr KEYFILE ITERATIONS            CSR creation with a key loaded once: ns per CSR
  *   bench mint N SUBJECT OUTFILE            N sign tokens for SUBJECT, one per line
  *   bench enroll INFLIGHT TOKENFILE KEYFILE|new N
- *                                           N enrollments (CSR + sign) with INFLIGHT threads
+ *                                           N enrollments (stepca_enroll: CSR + sign) with INFLIGHT threads
  *                                           sharing one client; tokens minted beforehand; with
  *                                           "new", a new P-256 key for every enrollment
  *   bench renew mtls|token INFLIGHT TOKENFILE N
@@ -187,16 +187,13 @@ static void *enroll_worker(void *arg) {
   stepca_sign_options *o = NULL;
   stepca_sign_options_new(&o, NULL);
   for (long i; (i = take(j)) >= 0;) {
-    uint8_t *csr = NULL;
-    size_t len = 0;
     stepca_chain *chain = NULL;
     stepca_key *key = j->key ? j->key : new_key();
-    if (stepca_create_csr(key, req, STEPCA_FORMAT_DER, &csr, &len, &e) ||
-        stepca_sign_options_set_token(o, j->tokens[i], &e) || stepca_sign_cert(j->client, csr, len, o, &chain, &e))
+    /* The CSR built and exchanged in one call (stepca_enroll), as a C user enrolls. */
+    if (stepca_sign_options_set_token(o, j->tokens[i], &e) || stepca_enroll(j->client, key, req, o, &chain, &e))
       failed(j, "enrollment", i, &e);
     if (key != j->key) stepca_key_free(key);
     stepca_chain_free(chain);
-    stepca_free(csr);
   }
   stepca_sign_options_free(o);
   stepca_csr_request_free(req);

@@ -612,6 +612,19 @@ void stepca_client_free(stepca_client *client);
 // `stepca_chain_free`.
 stepca_status stepca_sign_cert(const stepca_client *client, const uint8_t *csr, size_t csr_len, const stepca_sign_options *options, stepca_chain **chain_out, stepca_error **error);
 
+// Builds a CSR for `request` with `key` and exchanges it at `/1.0/sign`, in one call:
+// `stepca_create_csr` followed by `stepca_sign_cert`, less the work of reading back and
+// verifying a CSR this library has just signed (about a tenth of an enrollment's CPU).
+// Token, retries, checks of the chain and `*chain_out` as for `stepca_sign_cert`; a CSR
+// that cannot be built fails before any token is asked for. Neither the key nor the
+// request is consumed.
+stepca_status stepca_enroll(const stepca_client *client, const stepca_key *key, const stepca_csr_request *request, const stepca_sign_options *options, stepca_chain **chain_out, stepca_error **error);
+
+// `stepca_enroll` with an external key (a PKCS#11 key or a signing callback): the CSR is
+// signed through the key, its signature checked once against the public key (as
+// `stepca_create_csr_external` does), and exchanged at `/1.0/sign`.
+stepca_status stepca_enroll_external(const stepca_client *client, const stepca_external_key *key, const stepca_csr_request *request, const stepca_sign_options *options, stepca_chain **chain_out, stepca_error **error);
+
 // Writes the roots the client trusts (configured or bootstrapped) as a PEM bundle into a
 // new buffer (free it with `stepca_free`): save it after bootstrapping by fingerprint.
 // Fails when the client uses the system roots.

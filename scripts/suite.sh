@@ -36,22 +36,24 @@ suite_tally() {
 
 # A background lane for long single-threaded suites (valgrind): lane_suite NAME CMD...
 # queues one; the lane runs its suites one after another while the caller goes on with
-# others, so the two cores both work. lane_wait waits for the lane and reports each of its
-# suites, in order, as suite does. Suites in the lane must not depend on what the
-# foreground does meanwhile (each has its own names, files and ports).
+# others, so the two cores both work. lane_suite_on LANE NAME CMD... queues on another
+# lane (its own lock), which runs beside the first. lane_wait waits for every lane and
+# reports each of their suites, in queue order, as suite does. Suites in a lane must not
+# depend on what the foreground does meanwhile (each has its own names, files and ports).
 lane_queue=()
-lane_suite() {
-  local name=$1; shift
+lane_suite() { lane_suite_on main "$@"; }
+lane_suite_on() {
+  local lane=$1 name=$2; shift 2
   local log
   log=$(suite_log "$name")
   lane_queue+=("$name")
-  # One at a time: each waits for the lane's lock.
+  # One at a time per lane: each waits for its lane's lock.
   (
     flock 9
     started=$SECONDS
     "$@" >"$log" 2>&1
     echo "$? $((SECONDS - started))" >"$log.rc"
-  ) 9>"$logdir/lane.lock" &
+  ) 9>"$logdir/lane-$lane.lock" &
 }
 lane_wait() {
   wait

@@ -20,10 +20,16 @@
 # Not run here: the ASan/UBSan and valgrind variants (neither works under qemu-user) and
 # test_clock under faketime (libfaketime is preloaded into native processes only).
 # Prints "N passed, N failed" per suite, the time of each step, and
-# "total: N passed, N failed" at the end.
+# "all suites: passed N, failed N" at the end (worded so that scripts/test.sh, which adds up
+# the per-suite "N passed, N failed" lines of this output, does not count them twice).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/go/bin:$HOME/.cargo/bin:/usr/local/go/bin:$PATH"
+
+# A target directory of its own: the library is built alone here (LIB_PACKAGES=-p stepca:
+# the C suites need no command), and cargo's lock on a shared directory would hold up the
+# host's builds while scripts/test.sh runs this beside them.
+export CARGO_TARGET_DIR="${STEPCA_ARM_TARGET_DIR:-${CARGO_TARGET_DIR:-$PWD/target}/cross}"
 
 triples=("$@")
 [ ${#triples[@]} -gt 0 ] || triples=(aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf)
@@ -153,7 +159,7 @@ suite_setup() {
 check_setup_ok=1
 suite_setup || check_setup_ok=0
 echo "--- setup (apt, rustup, target libraries): $((SECONDS - started)) s"
-[ $check_setup_ok = 1 ] || { echo "test-arm: setup failed"; echo "total: 0 passed, 1 failed"; exit 1; }
+[ $check_setup_ok = 1 ] || { echo "test-arm: setup failed"; echo "all suites: passed 0, failed 1"; exit 1; }
 
 c_tests=(test_api test_enroll test_lifecycle test_signer test_pkcs11 test_credential test_x5c test_renewer test_clock)
 softhsm_tests=" test_pkcs11 test_credential test_x5c test_renewer "
@@ -162,7 +168,8 @@ for t in "${triples[@]}"; do
   arch=$(deb_arch "$t"); root="$cross_root_base/$arch"; qemu=$(qemu_for "$t"); build="build/$t"
   started=$SECONDS
   echo "=== $t: build (make TARGET=$t)"
-  if ! make -s TARGET="$t" CROSS_ROOT="$root" lib example c-tests; then
+  # Niced: beside scripts/test.sh's foreground, the compilers take only the idle CPU.
+  if ! nice -n 10 make -s TARGET="$t" CROSS_ROOT="$root" LIB_PACKAGES="-p stepca" lib example c-tests; then
     echo "--- $t: build failed after $((SECONDS - started)) s"
     failed=$((failed + 1)); broken+=("$t build"); continue
   fi
@@ -204,5 +211,5 @@ done
 
 echo
 [ ${#broken[@]} -eq 0 ] || echo "failed suites: ${broken[*]}"
-echo "total: $passed passed, $failed failed"
+echo "all suites: passed $passed, failed $failed"
 [ ${#broken[@]} -eq 0 ]

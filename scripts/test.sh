@@ -77,6 +77,13 @@ done
 lane_suite "C 4 threads x 10 enrollments (valgrind)" env STEPCA_THREADS=4 STEPCA_PER_THREAD=10 \
   "${vg[@]}" build/tests/test_threads
 lane_suite "README C and Go examples (C under valgrind, against step-ca)" scripts/readme-snippets.sh
+# ARM (scripts/test-arm.sh): aarch64 and armv7 cross builds of the library (about 3.5
+# minutes each, cold, on 2 cores; niced), the C example and the C suites under qemu-user
+# against a step-ca of its own, in a lane of its own beside the valgrind one.
+# STEPCA_TEST_ARM=0 leaves it out (a quicker local run).
+if [ "${STEPCA_TEST_ARM:-1}" != 0 ]; then
+  lane_suite_on arm "ARM: aarch64 and armv7 cross builds, example and C suites under qemu-user" scripts/test-arm.sh
+fi
 suite "rust enrollment, lifecycle and clock tests (step-ca, faketime)" cargo test --quiet --test enroll --test lifecycle --test credential --test x5c --test secrets --test logging --test pkcs11 --test clock
 suite "rust renewer (renewals in a row, rekey, expiry, a CA outage on a CA of its own, stop)" cargo test --quiet --test renewer
 suite "C 16 threads x 500 enrollments" build/tests/test_threads
@@ -104,12 +111,6 @@ suite "demo --factory (an IDevID key in SoftHSM2 trades its birth certificate, C
 check "benchmark harness (quick smoke run; figures in BENCHMARKS.md come from a full run)" \
   env BENCH_QUICK=1 BENCH_OUT="$logdir/BENCHMARKS.quick.md" scripts/bench.sh
 suite "fuzzing, ${FUZZ_SECONDS:-30} s per target" scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
-# ARM cross builds with the C example and C suites under qemu-user (scripts/test-arm.sh):
-# a cold cross build costs 10-25 minutes per target on 2 cores, beyond CI's budget, so only
-# on request: STEPCA_TEST_ARM=1 scripts/test.sh.
-if [ "${STEPCA_TEST_ARM:-}" = 1 ]; then
-  suite "ARM: aarch64 and armv7 cross builds, example and C suites under qemu-user" scripts/test-arm.sh
-fi
 check "Go example (scripts/demo.sh --go)" scripts/demo.sh --go
 
 echo

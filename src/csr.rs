@@ -407,7 +407,11 @@ impl CsrRequest {
     }
 }
 
-/// A DER-encoded CSR.
+/// A DER-encoded CSR whose self-signature is known to verify: a `Csr` is only made by
+/// [`Csr::from_pem_or_der`] (which verifies it), by [`CsrRequest::build`] (signed here with
+/// a key this library holds) or by [`CsrRequest::build_with_signer`] (verified after the
+/// external signer answered). [`crate::Client::sign_csr`] relies on this to skip a second
+/// verification.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Csr {
     der: Vec<u8>,
@@ -440,6 +444,18 @@ impl Csr {
     pub fn fingerprint(&self) -> String {
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &self.der);
         crate::jose::b64url(digest.as_ref())
+    }
+
+    /// What the CSR asks for (commonName, SANs, public key), read from its DER. The
+    /// self-signature is not verified again (see [`Csr`]).
+    pub fn info(&self) -> Result<CsrInfo> {
+        let (_, req) = X509CertificationRequest::from_der(&self.der).map_err(|e| {
+            Error::new(
+                ErrorKind::Csr,
+                format!("csr: not a valid PKCS#10 request ({e})"),
+            )
+        })?;
+        csr_info(&req)
     }
 
     /// The CSR in `format`.
@@ -568,6 +584,45 @@ mod tests {
         assert_eq!(info.common_name.as_deref(), Some("dev-1"));
         assert_eq!(info.sans.len(), 5);
         assert_eq!(info.sans[2].to_string(), "fe80::1");
+    }
+
+    /// What `Client::sign_csr` relies on: a CSR built here with any key and any algorithm
+    /// the key allows verifies, and `info` reads what the verifying reader reads.
+    #[test]
+    fn every_csr_built_here_verifies() {
+        use crate::key::SignatureAlgorithm;
+        let types = [
+            KeyType::Rsa2048,
+            KeyType::EcP256,
+            KeyType::EcP384,
+            KeyType::Ed25519,
+        ];
+        let mut built = 0;
+        for t in types {
+            let key = PrivateKey::generate(t).unwrap();
+            for alg in SignatureAlgorithm::ALL {
+                let mut req = CsrRequest::new();
+                req.subject("CN", "dev-1").unwrap();
+                req.san(SanKind::Dns, "dev-1.example.com").unwrap();
+                req.san(SanKind::Ip, "10.0.0.1").unwrap();
+                req.signature_algorithm(Some(alg));
+                let Ok(csr) = req.build(&key) else {
+                    assert!(key.check_algorithm(alg).is_err(), "{t:?} {alg:?}");
+                    continue;
+                };
+                let (again, checked) = Csr::from_pem_or_der(csr.der())
+                    .unwrap_or_else(|e| panic!("{t:?} {alg:?}: {e}"));
+                assert_eq!(again, csr);
+                let info = csr.info().unwrap();
+                assert_eq!(info.common_name, checked.common_name);
+                assert_eq!(info.sans, checked.sans);
+                assert_eq!(info.spki, checked.spki);
+                assert_eq!(info.spki, key.spki_der());
+                built += 1;
+            }
+        }
+        // RSA: three PKCS#1 digests; each EC curve and Ed25519: its own algorithm.
+        assert_eq!(built, 6);
     }
 
     #[test]

@@ -565,7 +565,7 @@ impl Worker {
                         "the new key is in memory and must be written with the certificate",
                     ));
                 }
-                let chain = self.client.rekey(cred, req.build(&key)?.der())?;
+                let chain = self.client.rekey_csr(cred, &req.build(&key)?)?;
                 let key_pem = Some(key.to_pkcs8_pem());
                 Renewal {
                     credential: Credential::new(chain, key)?,
@@ -576,7 +576,7 @@ impl Worker {
             NewKey::Held(signer) => {
                 let chain = self
                     .client
-                    .rekey(cred, req.build_with_signer(signer.as_ref())?.der())?;
+                    .rekey_csr(cred, &req.build_with_signer(signer.as_ref())?)?;
                 Renewal {
                     credential: Credential::held(chain, signer)?,
                     key_pem: None,

@@ -460,3 +460,49 @@ fn local_checks_run_before_the_provider_is_asked() {
     client.sign(&req, &SignOptions::default()).unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
+
+/// `sign_csr` takes a `Csr` the library built (no second verification) and enrolls it as
+/// `sign` does: the provider asked once, the chain verified by openssl, the leaf carrying
+/// the key; its local checks still run before the provider is asked.
+#[test]
+fn sign_csr_enrolls_a_csr_built_here() {
+    let ca = Ca::get();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let client = minting_client(&ca, calls.clone());
+    let dir = TempDir::new("sign-csr");
+    for (i, kt) in [KeyType::EcP256, KeyType::Rsa2048, KeyType::Ed25519]
+        .into_iter()
+        .enumerate()
+    {
+        let key = PrivateKey::generate(kt).unwrap();
+        let cn = format!("sign-csr-{i}.example.com");
+        let mut req = CsrRequest::new();
+        req.subject("CN", &cn).unwrap();
+        req.san(SanKind::Dns, &cn).unwrap();
+        let csr = req.build(&key).unwrap();
+        let chain = client.sign_csr(&csr, &SignOptions::default()).unwrap();
+        let pem = chain.to_pem();
+        openssl_verify_chain(&ca.root, &pem, &dir);
+        let (ok, cert_pub) =
+            common::run_stdin("openssl", &["x509", "-noout", "-pubkey"], pem.as_bytes());
+        let (ok2, key_pub) = common::run_stdin(
+            "openssl",
+            &["pkey", "-pubout"],
+            key.to_pkcs8_pem().as_bytes(),
+        );
+        assert!(ok && ok2);
+        assert_eq!(cert_pub, key_pub, "{kt:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), i + 1);
+    }
+    let key = PrivateKey::generate(KeyType::EcP256).unwrap();
+    let mut req = CsrRequest::new();
+    req.subject("CN", "sign-csr-bad.example.com").unwrap();
+    let csr = req.build(&key).unwrap();
+    let bad = SignOptions {
+        template_data: Some("{not json".into()),
+        ..Default::default()
+    };
+    let e = client.sign_csr(&csr, &bad).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+}

@@ -841,6 +841,36 @@ class Client {
 
   // Exchanges a CSR (PEM or DER) for a certificate chain.
   Chain sign(const std::string &csr, const SignOptions &opts = {}) const {
+    auto o = sign_options(opts);
+    stepca_chain *c = nullptr;
+    detail::call([&](stepca_error **e) {
+      return stepca_sign_cert(ptr_.get(), reinterpret_cast<const uint8_t *>(csr.data()), csr.size(), o.get(), &c, e);
+    });
+    return Chain(c);
+  }
+
+  // Builds the CSR for `request` with `key` and exchanges it, in one call: what
+  // request.build(key) then sign() do, less reading back and verifying the CSR just made.
+  Chain enroll(const Key &key, const CsrRequest &request, const SignOptions &opts = {}) const {
+    auto o = sign_options(opts);
+    stepca_chain *c = nullptr;
+    detail::call([&](stepca_error **e) { return stepca_enroll(ptr_.get(), key.get(), request.get(), o.get(), &c, e); });
+    return Chain(c);
+  }
+
+  // enroll() with a key libstepca never sees; its CSR signature is checked once.
+  Chain enroll(const ExternalKey &key, const CsrRequest &request, const SignOptions &opts = {}) const {
+    auto o = sign_options(opts);
+    stepca_chain *c = nullptr;
+    detail::call(
+        [&](stepca_error **e) { return stepca_enroll_external(ptr_.get(), key.get(), request.get(), o.get(), &c, e); });
+    return Chain(c);
+  }
+
+ private:
+  using SignOptionsPtr = std::unique_ptr<stepca_sign_options, detail::Deleter<stepca_sign_options, stepca_sign_options_free>>;
+  // The C options for `opts`; its callbacks stay owned by `opts`.
+  static SignOptionsPtr sign_options(const SignOptions &opts) {
     stepca_sign_options *o = nullptr;
     detail::call([&](stepca_error **e) { return stepca_sign_options_new(&o, e); });
     std::unique_ptr<stepca_sign_options, detail::Deleter<stepca_sign_options, stepca_sign_options_free>> guard(o);
@@ -856,12 +886,10 @@ class Client {
       detail::call([&](stepca_error **e) { return stepca_sign_options_set_not_after(o, opts.not_after, e); });
     if (!opts.template_data.empty())
       detail::call([&](stepca_error **e) { return stepca_sign_options_set_template_data(o, opts.template_data.c_str(), e); });
-    stepca_chain *c = nullptr;
-    detail::call([&](stepca_error **e) {
-      return stepca_sign_cert(ptr_.get(), reinterpret_cast<const uint8_t *>(csr.data()), csr.size(), o, &c, e);
-    });
-    return Chain(c);
+    return guard;
   }
+
+ public:
 
   // Renews `chain` held with `key`.
   Chain renew(const Chain &chain, const Key &key, stepca_renew_auth auth = STEPCA_RENEW_AUTO) const {

@@ -31,6 +31,7 @@ import "C"
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -447,10 +448,76 @@ func (c *Client) Sign(csr []byte, opts ...SignOption) (*Chain, error) {
 // the wire is abandoned, not stopped, and bounded by the client's call timeout).
 func (c *Client) SignContext(ctx context.Context, csr []byte, opts ...SignOption) (*Chain, error) {
 	csr = bytes.Clone(csr) // the request may outlive the call
-	return callContext(ctx, func() (*Chain, error) { return c.sign(ctx, csr, opts) }, nil)
+	return callContext(ctx, func() (*Chain, error) {
+		return c.sign(ctx, opts, func(cp *C.stepca_client, so *C.stepca_sign_options, chain **C.stepca_chain, e **C.stepca_error) C.stepca_status {
+			d, n := bytesPtr(csr)
+			st := C.stepca_sign_cert(cp, d, n, so, chain, e)
+			runtime.KeepAlive(csr)
+			return st
+		})
+	}, nil)
 }
 
-func (c *Client) sign(ctx context.Context, csr []byte, opts []SignOption) (*Chain, error) {
+// Enroll builds the CSR for req with key and exchanges it at /1.0/sign in one call:
+// CreateCSR then Sign, less reading back and verifying a CSR libstepca has just signed
+// (about a tenth of an enrollment's CPU). Tokens, retries and the chain's checks are
+// Sign's; a CSR that cannot be built fails before any token is asked for.
+func (c *Client) Enroll(key *Key, req *CSRRequest, opts ...SignOption) (*Chain, error) {
+	return c.EnrollContext(context.Background(), key, req, opts...)
+}
+
+// EnrollContext is Enroll with a context, honoured as SignContext honours it.
+func (c *Client) EnrollContext(ctx context.Context, key *Key, req *CSRRequest, opts ...SignOption) (*Chain, error) {
+	if key == nil {
+		return nil, invalid("key", "must not be nil")
+	}
+	req = req.clone() // the request may outlive the call
+	return callContext(ctx, func() (*Chain, error) {
+		var out *Chain
+		err := withRequest(req, func(rp *C.stepca_csr_request) error {
+			return key.use(func(kp *C.stepca_key) error {
+				var err error
+				out, err = c.sign(ctx, opts, func(cp *C.stepca_client, so *C.stepca_sign_options, chain **C.stepca_chain, e **C.stepca_error) C.stepca_status {
+					return C.stepca_enroll(cp, kp, rp, so, chain, e)
+				})
+				return err
+			})
+		})
+		return out, err
+	}, nil)
+}
+
+// EnrollWithSigner is Enroll with a key libstepca never sees (see CreateCSRWithSigner):
+// the CSR's signature is checked once, when it is made, not again before it is sent.
+func (c *Client) EnrollWithSigner(signer crypto.Signer, req *CSRRequest, opts ...SignOption) (*Chain, error) {
+	return c.EnrollWithSignerContext(context.Background(), signer, req, opts...)
+}
+
+// EnrollWithSignerContext is EnrollWithSigner with a context, honoured as SignContext
+// honours it.
+func (c *Client) EnrollWithSignerContext(ctx context.Context, signer crypto.Signer, req *CSRRequest, opts ...SignOption) (*Chain, error) {
+	if signer == nil {
+		return nil, invalid("signer", "must not be nil")
+	}
+	req = req.clone() // the request may outlive the call
+	return callContext(ctx, func() (*Chain, error) {
+		var out *Chain
+		err := withSignerKey(signer, func(ek *C.stepca_external_key, _ *signerState) error {
+			return withRequest(req, func(rp *C.stepca_csr_request) error {
+				var err error
+				out, err = c.sign(ctx, opts, func(cp *C.stepca_client, so *C.stepca_sign_options, chain **C.stepca_chain, e **C.stepca_error) C.stepca_status {
+					return C.stepca_enroll_external(cp, ek, rp, so, chain, e)
+				})
+				return err
+			})
+		})
+		return out, err
+	}, nil)
+}
+
+// sign makes the C options for opts and runs send with them: stepca_sign_cert or
+// stepca_enroll.
+func (c *Client) sign(ctx context.Context, opts []SignOption, send func(*C.stepca_client, *C.stepca_sign_options, **C.stepca_chain, **C.stepca_error) C.stepca_status) (*Chain, error) {
 	sc := signConfig{}
 	for _, o := range opts {
 		o(&sc)
@@ -531,12 +598,10 @@ func (c *Client) sign(ctx context.Context, csr []byte, opts []SignOption) (*Chai
 	var out *Chain
 	err := c.live(func(cp *C.stepca_client) error {
 		return signer.exclusive(func() error {
-			d, n := bytesPtr(csr)
 			var err error
 			out, err = callChain(func(chain **C.stepca_chain, e **C.stepca_error) C.stepca_status {
-				return C.stepca_sign_cert(cp, d, n, so, chain, e)
+				return send(cp, so, chain, e)
 			})
-			runtime.KeepAlive(csr)
 			if e, ok := err.(*Error); ok && e.Code == CodeTokenProvider && state.err != nil {
 				e.cause = state.err
 			}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"runtime"
+	"slices"
 )
 
 // Attribute is one subject attribute: a name (CN, C, ST, L, O, OU, emailAddress,
@@ -84,6 +85,44 @@ type CSRRequest struct {
 	Extensions         []Extension
 	ChallengePassword  string
 	SignatureAlgorithm SignatureAlgorithm
+}
+
+// clone copies req deeply (nil stays nil): a call that may outlive its caller reads the
+// copy, never what the caller changes next.
+func (req *CSRRequest) clone() *CSRRequest {
+	if req == nil {
+		return nil
+	}
+	c := *req
+	c.Subject = slices.Clone(req.Subject)
+	c.DNSNames = slices.Clone(req.DNSNames)
+	c.IPAddresses = make([]net.IP, len(req.IPAddresses))
+	for i, ip := range req.IPAddresses {
+		c.IPAddresses[i] = slices.Clone(ip)
+	}
+	c.EmailAddresses = slices.Clone(req.EmailAddresses)
+	c.URIs = make([]*url.URL, len(req.URIs))
+	for i, u := range req.URIs {
+		if u != nil {
+			v := *u
+			if u.User != nil {
+				user := *u.User
+				v.User = &user
+			}
+			c.URIs[i] = &v
+		}
+	}
+	if req.BasicConstraints != nil {
+		bc := *req.BasicConstraints
+		c.BasicConstraints = &bc
+	}
+	c.ExtKeyUsage = slices.Clone(req.ExtKeyUsage)
+	c.Extensions = make([]Extension, len(req.Extensions))
+	for i, e := range req.Extensions {
+		e.Value = slices.Clone(e.Value)
+		c.Extensions[i] = e
+	}
+	return &c
 }
 
 // CreateCSR builds and signs a PKCS#10 CSR for req with key, in format.

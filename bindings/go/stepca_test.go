@@ -1,6 +1,7 @@
 package stepca_test
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -18,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -129,6 +131,9 @@ func verifyChain(chain *stepca.Chain, csrDER []byte) error {
 	}
 	if _, err := chain.Leaf().Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
 		return fmt.Errorf("chain does not verify: %w", err)
+	}
+	if csrDER == nil {
+		return nil // the caller checks the key
 	}
 	csr, err := x509.ParseCertificateRequest(csrDER)
 	if err != nil {
@@ -523,5 +528,70 @@ func TestSupports(t *testing.T) {
 	}
 	if stepca.Supports("no-such-capability") {
 		t.Fatal("an unknown capability is reported as supported")
+	}
+}
+
+// Enroll builds and exchanges the CSR in one call; EnrollWithSigner signs it through a
+// crypto.Signer once. Nothing that cannot be built asks for a token.
+func TestEnrollInOneCall(t *testing.T) {
+	var asked atomic.Int32
+	client := newClient(t, stepca.WithTokenProvider(func(c stepca.Claims) (string, error) {
+		asked.Add(1)
+		return mintingProvider(c)
+	}))
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(ec)
+	key, err := stepca.LoadKey(der, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer key.Close()
+	check := func(chain *stepca.Chain, cn string, pub crypto.PublicKey) {
+		t.Helper()
+		if err := verifyChain(chain, nil); err != nil {
+			t.Fatal(err)
+		}
+		if !pub.(interface{ Equal(crypto.PublicKey) bool }).Equal(chain.Leaf().PublicKey) {
+			t.Fatal("the leaf does not carry the key")
+		}
+		if chain.Leaf().Subject.CommonName != cn || !slices.Equal(chain.Leaf().DNSNames, []string{cn}) {
+			t.Fatalf("leaf %v %v", chain.Leaf().Subject, chain.Leaf().DNSNames)
+		}
+	}
+	req := &stepca.CSRRequest{Subject: []stepca.Attribute{{Name: "CN", Value: "go-enroll.example.com"}}, DNSNames: []string{"go-enroll.example.com"}}
+	chain, err := client.Enroll(key, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(chain, "go-enroll.example.com", ec.Public())
+
+	signer := &countingSigner{Signer: ec}
+	req = &stepca.CSRRequest{Subject: []stepca.Attribute{{Name: "CN", Value: "go-enroll-signer.example.com"}}, DNSNames: []string{"go-enroll-signer.example.com"}}
+	chain, err = client.EnrollWithSignerContext(context.Background(), signer, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(chain, "go-enroll-signer.example.com", ec.Public())
+	if signer.calls != 1 || asked.Load() != 2 {
+		t.Fatalf("signer called %d times, provider asked %d times", signer.calls, asked.Load())
+	}
+
+	bad := &stepca.CSRRequest{Subject: []stepca.Attribute{{Name: "CN", Value: "x"}}, SignatureAlgorithm: stepca.SigRSAPKCS1SHA256}
+	if _, err := client.Enroll(key, bad); !errors.Is(err, stepca.ErrInvalidArgument) {
+		t.Fatalf("a signature algorithm the key cannot make: %v", err)
+	}
+	if _, err := client.Enroll(nil, req); !errors.Is(err, stepca.ErrInvalidArgument) {
+		t.Fatalf("nil key: %v", err)
+	}
+	if _, err := client.EnrollWithSigner(nil, req); !errors.Is(err, stepca.ErrInvalidArgument) {
+		t.Fatalf("nil signer: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := client.EnrollContext(ctx, key, req); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled context: %v", err)
+	}
+	if asked.Load() != 2 {
+		t.Fatalf("the provider was asked %d times, want 2", asked.Load())
 	}
 }

@@ -154,7 +154,7 @@ fn enroll_one(cx: &Ctx<'_>, d: &Device) -> Outcome {
             return Outcome::Failed(format!("{}: {e}", cx.dir.display()));
         }
     };
-    let chain = match cx.client.sign(&csr, &SignOptions::default()) {
+    let chain = match cx.client.sign_csr(&csr, &SignOptions::default()) {
         Ok(c) => c,
         Err(e) => {
             let certain = nothing_issued(&e);

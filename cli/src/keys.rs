@@ -11,7 +11,9 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
 
-use stepca::{CertificateChain, Credential, ErrorKind, KeyType, Pkcs11Key, PrivateKey, Signer};
+use stepca::{
+    CertificateChain, Credential, Csr, ErrorKind, KeyType, Pkcs11Key, PrivateKey, Signer,
+};
 
 use crate::{Failure, Result, csr_request, read, usage};
 
@@ -196,13 +198,12 @@ impl Key {
         }
     }
 
-    /// A CSR (DER) for `cn` and `sans`, signed by this key (in the token for a held key).
-    pub(crate) fn csr(&self, cn: &str, sans: &[String]) -> Result<Vec<u8>> {
+    /// A CSR for `cn` and `sans`, signed by this key (in the token for a held key).
+    pub(crate) fn csr(&self, cn: &str, sans: &[String]) -> Result<Csr> {
         let req = csr_request(cn, sans)?;
-        let csr = match self {
+        Ok(match self {
             Key::File(k) => req.build(k)?,
             Key::Held(k) => req.build_with_signer(k.as_ref())?,
-        };
-        Ok(csr.der().to_vec())
+        })
     }
 }

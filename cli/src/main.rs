@@ -682,8 +682,8 @@ pub(crate) fn csr_request(cn: &str, sans: &[String]) -> Result<CsrRequest> {
     Ok(req)
 }
 
-pub(crate) fn build_csr(key: &PrivateKey, cn: &str, sans: &[String]) -> Result<Vec<u8>> {
-    Ok(csr_request(cn, sans)?.build(key)?.der().to_vec())
+pub(crate) fn build_csr(key: &PrivateKey, cn: &str, sans: &[String]) -> Result<stepca::Csr> {
+    Ok(csr_request(cn, sans)?.build(key)?)
 }
 
 /// The SANs to request: those given, or else the subject alone, as step adds it (as an IP
@@ -922,8 +922,7 @@ fn csr(a: &CsrArgs) -> Result<serde_json::Value> {
         (Some(f), false) if new_key.is_some() => Some(read_password(f)?),
         _ => None,
     };
-    let der = key.csr(&a.cn, &a.sans)?;
-    let (csr, _) = stepca::Csr::from_pem_or_der(&der)?;
+    let csr = key.csr(&a.cn, &a.sans)?;
     if let (Some(key), Some(out)) = (&new_key, &a.key_out) {
         keys::write_new_key(out, key, passphrase.as_deref())?;
     }
@@ -1004,7 +1003,7 @@ fn enroll(cli: &Cli, a: &EnrollArgs) -> Result<serde_json::Value> {
         not_after,
         ..Default::default()
     };
-    let chain = c.sign(&key.csr(subject, &sans)?, &opts).map_err(|e| {
+    let chain = c.sign_csr(&key.csr(subject, &sans)?, &opts).map_err(|e| {
         // An X5C provisioner refuses a notAfter past the birth certificate's.
         if e.message().starts_with("not_after:") {
             at(a.validity.not_after_flag())(e)

@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 
 use crate::chain::CertificateChain;
 use crate::credential::Credential;
-use crate::csr::Csr;
+use crate::csr::{Csr, CsrInfo};
 use crate::error::{Error, ErrorKind, Result};
 use crate::jose;
 use crate::token::Token;
@@ -91,6 +91,22 @@ impl Client {
     /// same token never leaves it).
     pub fn rekey(&self, cred: &Credential, new_csr: &[u8]) -> Result<CertificateChain> {
         let (csr, info) = Csr::from_pem_or_der(new_csr)?;
+        self.rekey_parsed(cred, &csr, &info)
+    }
+
+    /// [`Self::rekey`] for a [`Csr`] this library built or already read: its
+    /// self-signature is not verified a second time (see [`Self::sign_csr`]).
+    pub fn rekey_csr(&self, cred: &Credential, new_csr: &Csr) -> Result<CertificateChain> {
+        let info = new_csr.info()?;
+        self.rekey_parsed(cred, new_csr, &info)
+    }
+
+    fn rekey_parsed(
+        &self,
+        cred: &Credential,
+        csr: &Csr,
+        info: &CsrInfo,
+    ) -> Result<CertificateChain> {
         let body = serde_json::to_vec(&json!({"csr": csr.to_pem()}))
             .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
         self.issue(

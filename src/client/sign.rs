@@ -5,7 +5,7 @@ use serde_json::value::RawValue;
 use zeroize::Zeroizing;
 
 use crate::chain::CertificateChain;
-use crate::csr::Csr;
+use crate::csr::{Csr, CsrInfo};
 use crate::error::{Error, ErrorKind, Result};
 use crate::token::{TokenPurpose, TokenSource};
 
@@ -66,6 +66,24 @@ impl Client {
     /// reached step-ca.
     pub fn sign(&self, csr: &[u8], opts: &SignOptions) -> Result<CertificateChain> {
         let (csr, info) = Csr::from_pem_or_der(csr)?;
+        self.sign_parsed(&csr, &info, opts)
+    }
+
+    /// [`Self::sign`] for a [`Csr`] this library built or already read: its
+    /// self-signature was verified then (or it was signed here with a key this library
+    /// holds), so it is not verified a second time. Building with [`crate::CsrRequest`]
+    /// and signing with this method is the cheapest enrollment.
+    pub fn sign_csr(&self, csr: &Csr, opts: &SignOptions) -> Result<CertificateChain> {
+        let info = csr.info()?;
+        self.sign_parsed(csr, &info, opts)
+    }
+
+    fn sign_parsed(
+        &self,
+        csr: &Csr,
+        info: &CsrInfo,
+        opts: &SignOptions,
+    ) -> Result<CertificateChain> {
         let not_before = opts
             .not_before
             .map(|t| rfc3339_field("not_before", t))

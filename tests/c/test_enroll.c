@@ -475,6 +475,89 @@ static void test_threads_share_a_client(void) {
   stepca_client_free(client);
 }
 
+/* stepca_enroll: the CSR built and exchanged in one call. */
+static void test_enroll_in_one_call(void) {
+  const char *gens[] = {"-algorithm EC -pkeyopt ec_paramgen_curve:P-256",
+                        "-algorithm RSA -pkeyopt rsa_keygen_bits:2048", "-algorithm ED25519"};
+  int calls = 0;
+  stepca_client *client = new_client(ca_root, h_minting_provider, &calls);
+  for (size_t i = 0; i < sizeof gens / sizeof gens[0]; i++) {
+    stepca_key *key = openssl_key(gens[i]);
+    char cn[64], cmd[1024];
+    snprintf(cn, sizeof cn, "c-enroll-%zu.example.com", i);
+    stepca_csr_request *req = NULL;
+    stepca_chain *chain = NULL;
+    stepca_error *e = NULL;
+    OK(stepca_csr_request_new(&req, &e_));
+    OK(stepca_csr_request_add_subject(req, "CN", cn, &e_));
+    OK(stepca_csr_request_add_san(req, STEPCA_SAN_DNS, cn, &e_));
+    OK(stepca_csr_request_add_ext_key_usage(req, "serverAuth", &e_));
+    CHECK_STATUS(stepca_enroll(client, key, req, NULL, &chain, &e), e, STEPCA_OK);
+    CHECK(calls == (int)i + 1); /* the client's provider, asked once */
+    CHECK(chain != NULL && stepca_chain_count(chain) == 2);
+    /* The leaf carries the key openssl made (its public key as openssl writes it). */
+    snprintf(cmd, sizeof cmd, "openssl pkey -in %s/k.pem -pubout -outform DER -out %s/spki.der", tmp, tmp);
+    int st = 0;
+    free(h_run(cmd, &st));
+    CHECK(st == 0);
+    snprintf(cmd, sizeof cmd, "%s/spki.der", tmp);
+    size_t spki_len = 0;
+    char *spki = h_read_file(cmd, &spki_len);
+    CHECK(spki != NULL && h_leaf_has_spki(chain, (const uint8_t *)spki, spki_len));
+    free(spki);
+    /* openssl verifies the chain up to the root and reads the SAN requested. */
+    char *text = verify_chain(chain);
+    char want[96];
+    snprintf(want, sizeof want, "DNS:%s", cn);
+    CHECK_MSG(text != NULL && strstr(text, want) != NULL, text);
+    free(text);
+    stepca_error_free(e);
+    stepca_chain_free(chain);
+    stepca_csr_request_free(req);
+    stepca_key_free(key);
+  }
+  stepca_client_free(client);
+
+  /* What cannot be built fails before any token is asked for. */
+  int asked = 0;
+  client = new_client(ca_root, must_not_be_called, &asked);
+  stepca_key *key = openssl_key("-algorithm EC -pkeyopt ec_paramgen_curve:P-256");
+  stepca_csr_request *req = NULL;
+  stepca_chain *chain = NULL;
+  OK(stepca_csr_request_new(&req, &e_));
+  OK(stepca_csr_request_add_subject(req, "CN", "c-enroll-bad.example.com", &e_));
+  OK(stepca_csr_request_set_signature_algorithm(req, STEPCA_SIG_RSA_PKCS1_SHA256, &e_));
+  NAMES(stepca_enroll(client, key, req, NULL, &chain, &e_), STEPCA_ERR_INVALID_ARGUMENT, "signature_algorithm");
+  CHECK(asked == 0 && chain == NULL);
+  NAMES(stepca_enroll(NULL, key, req, NULL, &chain, &e_), STEPCA_ERR_NULL_ARGUMENT, "client");
+  NAMES(stepca_enroll(client, NULL, req, NULL, &chain, &e_), STEPCA_ERR_NULL_ARGUMENT, "key");
+  NAMES(stepca_enroll(client, key, NULL, NULL, &chain, &e_), STEPCA_ERR_NULL_ARGUMENT, "request");
+  NAMES(stepca_enroll(client, key, req, NULL, NULL, &e_), STEPCA_ERR_NULL_ARGUMENT, "chain_out");
+  NAMES(stepca_enroll_external(client, NULL, req, NULL, &chain, &e_), STEPCA_ERR_NULL_ARGUMENT, "key");
+  CHECK(asked == 0);
+  stepca_csr_request_free(req);
+
+  /* A per-call token wins over the client's provider, and step-ca's refusal comes back as
+   * stepca_sign_cert's would: the token names another SAN than the request. */
+  const char *good[] = {"c-enroll-good.example.com"};
+  char *tok = h_mint_token("c-enroll-good.example.com", good, 1);
+  stepca_sign_options *opts = NULL;
+  OK(stepca_sign_options_new(&opts, &e_));
+  OK(stepca_sign_options_set_token(opts, tok, &e_));
+  OK(stepca_csr_request_new(&req, &e_));
+  OK(stepca_csr_request_add_subject(req, "CN", "c-enroll-good.example.com", &e_));
+  OK(stepca_csr_request_add_san(req, STEPCA_SAN_DNS, "c-enroll-evil.example.com", &e_));
+  stepca_error *e = NULL;
+  CHECK_STATUS(stepca_enroll(client, key, req, opts, &chain, &e), e, STEPCA_ERR_CA_REJECTED);
+  CHECK(stepca_error_http_status(e) == 403 && chain == NULL && asked == 0);
+  stepca_error_free(e);
+  free(tok);
+  stepca_sign_options_free(opts);
+  stepca_csr_request_free(req);
+  stepca_key_free(key);
+  stepca_client_free(client);
+}
+
 int main(void) {
   ca_url = h_env("STEPCA_URL");
   ca_root = h_env("STEPCA_ROOT");
@@ -482,6 +565,7 @@ int main(void) {
   test_each_key_type_through_the_callback();
   test_all_san_types_and_claims();
   test_rejections();
+  test_enroll_in_one_call();
   test_callbacks();
   test_wrong_root_and_http();
   test_threads_share_a_client();

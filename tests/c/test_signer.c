@@ -125,8 +125,53 @@ static void test_failing_and_wrong_signers(void) {
   EVP_PKEY_free(k.pkey);
 }
 
+/* stepca_enroll_external: signed once through the key, exchanged in the same call. */
+static void test_enroll_external_in_one_call(void) {
+  int asked = 0;
+  stepca_client_builder *b = NULL;
+  stepca_client *client = NULL;
+  OK(stepca_client_builder_new(h_env("STEPCA_URL"), &b, &e_));
+  OK(stepca_client_builder_set_root_file(b, h_env("STEPCA_ROOT"), &e_));
+  OK(stepca_client_builder_set_provisioner(b, "admin", &e_));
+  OK(stepca_client_builder_set_token_provider(b, h_minting_provider, &asked, &e_));
+  OK(stepca_client_builder_build(b, &client, &e_));
+  stepca_client_builder_free(b);
+
+  struct held_key k = {h_pkey_generate("EC", "P-256"), EVP_sha256(), 0, 0, 0};
+  stepca_external_key *ek = external(&k, STEPCA_SIG_ECDSA_P256_SHA256);
+  stepca_csr_request *req = NULL;
+  stepca_chain *chain = NULL;
+  OK(stepca_csr_request_new(&req, &e_));
+  OK(stepca_csr_request_add_subject(req, "CN", "held-enroll.example.com", &e_));
+  OK(stepca_csr_request_add_san(req, STEPCA_SAN_DNS, "held-enroll.example.com", &e_));
+  OK(stepca_enroll_external(client, ek, req, NULL, &chain, &e_));
+  CHECK(k.calls == 1 && asked == 1); /* one CSR signature, one token */
+  unsigned char *spki = NULL;
+  int n = i2d_PUBKEY(k.pkey, &spki);
+  CHECK(chain != NULL && h_leaf_has_spki(chain, spki, (size_t)n));
+  X509 *leaf = h_leaf_x509(chain);
+  X509_free(leaf);
+  OPENSSL_free(spki);
+  stepca_chain_free(chain);
+  chain = NULL;
+
+  /* A signer that fails, or signs in the wrong format, fails the call before a token is
+   * asked for. */
+  k.fail = 1;
+  NAMES(stepca_enroll_external(client, ek, req, NULL, &chain, &e_), STEPCA_ERR_SIGNER, "signer");
+  k.fail = 0;
+  k.raw_ecdsa = 1;
+  NAMES(stepca_enroll_external(client, ek, req, NULL, &chain, &e_), STEPCA_ERR_SIGNER, "signer");
+  CHECK(asked == 1 && chain == NULL);
+  stepca_csr_request_free(req);
+  stepca_external_key_free(ek);
+  EVP_PKEY_free(k.pkey);
+  stepca_client_free(client);
+}
+
 int main(void) {
   tmp = h_tempdir();
+  test_enroll_external_in_one_call();
   test_failing_and_wrong_signers();
   test_each_algorithm_enrolls_and_renews();
   h_rmtree(tmp);

@@ -501,6 +501,51 @@ TEST(ExternalKey, AnOpensslHeldKeyEnrollsAndRenews) {
   EVP_PKEY_free(pkey);
 }
 
+TEST(Client, EnrollBuildsAndExchangesTheCsrInOneCall) {
+  int asked = 0;
+  auto c = client([&](const stepca::Claims &claims) {
+    ++asked;
+    return mint(claims);
+  });
+  auto key = stepca::Key::generate(stepca::KeyType::EcP256);
+  auto chain = c.enroll(key, stepca::CsrRequest().subject("CN", "cpp-enroll.example.com").dns("cpp-enroll.example.com"));
+  EXPECT_EQ(chain.size(), 2u);
+  EXPECT_EQ(leaf_spki(chain), key_spki(key));
+  EXPECT_EQ(asked, 1);
+
+  EVP_PKEY *pkey = EVP_EC_gen("P-256");
+  ASSERT_NE(pkey, nullptr);
+  int signatures = 0;
+  stepca::ExternalKey held(spki(pkey), STEPCA_SIG_ECDSA_P256_SHA256, [&](const std::string &msg) {
+    ++signatures;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    size_t len = 0;
+    EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, pkey);
+    EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char *>(msg.data()), msg.size());
+    std::string sig(len, '\0');
+    EVP_DigestSign(ctx, reinterpret_cast<unsigned char *>(&sig[0]), &len, reinterpret_cast<const unsigned char *>(msg.data()),
+                   msg.size());
+    EVP_MD_CTX_free(ctx);
+    sig.resize(len);
+    return sig;
+  });
+  chain = c.enroll(held, stepca::CsrRequest().subject("CN", "cpp-enroll-held.example.com").dns("cpp-enroll-held.example.com"));
+  EXPECT_EQ(leaf_spki(chain), spki(pkey));
+  EXPECT_EQ(signatures, 1);
+  EXPECT_EQ(asked, 2);
+
+  // What cannot be built throws before a token is asked for.
+  try {
+    c.enroll(key, stepca::CsrRequest().subject("CN", "x").signature_algorithm(STEPCA_SIG_RSA_PKCS1_SHA256));
+    FAIL() << "no exception";
+  } catch (const stepca::Error &e) {
+    EXPECT_EQ(e.code(), STEPCA_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(std::string(e.what()).rfind("signature_algorithm:", 0), 0u) << e.what();
+  }
+  EXPECT_EQ(asked, 2);
+  EVP_PKEY_free(pkey);
+}
+
 // One signature libstepca asked a held key's sign function for.
 struct Asked {
   stepca_sig_alg alg;

@@ -140,6 +140,20 @@ fn bytes_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Vec<u8>> {
     }
 }
 
+/// A CSR argument: a `Csr` object goes to the library as it is (its self-signature was
+/// verified when it was made), bytes or text are read and verified by the library.
+enum CsrArg {
+    Made(stepca::Csr),
+    Bytes(Vec<u8>),
+}
+
+fn csr_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<CsrArg> {
+    if let Ok(csr) = obj.cast::<Csr>() {
+        return Ok(CsrArg::Made(csr.get().inner.clone()));
+    }
+    bytes_arg(obj, field).map(CsrArg::Bytes)
+}
+
 fn opt_bytes(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Option<Vec<u8>>> {
     obj.filter(|o| !o.is_none())
         .map(|o| bytes_arg(o, field))
@@ -1017,7 +1031,7 @@ impl Client {
         not_after: Option<i64>,
         template_data: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Chain> {
-        let csr = bytes_arg(csr, "csr")?;
+        let csr = csr_arg(csr, "csr")?;
         let opts = stepca::SignOptions {
             token: token_source(token)?,
             not_before,
@@ -1028,7 +1042,12 @@ impl Client {
                 .transpose()?,
         };
         let inner = &self.inner;
-        let chain = py.detach(|| inner.sign(&csr, &opts)).py_err()?;
+        let chain = py
+            .detach(|| match &csr {
+                CsrArg::Made(c) => inner.sign_csr(c, &opts),
+                CsrArg::Bytes(b) => inner.sign(b, &opts),
+            })
+            .py_err()?;
         Ok(Chain { inner: chain })
     }
 
@@ -1056,8 +1075,8 @@ impl Client {
         new_key: &PrivateKey,
         csr: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Credential> {
-        let csr = match opt_bytes(csr, "csr")? {
-            Some(c) => c,
+        let csr = match csr.filter(|c| !c.is_none()) {
+            Some(c) => csr_arg(c, "csr")?,
             None => {
                 let mut req = stepca::CsrRequest::new();
                 let chain = credential.inner.chain();
@@ -1068,11 +1087,16 @@ impl Client {
                     req.san(kind, &value).py_err()?;
                 }
                 let key = new_key.inner.clone();
-                py.detach(move || req.build(&key)).py_err()?.der().to_vec()
+                CsrArg::Made(py.detach(move || req.build(&key)).py_err()?)
             }
         };
         let (inner, cred) = (&self.inner, &credential.inner);
-        let chain = py.detach(|| inner.rekey(cred, &csr)).py_err()?;
+        let chain = py
+            .detach(|| match &csr {
+                CsrArg::Made(c) => inner.rekey_csr(cred, c),
+                CsrArg::Bytes(b) => inner.rekey(cred, b),
+            })
+            .py_err()?;
         let cred = stepca::Credential::new(chain, new_key.inner.clone()).py_err()?;
         Ok(Credential {
             inner: cred,
