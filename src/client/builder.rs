@@ -214,6 +214,7 @@ impl ClientBuilder {
                 transport,
                 roots,
                 anchors: Anchors::new(&anchors),
+                signatures: Default::default(),
                 provisioner: self.provisioner.clone(),
             }),
             token_provider: self.token_provider.clone(),

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use ureq::Agent;
 
-use crate::chain::Anchors;
+use crate::chain::{Anchors, SignatureMemo};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::http::TransportConfig;
@@ -106,6 +106,8 @@ pub(crate) struct Inner {
     /// What issued chains must lead to: the configured roots, else the system's (empty
     /// only with TLS verification off and no root).
     pub(crate) anchors: Anchors,
+    /// Signatures of issued chains that verified (the intermediate's, above all).
+    pub(crate) signatures: SignatureMemo,
     pub(crate) provisioner: Option<String>,
 }
 

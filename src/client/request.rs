@@ -158,7 +158,7 @@ impl Client {
                 |nb| UNIX_EPOCH + Duration::from_secs(nb as u64),
             );
         chain
-            .verify_anchored(spki, &self.inner.anchors, at)
+            .verify_anchored(spki, &self.inner.anchors, at, Some(&self.inner.signatures))
             .map_err(|e| {
                 let e = Error::new(e.kind(), format!("{}: {}", call.what, e.message()))
                     .with_received(chain.to_pem());
