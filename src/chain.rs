@@ -248,6 +248,12 @@ impl SignatureMemo {
     /// Enough for a CA's intermediates and the leaves between them.
     pub(crate) const SIZE: usize = 8;
 
+    const fn new() -> SignatureMemo {
+        SignatureMemo {
+            verified: Mutex::new(VecDeque::new()),
+        }
+    }
+
     /// Whether this exact verification succeeded before (it becomes the most recent).
     fn seen(&self, alg: usize, public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
         let mut v = self.verified.lock().unwrap_or_else(|p| p.into_inner());
@@ -276,6 +282,36 @@ impl SignatureMemo {
     fn len(&self) -> usize {
         self.verified.lock().map_or(0, |v| v.len())
     }
+}
+
+/// Signatures of CA servers' TLS certificate chains that verified, for the whole process:
+/// rustls verifies the server's chain on each new connection (each mutual-TLS renewal opens
+/// one), and it is the same chain every time.
+static TLS_SIGNATURES: SignatureMemo = SignatureMemo::new();
+
+/// rustls's algorithms for certificate chains (aws-lc-rs), each asked only for what
+/// [`TLS_SIGNATURES`] has not seen verify; what TLS handshakes sign is verified as before.
+pub(crate) fn tls_chain_algorithms() -> &'static [&'static dyn SignatureVerificationAlgorithm] {
+    static ALGS: once_cell::sync::Lazy<&'static [&'static dyn SignatureVerificationAlgorithm]> =
+        once_cell::sync::Lazy::new(|| {
+            let algs: Vec<&'static dyn SignatureVerificationAlgorithm> =
+                rustls::crypto::aws_lc_rs::default_provider()
+                    .signature_verification_algorithms
+                    .all
+                    .iter()
+                    .enumerate()
+                    .map(|(index, inner)| {
+                        // Made once per process and kept for its life.
+                        &*Box::leak(Box::new(Memoized {
+                            index,
+                            inner: *inner,
+                            memo: &TLS_SIGNATURES,
+                        })) as &'static dyn SignatureVerificationAlgorithm
+                    })
+                    .collect();
+            Box::leak(algs.into_boxed_slice())
+        });
+    &ALGS
 }
 
 /// One of webpki's algorithms, asked only for what `memo` has not seen verify.
@@ -532,6 +568,20 @@ mod tests {
         fn signature_alg_id(&self) -> AlgorithmIdentifier {
             webpki::ALL_VERIFICATION_ALGS[0].signature_alg_id()
         }
+    }
+
+    #[test]
+    fn tls_algorithms_are_rustls_own_wrapped() {
+        let own = rustls::crypto::aws_lc_rs::default_provider()
+            .signature_verification_algorithms
+            .all;
+        let wrapped = tls_chain_algorithms();
+        assert_eq!(wrapped.len(), own.len());
+        for (w, o) in wrapped.iter().zip(own) {
+            assert_eq!(w.public_key_alg_id(), o.public_key_alg_id());
+            assert_eq!(w.signature_alg_id(), o.signature_alg_id());
+        }
+        assert!(std::ptr::eq(wrapped, tls_chain_algorithms()), "made once");
     }
 
     #[test]

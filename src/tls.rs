@@ -187,7 +187,9 @@ pub(crate) fn client_config(
     clock: &Arc<Clock>,
     identity: Option<&Identity>,
 ) -> Result<Arc<ClientConfig>> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    provider.signature_verification_algorithms.all = crate::chain::tls_chain_algorithms();
+    let provider = Arc::new(provider);
     let builder =
         ClientConfig::builder_with_details(provider.clone(), Arc::new(TlsTime(clock.clone())))
             .with_safe_default_protocol_versions()

@@ -572,6 +572,26 @@ fn wrong_and_unverifiable_chains_keep_what_was_issued() {
 fn bad_server_certificates_fail_tls_before_a_token_is_used() {
     let ca = TestCa::new("Server");
     let other = TestCa::new("Other");
+    // A good server of the same CA first: the process remembers its chain's signatures
+    // (the intermediate's by the root, for one), and the bad ones below share that
+    // intermediate. Only the signatures are remembered: dates and names are still checked.
+    let good = FaultServer::start(
+        server_tls(&ca, &["127.0.0.1"], false),
+        Fault::Answer(201, "application/json", "{}".into()),
+    );
+    let client = client_for(
+        &good.url(),
+        &ca.root_pem,
+        Duration::from_secs(5),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let (_, csr) = key_and_csr();
+    let e = client.sign(&csr, &SignOptions::default()).unwrap_err();
+    assert_eq!(
+        e.kind(),
+        ErrorKind::MalformedResponse,
+        "the good server: {e}"
+    );
     for (tls, what) in [
         (server_tls(&other, &["127.0.0.1"], false), "another root"),
         (
