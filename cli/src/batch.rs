@@ -196,7 +196,7 @@ fn enroll_one(cx: &Ctx<'_>, d: &Device) -> Outcome {
             kept.map_or_else(|e| format!("nowhere: {e}"), |p| p.display().to_string())
         ));
     }
-    if let Err(e) = journal::sync_dir(cx.dir) {
+    if let Err(e) = cx.journal.sync_dir() {
         return Outcome::Failed(format!("{}: {e}", cx.dir.display()));
     }
     if let Err(e) = cx.journal.record(Record::Done(name)) {

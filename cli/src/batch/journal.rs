@@ -2,8 +2,9 @@
 //! temporary files (created exclusively, named `.NAME.EXT.stepca-batch-XXXXXXXXXX.tmp`, each
 //! recorded in the journal before anything is written into it).
 //!
-//! The journal, `.stepca-batch.journal`, is a text file appended to and fsynced record by
-//! record, one record a line, fields separated by tabs (device names hold no control
+//! The journal, `.stepca-batch.journal`, is a text file appended to, one record a line, each
+//! record durable (fsynced) before `record` returns; records written by several workers at
+//! once share one fsync (group commit), fields separated by tabs (device names hold no control
 //! characters):
 //!
 //! ```text
@@ -25,7 +26,7 @@ use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 use tempfile::NamedTempFile;
 
@@ -173,8 +174,102 @@ pub(crate) enum Record<'a> {
 /// The journal, open for appending, with the set of devices pending in it.
 pub(crate) struct Journal {
     path: PathBuf,
-    file: Mutex<File>,
+    dir: PathBuf,
+    file: File,
+    /// Held while a line is written: one write at a time, each line whole.
+    write: Mutex<()>,
+    /// The journal's fsyncs and the out dir's, each shared by the workers waiting for one.
+    file_sync: GroupSync,
+    dir_sync: GroupSync,
+    /// What makes the file durable: `File::sync_data`, or a test's stand-in.
+    sync_data: fn(&File) -> std::io::Result<()>,
     pending: Mutex<BTreeMap<String, ()>>,
+}
+
+/// Group commit: a worker whose change (an appended line, a rename) must be durable takes a
+/// ticket; one worker at a time syncs, covering every ticket taken before its sync began,
+/// while the others wait for it. Eight workers at once share an fsync instead of queueing
+/// for eight.
+#[derive(Default)]
+pub(crate) struct GroupSync {
+    state: Mutex<SyncState>,
+    done: Condvar,
+}
+
+#[derive(Default)]
+struct SyncState {
+    tickets: u64,
+    synced: u64,
+    syncing: bool,
+    /// A sync (or a write) failed: the kernel may have dropped the pages it could not
+    /// write, and a later fsync could succeed without them, so everything from then on
+    /// fails.
+    failed: Option<(std::io::ErrorKind, String)>,
+    #[cfg(test)]
+    syncs: u64,
+}
+
+impl SyncState {
+    fn check(&self) -> std::io::Result<()> {
+        match &self.failed {
+            Some((kind, msg)) => Err(std::io::Error::new(
+                *kind,
+                format!("an earlier write of the journal or out dir failed ({msg})"),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+impl GroupSync {
+    /// Returns once a `sync` begun after this call succeeded: what the caller changed
+    /// before calling is durable.
+    pub(crate) fn after(&self, sync: impl Fn() -> std::io::Result<()>) -> std::io::Result<()> {
+        let mut st = locked(&self.state);
+        st.check()?;
+        st.tickets += 1;
+        let ticket = st.tickets;
+        loop {
+            st.check()?;
+            if st.synced >= ticket {
+                return Ok(());
+            }
+            if st.syncing {
+                st = self.done.wait(st).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            st.syncing = true;
+            let upto = st.tickets;
+            drop(st);
+            let result = sync();
+            st = locked(&self.state);
+            st.syncing = false;
+            #[cfg(test)]
+            {
+                st.syncs += 1;
+            }
+            self.done.notify_all();
+            match result {
+                Ok(()) => st.synced = upto,
+                Err(e) => {
+                    st.failed = Some((e.kind(), e.to_string()));
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    fn check(&self) -> std::io::Result<()> {
+        locked(&self.state).check()
+    }
+
+    fn fail(&self, e: &std::io::Error) {
+        locked(&self.state).failed = Some((e.kind(), e.to_string()));
+    }
+}
+
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Journal {
@@ -201,7 +296,12 @@ impl Journal {
         let prev = fold(&text);
         let journal = Journal {
             path,
-            file: Mutex::new(f),
+            dir: dir.to_path_buf(),
+            file: f,
+            write: Mutex::new(()),
+            file_sync: GroupSync::default(),
+            dir_sync: GroupSync::default(),
+            sync_data: File::sync_data,
             pending: Mutex::new(prev.pending.keys().map(|k| (k.clone(), ())).collect()),
         };
         sync_dir(dir).map_err(|e| io_failure(dir, e))?;
@@ -211,7 +311,7 @@ impl Journal {
         Ok((journal, prev))
     }
 
-    /// Appends `r` and fsyncs it.
+    /// Appends `r` and returns once it is durable.
     pub(crate) fn record(&self, r: Record<'_>) -> std::io::Result<()> {
         let line = match r {
             Record::Run => format!("run\t{}\t{}\n", std::process::id(), crate::now()),
@@ -221,10 +321,16 @@ impl Journal {
             Record::Rejected(n) => format!("rejected\t{n}\n"),
             Record::Unsure(n) => format!("unsure\t{n}\n"),
         };
-        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        f.write_all(line.as_bytes())?;
-        f.sync_data()?;
-        drop(f);
+        {
+            let _one = locked(&self.write);
+            self.file_sync.check()?;
+            if let Err(e) = (&self.file).write_all(line.as_bytes()) {
+                // A part of the line may be in the file: nothing may follow it.
+                self.file_sync.fail(&e);
+                return Err(e);
+            }
+        }
+        self.file_sync.after(|| (self.sync_data)(&self.file))?;
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         match r {
             Record::Sign(n, _) | Record::Unsure(n) => {
@@ -236,6 +342,11 @@ impl Journal {
             Record::Run | Record::Tmp(..) => {}
         }
         Ok(())
+    }
+
+    /// Returns once the out dir's entries as they are now (a rename just made) are durable.
+    pub(crate) fn sync_dir(&self) -> std::io::Result<()> {
+        self.dir_sync.after(|| sync_dir(&self.dir))
     }
 
     /// How many devices are pending.
@@ -345,7 +456,7 @@ pub(crate) fn write_file(
     } else {
         t.persist_noclobber(&dest).map_err(|e| e.error)?;
     }
-    sync_dir(dir)
+    journal.sync_dir()
 }
 
 /// Reads a temporary file of the batch's, never through a symbolic link nor from anything
@@ -373,6 +484,121 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    /// Eight workers recording at once share fsyncs (each fsync here takes 20 ms, as on a
+    /// slow card), every record reaches the file whole, and each `record` returned only
+    /// after an fsync that began once its line was written.
+    #[test]
+    fn concurrent_records_share_fsyncs_and_each_is_durable_first() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        // The file's length when the last fsync began.
+        static SYNCED_LEN: AtomicU64 = AtomicU64::new(0);
+        fn slow_sync(f: &File) -> std::io::Result<()> {
+            let len = f.metadata()?.len();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            SYNCED_LEN.fetch_max(len, Ordering::SeqCst);
+            f.sync_data()
+        }
+        let dir = scratch("group");
+        let Ok((mut journal, _)) = Journal::open(&dir) else {
+            panic!("open")
+        };
+        journal.sync_data = slow_sync;
+        let (workers, each) = (8, 25);
+        std::thread::scope(|s| {
+            for w in 0..workers {
+                let journal = &journal;
+                s.spawn(move || {
+                    for i in 0..each {
+                        let name = format!("dev-{w}-{i}");
+                        journal.record(Record::Done(&name)).unwrap();
+                        // This line is in the file, and an fsync began after it was.
+                        let text = std::fs::read_to_string(&journal.path).unwrap();
+                        let end = text.find(&format!("done\t{name}\n")).unwrap() + name.len() + 6;
+                        assert!(SYNCED_LEN.load(Ordering::SeqCst) >= end as u64, "{name}");
+                    }
+                });
+            }
+        });
+        let text = std::fs::read_to_string(&journal.path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines.len(),
+            1 + workers * each,
+            "the run line and every record"
+        );
+        assert!(lines[1..].iter().all(|l| l.starts_with("done\tdev-")));
+        let fsyncs = locked(&journal.file_sync.state).syncs;
+        assert!(
+            fsyncs <= (workers * each / 2) as u64,
+            "{fsyncs} fsyncs for {} records",
+            workers * each
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The out dir's syncs the same way: each worker's rename is covered by a sync that
+    /// began after it, and eight workers share syncs.
+    #[test]
+    fn dir_syncs_are_shared_and_each_covers_its_change() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let group = GroupSync::default();
+        let changes = AtomicU64::new(0);
+        let covered = AtomicU64::new(0); // the changes made when the last sync began
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    for _ in 0..50 {
+                        let mine = changes.fetch_add(1, Ordering::SeqCst) + 1;
+                        group
+                            .after(|| {
+                                covered.fetch_max(changes.load(Ordering::SeqCst), Ordering::SeqCst);
+                                std::thread::sleep(std::time::Duration::from_millis(5));
+                                Ok(())
+                            })
+                            .unwrap();
+                        assert!(covered.load(Ordering::SeqCst) >= mine);
+                    }
+                });
+            }
+        });
+        let syncs = locked(&group.state).syncs;
+        assert!(syncs <= 200, "{syncs} syncs for 400 changes");
+    }
+
+    /// Once an fsync failed, that record and every later one fail, even if fsync would
+    /// succeed again (the pages it could not write may be gone).
+    #[test]
+    fn a_failed_fsync_fails_every_later_record() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static CALLS: AtomicU64 = AtomicU64::new(0);
+        fn fails_once(f: &File) -> std::io::Result<()> {
+            if CALLS.fetch_add(1, Ordering::SeqCst) == 1 {
+                return Err(std::io::Error::other("EIO from the card"));
+            }
+            f.sync_data()
+        }
+        let dir = scratch("fsync-fails");
+        let Ok((mut journal, _)) = Journal::open(&dir) else {
+            panic!("open")
+        };
+        journal.sync_data = fails_once;
+        journal.record(Record::Done("a")).unwrap();
+        let e = journal.record(Record::Done("b")).unwrap_err();
+        assert!(e.to_string().contains("EIO from the card"), "{e}");
+        let e = journal.record(Record::Done("c")).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("an earlier write of the journal or out dir failed"),
+            "{e}"
+        );
+        assert_eq!(
+            CALLS.load(Ordering::SeqCst),
+            2,
+            "no fsync after the failure"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
