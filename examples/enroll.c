@@ -180,8 +180,8 @@ int main(int argc, char **argv) {
   stepca_client *client = NULL;
   stepca_sign_options *sign_opts = NULL;
   stepca_chain *chain = NULL;
-  uint8_t *csr = NULL, *cert = NULL;
-  size_t csr_len = 0, cert_len = 0;
+  uint8_t *cert = NULL;
+  size_t cert_len = 0;
   char *key_data = NULL, *passphrase = NULL, *token = NULL;
   size_t key_len = 0;
 
@@ -204,7 +204,7 @@ int main(int argc, char **argv) {
     goto out;
   }
 
-  /* 2. The CSR: subject attributes in order, then CN, SANs and EKUs. No JSON, no escaping. */
+  /* 2. What the CSR says: subject attributes in order, then CN, SANs and EKUs. No JSON, no escaping. */
   if ((st = stepca_csr_request_new(&req, &err)) != STEPCA_OK) {
     rc = fail("creating the request", st, err);
     goto out;
@@ -239,11 +239,6 @@ int main(int argc, char **argv) {
       goto out;
     }
   }
-  if ((st = stepca_create_csr(key, req, STEPCA_FORMAT_PEM, &csr, &csr_len, &err)) != STEPCA_OK) {
-    rc = fail("building the CSR", st, err);
-    goto out;
-  }
-
   /* 3. The client: https only, trusting only the CA's root, tokens from the provider. */
   if ((st = stepca_client_builder_new(ca_url, &builder, &err)) != STEPCA_OK ||
       (st = stepca_client_builder_set_root_file(builder, root, &err)) != STEPCA_OK ||
@@ -255,7 +250,9 @@ int main(int argc, char **argv) {
     goto out;
   }
 
-  /* 4. Sign. A token file, when given, overrides the provider for this call. */
+  /* 4. Enroll: the CSR is built and exchanged in one call (stepca_create_csr and
+   * stepca_sign_cert are the two halves, for a CSR that must travel elsewhere). A token
+   * file, when given, overrides the provider for this call. */
   if ((st = stepca_sign_options_new(&sign_opts, &err)) != STEPCA_OK) {
     rc = fail("creating sign options", st, err);
     goto out;
@@ -278,11 +275,11 @@ int main(int argc, char **argv) {
     rc = fail("setting the validity", st, err);
     goto out;
   }
-  if ((st = stepca_sign_cert(client, csr, csr_len, sign_opts, &chain, &err)) != STEPCA_OK) {
+  if ((st = stepca_enroll(client, key, req, sign_opts, &chain, &err)) != STEPCA_OK) {
     if (err != NULL && stepca_error_ca_message(err) != NULL) {
       fprintf(stderr, "enroll: step-ca says: %s\n", stepca_error_ca_message(err));
     }
-    rc = fail("signing", st, err);
+    rc = fail("enrolling", st, err);
     goto out;
   }
 
@@ -303,7 +300,6 @@ int main(int argc, char **argv) {
 
 out:
   stepca_free(cert);
-  stepca_free(csr);
   stepca_chain_free(chain);
   stepca_sign_options_free(sign_opts);
   stepca_client_free(client);
