@@ -229,19 +229,32 @@ impl CertificateChain {
 /// function is reused, verify(algorithm, public key, message, signature), for exactly the
 /// same bytes (compared whole, not by a hash); the path validation around it (dates at the
 /// time asked for, basicConstraints, path length, names, extendedKeyUsage) is webpki's,
-/// every time. A failure is never remembered. Holds the most recently used [`Self::SIZE`].
+/// every time. A failure is never remembered. Holds [`Self::SIZE`]; when full, the least
+/// recently used entry that was never reused goes first (a leaf's signature, checked once),
+/// so that leaves verified by many threads at once do not push out the intermediate's.
 #[derive(Debug, Default)]
 pub(crate) struct SignatureMemo {
     verified: Mutex<VecDeque<Verified>>,
 }
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 struct Verified {
-    /// The algorithm's index in `webpki::ALL_VERIFICATION_ALGS`.
+    /// The algorithm's index in its list (`webpki::ALL_VERIFICATION_ALGS` or rustls's).
     alg: usize,
     public_key: Vec<u8>,
     message: Vec<u8>,
     signature: Vec<u8>,
+    /// Whether it was found here again since it was remembered.
+    reused: bool,
+}
+
+impl Verified {
+    fn is(&self, alg: usize, public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
+        self.alg == alg
+            && self.signature == signature
+            && self.public_key == public_key
+            && self.message == message
+    }
 }
 
 impl SignatureMemo {
@@ -257,25 +270,30 @@ impl SignatureMemo {
     /// Whether this exact verification succeeded before (it becomes the most recent).
     fn seen(&self, alg: usize, public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
         let mut v = self.verified.lock().unwrap_or_else(|p| p.into_inner());
-        let found = v.iter().position(|e| {
-            e.alg == alg
-                && e.signature == signature
-                && e.public_key == public_key
-                && e.message == message
-        });
-        if let Some(i) = found {
-            let e = v.remove(i).expect("index from position");
+        let found = v
+            .iter()
+            .position(|e| e.is(alg, public_key, message, signature));
+        if let Some(mut e) = found.and_then(|i| v.remove(i)) {
+            e.reused = true;
             v.push_front(e);
+            return true;
         }
-        found.is_some()
+        false
     }
 
     fn remember(&self, e: Verified) {
         let mut v = self.verified.lock().unwrap_or_else(|p| p.into_inner());
-        if !v.contains(&e) {
-            v.push_front(e);
-            v.truncate(Self::SIZE);
+        if v.iter()
+            .any(|o| o.is(e.alg, &e.public_key, &e.message, &e.signature))
+        {
+            return;
         }
+        if v.len() >= Self::SIZE {
+            // The oldest never reused, else the oldest.
+            let evict = v.iter().rposition(|o| !o.reused).unwrap_or(v.len() - 1);
+            v.remove(evict);
+        }
+        v.push_front(e);
     }
 
     #[cfg(test)]
@@ -339,6 +357,7 @@ impl SignatureVerificationAlgorithm for Memoized<'_> {
             public_key: public_key.to_vec(),
             message: message.to_vec(),
             signature: signature.to_vec(),
+            reused: false,
         });
         Ok(())
     }
@@ -638,6 +657,32 @@ mod tests {
             calls() - before,
             SignatureMemo::SIZE + 2,
             "entry 0 was kept"
+        );
+
+        // Many threads verifying leaves at once: one reused entry (the intermediate's) stays
+        // however many new ones (leaves) come between its uses.
+        let memo = SignatureMemo::default();
+        let alg = Memoized {
+            index: 0,
+            inner: &INNER,
+            memo: &memo,
+        };
+        alg.verify_signature(b"intermediate", b"m", b"good")
+            .unwrap();
+        alg.verify_signature(b"intermediate", b"m", b"good")
+            .unwrap();
+        let before = calls();
+        for round in 0..5u8 {
+            for leaf in 0..(3 * SignatureMemo::SIZE as u8) {
+                alg.verify_signature(&[round, leaf], b"m", b"good").unwrap();
+            }
+            alg.verify_signature(b"intermediate", b"m", b"good")
+                .unwrap();
+        }
+        assert_eq!(
+            calls() - before,
+            5 * 3 * SignatureMemo::SIZE,
+            "the intermediate was never verified again"
         );
     }
 

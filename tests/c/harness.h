@@ -79,6 +79,11 @@ stepca_client *h_minting_client(void);
  * worked). Call it before anything loads the module, which reads the variable then. The
  * caller removes the directory (h_rmtree) and frees the path. */
 char *h_softhsm_token(const char *label, const char *pin);
+/* Whether SoftHSM2 tokens can be made here: not when STEPCA_TEST_NO_SOFTHSM is set (under
+ * qemu-arm, where a 32-bit SoftHSM2 cannot be given a token; scripts/test-arm.sh). Then
+ * h_softhsm_token only makes the directory, and the suites skip their PKCS#11 parts,
+ * saying so. */
+int h_softhsm_available(void);
 
 /* A CSR for `cn` (as CN and as a DNS SAN) in `format`, signed by an in-memory key. */
 uint8_t *h_csr(const stepca_key *key, const char *cn, stepca_format format, size_t *len);

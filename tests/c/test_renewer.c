@@ -370,7 +370,8 @@ static void test_stop_from_the_callback_and_restart(stepca_client *client) {
 
 static void test_arguments(stepca_client *client) {
   stepca_credential *cred = memory_credential(client, "renewer-args.example.com", 3600);
-  stepca_credential *held = token_credential(client, "renewer-args", 3600);
+  /* Held in the SoftHSM2 token; without one, the held-key checks are skipped. */
+  stepca_credential *held = h_softhsm_available() ? token_credential(client, "renewer-args", 3600) : NULL;
   struct events ev;
   events_init(&ev, NULL);
   stepca_renewer *r = NULL;
@@ -410,16 +411,18 @@ static void test_arguments(stepca_client *client) {
   r = NULL;
 
   /* A held key is rekeyed only with a key callback. */
-  OK(stepca_renewer_new(client, held, on_event, &ev, &r, &e_));
-  OK(stepca_renewer_set_rekey(r, 1, NULL, NULL, &e_));
-  NAMES(stepca_renewer_start(r, &e_), STEPCA_ERR_INVALID_ARGUMENT, "new_key");
-  stepca_renewer_free(r);
+  if (held != NULL) {
+    OK(stepca_renewer_new(client, held, on_event, &ev, &r, &e_));
+    OK(stepca_renewer_set_rekey(r, 1, NULL, NULL, &e_));
+    NAMES(stepca_renewer_start(r, &e_), STEPCA_ERR_INVALID_ARGUMENT, "new_key");
+    stepca_renewer_free(r);
+  }
 
   /* A clone is the same credential: it renews as the original does. */
   stepca_credential *clone = NULL;
   NAMES(stepca_credential_clone(NULL, &clone, &e_), STEPCA_ERR_NULL_ARGUMENT, "credential");
   NAMES(stepca_credential_clone(cred, NULL, &e_), STEPCA_ERR_NULL_ARGUMENT, "credential_out");
-  OK(stepca_credential_clone(held, &clone, &e_));
+  OK(stepca_credential_clone(held != NULL ? held : cred, &clone, &e_));
   stepca_chain *renewed = NULL;
   OK(stepca_credential_renew(client, clone, STEPCA_RENEW_MTLS, &renewed, &e_));
   CHECK(renewed != NULL);
@@ -444,7 +447,7 @@ int main(void) {
   test_arguments(client);
   test_stop_from_the_callback_and_restart(client);
   test_memory_key_renewed_three_times_and_rekeyed(client);
-  test_token_key_renewed_and_rekeyed_in_the_token(client);
+  if (h_softhsm_available()) test_token_key_renewed_and_rekeyed_in_the_token(client);
   stepca_client_free(client);
   h_rmtree(dir);
   free(dir);

@@ -848,7 +848,7 @@ int main(void) {
   stepca_client *client = plain_client(NULL, NULL);
   test_in_memory(client);
   test_callback_signer(client);
-  test_pkcs11(client);
+  if (h_softhsm_available()) test_pkcs11(client);
   test_refusals(client);
   test_other_factory(client);
   test_fingerprints_and_binding(client);

@@ -1018,7 +1018,8 @@ impl Client {
         })
     }
 
-    /// Exchanges a CSR (Csr, PEM or DER) for a Chain at /1.0/sign. `token`: a token str or
+    /// Exchanges a CSR (Csr, PEM or DER) for a Chain at /1.0/sign; a Csr made by this package
+    /// is not read back and verified again, bytes are. `token`: a token str or
     /// a callable for this call (default: the client's provider). `not_before`/`not_after`:
     /// UNIX seconds. `template_data`: a dict or JSON text.
     #[pyo3(signature = (csr, *, token = None, not_before = None, not_after = None, template_data = None))]
