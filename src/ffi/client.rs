@@ -378,22 +378,43 @@ pub unsafe extern "C" fn stepca_enroll(
 ) -> stepca_status {
     call(error, || {
         // SAFETY: pointer contracts forwarded from the caller.
-        let (slot, client, key, request) = unsafe {
-            (
-                out(chain_out, "chain_out")?,
-                handle(client, "client")?,
-                handle(key, "key")?,
-                handle(request, "request")?,
-            )
-        };
-        let default = SignOptions::default();
-        // SAFETY: NULL or live options.
-        let opts = unsafe { options.as_ref() }.map_or(&default, |o| &o.opts);
-        let csr = request.request().build(&key.key)?;
-        let chain = client.client.sign_csr(&csr, opts)?;
-        *slot = into_handle(stepca_chain { chain });
-        Ok(())
+        unsafe {
+            enroll_with(client, key, request, options, chain_out, |k, r| {
+                r.build(&k.key)
+            })
+        }
     })
+}
+
+/// The shared part of `stepca_enroll` and `stepca_enroll_external`: checks the pointers,
+/// builds the CSR with `build` and exchanges it.
+///
+/// # Safety
+/// The callers' pointer contracts.
+unsafe fn enroll_with<K>(
+    client: *const stepca_client,
+    key: *const K,
+    request: *const stepca_csr_request,
+    options: *const stepca_sign_options,
+    chain_out: *mut *mut stepca_chain,
+    build: impl FnOnce(&K, &crate::csr::CsrRequest) -> crate::error::Result<crate::csr::Csr>,
+) -> FfiResult<()> {
+    // SAFETY: pointer contracts forwarded from the caller.
+    let (slot, client, key, request) = unsafe {
+        (
+            out(chain_out, "chain_out")?,
+            handle(client, "client")?,
+            handle(key, "key")?,
+            handle(request, "request")?,
+        )
+    };
+    let default = SignOptions::default();
+    // SAFETY: NULL or live options.
+    let opts = unsafe { options.as_ref() }.map_or(&default, |o| &o.opts);
+    let csr = build(key, request.request())?;
+    let chain = client.client.sign_csr(&csr, opts)?;
+    *slot = into_handle(stepca_chain { chain });
+    Ok(())
 }
 
 /// `stepca_enroll` with an external key (a PKCS#11 key or a signing callback): the CSR is
@@ -410,21 +431,11 @@ pub unsafe extern "C" fn stepca_enroll_external(
 ) -> stepca_status {
     call(error, || {
         // SAFETY: pointer contracts forwarded from the caller.
-        let (slot, client, key, request) = unsafe {
-            (
-                out(chain_out, "chain_out")?,
-                handle(client, "client")?,
-                handle(key, "key")?,
-                handle(request, "request")?,
-            )
-        };
-        let default = SignOptions::default();
-        // SAFETY: NULL or live options.
-        let opts = unsafe { options.as_ref() }.map_or(&default, |o| &o.opts);
-        let csr = request.request().build_with_signer(key.inner.as_ref())?;
-        let chain = client.client.sign_csr(&csr, opts)?;
-        *slot = into_handle(stepca_chain { chain });
-        Ok(())
+        unsafe {
+            enroll_with(client, key, request, options, chain_out, |k, r| {
+                r.build_with_signer(k.inner.as_ref())
+            })
+        }
     })
 }
 
