@@ -70,6 +70,19 @@ fn csr(key: &PrivateKey, cn: &str, sans: &[(SanKind, &str)]) -> Vec<u8> {
     req.build(key).unwrap().der().to_vec()
 }
 
+/// The chain's leaf carries `key`, as openssl reads both.
+fn assert_leaf_carries(pem: &str, key: &PrivateKey, what: &str) {
+    let (ok, cert_pub) =
+        common::run_stdin("openssl", &["x509", "-noout", "-pubkey"], pem.as_bytes());
+    let (ok2, key_pub) = common::run_stdin(
+        "openssl",
+        &["pkey", "-pubout"],
+        key.to_pkcs8_pem().as_bytes(),
+    );
+    assert!(ok && ok2, "{what}");
+    assert_eq!(cert_pub, key_pub, "{what}");
+}
+
 #[test]
 fn enrolls_every_key_type_through_the_provider() {
     let ca = Ca::get();
@@ -104,15 +117,7 @@ fn enrolls_every_key_type_through_the_provider() {
             "{kt:?}: {text}"
         );
         // The leaf's key is ours: openssl's view of the cert key equals the key's.
-        let (ok, cert_pub) =
-            common::run_stdin("openssl", &["x509", "-noout", "-pubkey"], pem.as_bytes());
-        let (ok2, key_pub) = common::run_stdin(
-            "openssl",
-            &["pkey", "-pubout"],
-            key.to_pkcs8_pem().as_bytes(),
-        );
-        assert!(ok && ok2);
-        assert_eq!(cert_pub, key_pub, "{kt:?}");
+        assert_leaf_carries(&pem, &key, &format!("{kt:?}"));
     }
     assert_eq!(
         calls.load(Ordering::SeqCst),
@@ -483,15 +488,7 @@ fn sign_csr_enrolls_a_csr_built_here() {
         let chain = client.sign_csr(&csr, &SignOptions::default()).unwrap();
         let pem = chain.to_pem();
         openssl_verify_chain(&ca.root, &pem, &dir);
-        let (ok, cert_pub) =
-            common::run_stdin("openssl", &["x509", "-noout", "-pubkey"], pem.as_bytes());
-        let (ok2, key_pub) = common::run_stdin(
-            "openssl",
-            &["pkey", "-pubout"],
-            key.to_pkcs8_pem().as_bytes(),
-        );
-        assert!(ok && ok2);
-        assert_eq!(cert_pub, key_pub, "{kt:?}");
+        assert_leaf_carries(&pem, &key, &format!("{kt:?}"));
         assert_eq!(calls.load(Ordering::SeqCst), i + 1);
     }
     let key = PrivateKey::generate(KeyType::EcP256).unwrap();

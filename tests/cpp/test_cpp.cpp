@@ -463,16 +463,10 @@ TEST(Client, ProviderExceptionsAndCaRejectionsCarryTheirDetail) {
   }
 }
 
-TEST(ExternalKey, AnOpensslHeldKeyEnrollsAndRenews) {
-  EVP_PKEY *pkey = EVP_EC_gen("P-256");
-  ASSERT_NE(pkey, nullptr);
-  unsigned char *spki = nullptr;
-  int n = i2d_PUBKEY(pkey, &spki);
-  std::string public_key(reinterpret_cast<char *>(spki), static_cast<size_t>(n));
-  OPENSSL_free(spki);
-  int signatures = 0;
-  stepca::ExternalKey key(public_key, STEPCA_SIG_ECDSA_P256_SHA256, [&](const std::string &msg) {
-    ++signatures;
+// A sign function over an OpenSSL key (SHA-256), counting its calls in `count`.
+stepca::SignFunction sha256_signer(EVP_PKEY *pkey, int &count) {
+  return [pkey, &count](const std::string &msg) {
+    ++count;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     size_t len = 0;
     EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, pkey);
@@ -483,7 +477,18 @@ TEST(ExternalKey, AnOpensslHeldKeyEnrollsAndRenews) {
     EVP_MD_CTX_free(ctx);
     sig.resize(len);
     return sig;
-  });
+  };
+}
+
+TEST(ExternalKey, AnOpensslHeldKeyEnrollsAndRenews) {
+  EVP_PKEY *pkey = EVP_EC_gen("P-256");
+  ASSERT_NE(pkey, nullptr);
+  unsigned char *spki = nullptr;
+  int n = i2d_PUBKEY(pkey, &spki);
+  std::string public_key(reinterpret_cast<char *>(spki), static_cast<size_t>(n));
+  OPENSSL_free(spki);
+  int signatures = 0;
+  stepca::ExternalKey key(public_key, STEPCA_SIG_ECDSA_P256_SHA256, sha256_signer(pkey, signatures));
   auto c = client();
   auto chain = c.sign(key.csr(stepca::CsrRequest().subject("CN", "cpp-held.example.com").dns("cpp-held.example.com")));
   auto renewed = c.renew(chain, key);
@@ -516,19 +521,7 @@ TEST(Client, EnrollBuildsAndExchangesTheCsrInOneCall) {
   EVP_PKEY *pkey = EVP_EC_gen("P-256");
   ASSERT_NE(pkey, nullptr);
   int signatures = 0;
-  stepca::ExternalKey held(spki(pkey), STEPCA_SIG_ECDSA_P256_SHA256, [&](const std::string &msg) {
-    ++signatures;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    size_t len = 0;
-    EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, pkey);
-    EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char *>(msg.data()), msg.size());
-    std::string sig(len, '\0');
-    EVP_DigestSign(ctx, reinterpret_cast<unsigned char *>(&sig[0]), &len, reinterpret_cast<const unsigned char *>(msg.data()),
-                   msg.size());
-    EVP_MD_CTX_free(ctx);
-    sig.resize(len);
-    return sig;
-  });
+  stepca::ExternalKey held(spki(pkey), STEPCA_SIG_ECDSA_P256_SHA256, sha256_signer(pkey, signatures));
   chain = c.enroll(held, stepca::CsrRequest().subject("CN", "cpp-enroll-held.example.com").dns("cpp-enroll-held.example.com"));
   EXPECT_EQ(leaf_spki(chain), spki(pkey));
   EXPECT_EQ(signatures, 1);
