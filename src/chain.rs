@@ -26,16 +26,33 @@ pub struct CertificateChain {
 impl CertificateChain {
     /// A chain from DER certificates, leaf first. Each one must parse.
     pub fn from_der(certs: Vec<Vec<u8>>) -> Result<Self> {
+        let chain = Self::unparsed(certs)?;
+        chain.parse()?;
+        Ok(chain)
+    }
+
+    /// A chain whose certificates are not parsed yet: only for a caller that goes on to
+    /// [`Self::parse`] it (and keeps the result), so that each certificate is parsed once.
+    pub(crate) fn unparsed(certs: Vec<Vec<u8>>) -> Result<Self> {
         if certs.is_empty() {
             return Err(Error::new(
                 ErrorKind::MalformedResponse,
                 "response: no certificate in the chain",
             ));
         }
-        for (i, der) in certs.iter().enumerate() {
-            parse_cert(der, i)?;
-        }
         Ok(CertificateChain { certs })
+    }
+
+    /// Every certificate parsed, leaf first; a certificate that does not parse (or has
+    /// bytes after it) is [`ErrorKind::MalformedResponse`] naming its index.
+    pub(crate) fn parse(&self) -> Result<ParsedChain<'_>> {
+        let certs = self
+            .certs
+            .iter()
+            .enumerate()
+            .map(|(i, der)| parse_cert(der, i))
+            .collect::<Result<_>>()?;
+        Ok(ParsedChain { chain: self, certs })
     }
 
     /// Reads a PEM chain (leaf first), as written by [`CertificateChain::to_pem`] or step.
@@ -132,12 +149,17 @@ impl CertificateChain {
         now: SystemTime,
         memo: Option<&SignatureMemo>,
     ) -> Result<()> {
-        let parsed: Vec<X509Certificate<'_>> = self
-            .certs
-            .iter()
-            .enumerate()
-            .map(|(i, der)| parse_cert(der, i))
-            .collect::<Result<_>>()?;
+        self.parse()?.verify(spki, roots, now, memo)
+    }
+
+    fn verify_parsed(
+        &self,
+        parsed: &[X509Certificate<'_>],
+        spki: &[u8],
+        roots: &Anchors,
+        now: SystemTime,
+        memo: Option<&SignatureMemo>,
+    ) -> Result<()> {
         if parsed[0].tbs_certificate.subject_pki.raw != spki {
             return Err(invalid(
                 "certificate: the issued leaf does not carry the CSR's public key",
@@ -199,7 +221,7 @@ impl CertificateChain {
                 None,
                 None,
             )
-            .map_err(|e| invalid(format!("certificate: {}", explain(&parsed, &e, now))))?;
+            .map_err(|e| invalid(format!("certificate: {}", explain(parsed, &e, now))))?;
         for issuer in path.intermediate_certificates() {
             let index = self
                 .certs
@@ -220,6 +242,27 @@ impl CertificateChain {
             }
         }
         Ok(())
+    }
+}
+
+/// A chain with its certificates parsed (by [`CertificateChain::parse`]), so that a caller
+/// that checks the parse and then the chain parses each certificate once.
+pub(crate) struct ParsedChain<'a> {
+    chain: &'a CertificateChain,
+    certs: Vec<X509Certificate<'a>>,
+}
+
+impl ParsedChain<'_> {
+    /// [`CertificateChain::verify_anchored`] on the certificates parsed already.
+    pub(crate) fn verify(
+        &self,
+        spki: &[u8],
+        roots: &Anchors,
+        now: SystemTime,
+        memo: Option<&SignatureMemo>,
+    ) -> Result<()> {
+        self.chain
+            .verify_parsed(&self.certs, spki, roots, now, memo)
     }
 }
 

@@ -566,6 +566,38 @@ fn wrong_and_unverifiable_chains_keep_what_was_issued() {
     let e = client.sign(&csr, &SignOptions::default()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::MalformedResponse);
     assert_eq!(e.received(), Some("{\"crt\":"));
+    // PEM blocks that are not X.509 certificates (the intermediate's position, then the
+    // leaf's, a valid certificate with bytes after it): malformed, naming the position,
+    // with the whole answer kept.
+    let mut trailing = ca.leaf(&kp, &["x"], false);
+    trailing.push(0);
+    for (chain, index) in [
+        (
+            [pem(&ca.leaf(&kp, &["x"], false)), pem(b"not a certificate")],
+            1,
+        ),
+        ([pem(&trailing), pem(&ca.inter_der)], 0),
+    ] {
+        let answer = serde_json::json!({ "certChain": chain }).to_string();
+        let server = FaultServer::start(
+            server_tls(&ca, &["127.0.0.1"], false),
+            Fault::Answer(201, "application/json", answer.clone()),
+        );
+        let client = client_for(
+            &server.url(),
+            &ca.root_pem,
+            Duration::from_secs(5),
+            Arc::new(AtomicUsize::new(0)),
+        );
+        let e = client.sign(&csr, &SignOptions::default()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::MalformedResponse, "{e}");
+        assert!(
+            e.message()
+                .contains(&format!("chain[{index}] is not a valid X.509 certificate")),
+            "{e}"
+        );
+        assert_eq!(e.received(), Some(answer.as_str()));
+    }
 }
 
 #[test]
