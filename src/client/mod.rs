@@ -31,7 +31,6 @@ pub use builder::ClientBuilder;
 pub use renew::{RenewAuth, renew_after};
 pub(crate) use renew::{random_below, renew_after_at};
 #[cfg(feature = "fuzzing")]
-#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use request::parse_sign_response;
 pub use revoke::{RevokeOptions, normalize_serial};
 pub use sign::SignOptions;

@@ -169,7 +169,7 @@ impl Client {
                     .with_received(chain.to_pem());
                 self.with_skew(e, &resp)
             })?;
-        drop(parsed);
+        drop(parsed); // it borrows `chain`
         Ok(chain)
     }
 
