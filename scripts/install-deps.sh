@@ -3,8 +3,8 @@
 # step-ca v0.30.2 and step v0.30.6 (go install, CGO off), cbindgen 0.29.4, cargo-deny
 # 0.20.2, and Debian packages (openssl, curl, valgrind, pkg-config, cmake, GoogleTest, GNU
 # time, SoftHSM2, libfaketime, systemd for systemd-analyze, zsh, fish and groff for the
-# completion and man-page checks, python3-venv for the Python package's tests, perf for
-# the benchmark's profile).
+# completion and man-page checks, python3-venv for the Python package's tests, perf and eatmydata for
+# the benchmark's profile and batch).
 # Safe to run repeatedly.
 set -euo pipefail
 quiet=0
@@ -28,6 +28,8 @@ for sh in zsh fish; do command -v $sh >/dev/null || need_apt+=($sh); done
 command -v groff >/dev/null || need_apt+=(groff-base)
 # scripts/bench.sh profiles libstepca's enrollment with perf.
 command -v perf >/dev/null || need_apt+=(linux-perf)
+# ... and runs its batch once with fsync made a no-op, to show what durability costs.
+command -v eatmydata >/dev/null || need_apt+=(eatmydata)
 # The Python package's tests build and install its wheel in venvs.
 python3 -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
