@@ -5,8 +5,9 @@
 //! NAME.crt holds a chain valid now for its key, up to the client's root, is skipped. Else
 //! the journal records `sign` with the name of a new temporary file for its chain (fsynced),
 //! that file is created (exclusively), the request is sent, the chain is written, fsynced
-//! and renamed into place, the directory fsynced, and the journal records `done` (see
-//! [`journal`]).
+//! and renamed into place, and the journal records `done` (see [`journal`]). The renames and
+//! `done` records are synced together when the run ends, before the journal is removed: a
+//! run stopped before then finds each chain in place or in its temporary file.
 //!
 //! A run that was killed leaves at most `--parallel` devices pending in the journal. The
 //! next run first puts in place any chain such a device's temporary file holds that is
@@ -195,9 +196,6 @@ fn enroll_one(cx: &Ctx<'_>, d: &Device) -> Outcome {
             e.error,
             kept.map_or_else(|e| format!("nowhere: {e}"), |p| p.display().to_string())
         ));
-    }
-    if let Err(e) = cx.journal.sync_dir() {
-        return Outcome::Failed(format!("{}: {e}", cx.dir.display()));
     }
     if let Err(e) = cx.journal.record(Record::Done(name)) {
         // The chain is in place; the next run sees it and does not name the device.
@@ -466,7 +464,14 @@ pub(crate) fn run(
     bar.finish_and_clear();
     let sig = stop.load(Ordering::SeqCst);
     let pending = journal.pending();
-    journal.close(dir);
+    if let Err(e) = journal.close(dir) {
+        // The chains are written; whether they would outlive a power loss now is unknown.
+        eprintln!(
+            "stepca: {}: syncing the chains and the journal failed ({e}): the journal is kept, \
+             and the next run checks every device it names",
+            dir.display()
+        );
+    }
     let mut failures = failures.into_inner().unwrap_or_default();
     failures.sort();
     for (name, why) in &failures {

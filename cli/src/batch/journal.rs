@@ -3,9 +3,11 @@
 //! recorded in the journal before anything is written into it).
 //!
 //! The journal, `.stepca-batch.journal`, is a text file appended to, one record a line, each
-//! record durable (fsynced) before `record` returns; records written by several workers at
-//! once share one fsync (group commit), fields separated by tabs (device names hold no control
-//! characters):
+//! record but `done` durable (fsynced) before `record` returns; records written by several
+//! workers at once share one fsync (group commit). A `done` is synced with a later record or
+//! when the run ends: a run stopped before that finds the device's chain in place, or in the
+//! temporary file its `sign` record names, and records `done` again. Fields are separated by
+//! tabs (device names hold no control characters):
 //!
 //! ```text
 //! run     PID  UNIX-TIME      a run starts
@@ -311,7 +313,8 @@ impl Journal {
         Ok((journal, prev))
     }
 
-    /// Appends `r` and returns once it is durable.
+    /// Appends `r` and returns once it is durable; a `done` is left to a later sync (see the
+    /// module's comment).
     pub(crate) fn record(&self, r: Record<'_>) -> std::io::Result<()> {
         let line = match r {
             Record::Run => format!("run\t{}\t{}\n", std::process::id(), crate::now()),
@@ -330,7 +333,9 @@ impl Journal {
                 return Err(e);
             }
         }
-        self.file_sync.after(|| (self.sync_data)(&self.file))?;
+        if !matches!(r, Record::Done(_)) {
+            self.file_sync.after(|| (self.sync_data)(&self.file))?;
+        }
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         match r {
             Record::Sign(n, _) | Record::Unsure(n) => {
@@ -354,12 +359,17 @@ impl Journal {
         self.pending.lock().map_or(0, |p| p.len())
     }
 
-    /// The end of a run: with nothing pending the journal has nothing left to say, and is
-    /// removed; otherwise it stays for the next run.
-    pub(crate) fn close(self, dir: &Path) {
+    /// The end of a run: the chains' renames and the `done` records, not synced one by one,
+    /// are made durable; then, with nothing pending, the journal has nothing left to say and
+    /// is removed (not before: without it a chain whose rename was lost would be found by
+    /// nothing). A failed sync keeps the journal for the next run, and is returned.
+    pub(crate) fn close(self, dir: &Path) -> std::io::Result<()> {
+        self.sync_dir()?;
+        self.file_sync.after(|| (self.sync_data)(&self.file))?;
         if self.pending() == 0 && std::fs::remove_file(&self.path).is_ok() {
             let _ = sync_dir(dir);
         }
+        Ok(())
     }
 }
 
@@ -512,10 +522,11 @@ mod tests {
                 s.spawn(move || {
                     for i in 0..each {
                         let name = format!("dev-{w}-{i}");
-                        journal.record(Record::Done(&name)).unwrap();
+                        journal.record(Record::Rejected(&name)).unwrap();
                         // This line is in the file, and an fsync began after it was.
                         let text = std::fs::read_to_string(&journal.path).unwrap();
-                        let end = text.find(&format!("done\t{name}\n")).unwrap() + name.len() + 6;
+                        let end =
+                            text.find(&format!("rejected\t{name}\n")).unwrap() + name.len() + 10;
                         assert!(SYNCED_LEN.load(Ordering::SeqCst) >= end as u64, "{name}");
                     }
                 });
@@ -528,7 +539,7 @@ mod tests {
             1 + workers * each,
             "the run line and every record"
         );
-        assert!(lines[1..].iter().all(|l| l.starts_with("done\tdev-")));
+        assert!(lines[1..].iter().all(|l| l.starts_with("rejected\tdev-")));
         let fsyncs = locked(&journal.file_sync.state).syncs;
         assert!(
             fsyncs <= (workers * each / 2) as u64,
@@ -584,8 +595,8 @@ mod tests {
             panic!("open")
         };
         journal.sync_data = fails_once;
-        journal.record(Record::Done("a")).unwrap();
-        let e = journal.record(Record::Done("b")).unwrap_err();
+        journal.record(Record::Rejected("a")).unwrap();
+        let e = journal.record(Record::Rejected("b")).unwrap_err();
         assert!(e.to_string().contains("EIO from the card"), "{e}");
         let e = journal.record(Record::Done("c")).unwrap_err();
         assert!(
@@ -598,6 +609,63 @@ mod tests {
             2,
             "no fsync after the failure"
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A `done` waits for a later sync: `close` makes it (and the out dir's renames)
+    /// durable while the journal is still there, and only then removes it.
+    #[test]
+    fn done_is_synced_at_close_before_the_journal_goes() {
+        use std::os::unix::fs::MetadataExt;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static SYNCS: AtomicU64 = AtomicU64::new(0);
+        static LINKED_AT_LAST: AtomicU64 = AtomicU64::new(0);
+        fn counted(f: &File) -> std::io::Result<()> {
+            SYNCS.fetch_add(1, Ordering::SeqCst);
+            LINKED_AT_LAST.store(f.metadata()?.nlink(), Ordering::SeqCst);
+            f.sync_data()
+        }
+        let dir = scratch("done-at-close");
+        let Ok((mut journal, _)) = Journal::open(&dir) else {
+            panic!("open")
+        };
+        journal.sync_data = counted;
+        journal
+            .record(Record::Sign("a", ".a.crt.stepca-batch-x.tmp"))
+            .unwrap();
+        assert_eq!(SYNCS.load(Ordering::SeqCst), 1, "sign is durable at once");
+        journal.record(Record::Done("a")).unwrap();
+        assert_eq!(SYNCS.load(Ordering::SeqCst), 1, "done waits");
+        assert_eq!(journal.pending(), 0);
+        let path = journal.path.clone();
+        journal.close(&dir).unwrap();
+        assert_eq!(SYNCS.load(Ordering::SeqCst), 2, "close synced the done");
+        assert_eq!(
+            LINKED_AT_LAST.load(Ordering::SeqCst),
+            1,
+            "before the journal went"
+        );
+        assert!(!path.exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A sync that fails at the end keeps the journal (and says so to the caller): the
+    /// next run checks the devices it names.
+    #[test]
+    fn a_failed_sync_at_close_keeps_the_journal() {
+        fn fails(_: &File) -> std::io::Result<()> {
+            Err(std::io::Error::other("EIO at the end"))
+        }
+        let dir = scratch("close-fails");
+        let Ok((mut journal, _)) = Journal::open(&dir) else {
+            panic!("open")
+        };
+        journal.record(Record::Done("a")).unwrap();
+        journal.sync_data = fails;
+        let path = journal.path.clone();
+        let e = journal.close(&dir).unwrap_err();
+        assert!(e.to_string().contains("EIO at the end"), "{e}");
+        assert!(path.exists());
         let _ = std::fs::remove_dir_all(&dir);
     }
 
