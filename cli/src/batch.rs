@@ -9,7 +9,9 @@
 //! `done` records are synced together when the run ends, before the journal is removed: a
 //! run stopped before then finds each chain in place or in its temporary file.
 //!
-//! A run that was killed leaves at most `--parallel` devices pending in the journal. The
+//! A run that was killed leaves at most `--parallel` devices pending in the journal (after a
+//! power loss, also devices whose `done` had not reached the disk: their chains are found in
+//! place or in their temporary files, and they are not named). The
 //! next run first puts in place any chain such a device's temporary file holds that is
 //! valid for its key (the response had arrived), then removes the temporary files the
 //! journal names, and names the devices still pending: their request may have been signed
