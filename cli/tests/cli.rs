@@ -1178,15 +1178,20 @@ fn daemon_renews_in_a_row_running_exec_and_signalling_after_each() {
         .to_string();
     // The process to signal: a shell noting each SIGHUP, its pid in a file.
     let (hups, ready, pid_file) = (e.p("hups"), e.p("ready"), e.p("helper.pid"));
-    let helper = KillOnDrop(
-        Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "trap 'echo hup >> {hups}' HUP; : > {ready}; while :; do sleep 0.05; done"
-            ))
-            .spawn()
-            .unwrap(),
-    );
+    let mut sh = Command::new("sh");
+    sh.arg("-c").arg(format!(
+        "trap 'echo hup >> {hups}' HUP; : > {ready}; while :; do sleep 0.05; done"
+    ));
+    // A shell cannot trap a signal ignored when it started (POSIX), and a test run under
+    // nohup ignores SIGHUP: the helper starts with SIGHUP's default disposition.
+    // SAFETY: signal(2) is async-signal-safe, and nothing else runs in the child.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut sh, || {
+            libc::signal(libc::SIGHUP, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let helper = KillOnDrop(sh.spawn().unwrap());
     poll("helper ready", Duration::from_secs(5), || {
         Path::new(&ready).exists()
     });
