@@ -508,6 +508,20 @@ fn wrong_and_unverifiable_chains_keep_what_was_issued() {
     let ca = TestCa::new("Chain");
     let (kp, csr) = key_and_csr();
     let other = KeyPair::generate().unwrap();
+    // A sign request to a server that answers `answer` with a 201.
+    let sign_answered = |answer: String| {
+        let server = FaultServer::start(
+            server_tls(&ca, &["127.0.0.1"], false),
+            Fault::Answer(201, "application/json", answer),
+        );
+        client_for(
+            &server.url(),
+            &ca.root_pem,
+            Duration::from_secs(5),
+            Arc::new(AtomicUsize::new(0)),
+        )
+        .sign(&csr, &SignOptions::default())
+    };
     let body = |leaf: Vec<u8>| {
         serde_json::json!({"crt": pem(&leaf), "ca": pem(&ca.inter_der), "certChain": [pem(&leaf), pem(&ca.inter_der)]}).to_string()
     };
@@ -519,17 +533,7 @@ fn wrong_and_unverifiable_chains_keep_what_was_issued() {
         (body(ca.forged_leaf(&kp)), "is not signed by"),
     ];
     for (answer, needle) in cases {
-        let server = FaultServer::start(
-            server_tls(&ca, &["127.0.0.1"], false),
-            Fault::Answer(201, "application/json", answer),
-        );
-        let client = client_for(
-            &server.url(),
-            &ca.root_pem,
-            Duration::from_secs(5),
-            Arc::new(AtomicUsize::new(0)),
-        );
-        let e = client.sign(&csr, &SignOptions::default()).unwrap_err();
+        let e = sign_answered(answer).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::ChainInvalid, "{e}");
         assert!(e.message().contains(needle), "{e}");
         assert!(
@@ -541,29 +545,9 @@ fn wrong_and_unverifiable_chains_keep_what_was_issued() {
     let good =
         serde_json::json!({"crt": pem(&ca.leaf(&kp, &["x"], false)), "ca": pem(&ca.inter_der)})
             .to_string();
-    let server = FaultServer::start(
-        server_tls(&ca, &["127.0.0.1"], false),
-        Fault::Answer(201, "application/json", good),
-    );
-    let client = client_for(
-        &server.url(),
-        &ca.root_pem,
-        Duration::from_secs(5),
-        Arc::new(AtomicUsize::new(0)),
-    );
-    assert_eq!(client.sign(&csr, &SignOptions::default()).unwrap().len(), 2);
+    assert_eq!(sign_answered(good).unwrap().len(), 2);
     // Garbage with a 201 is malformed, and kept too.
-    let server = FaultServer::start(
-        server_tls(&ca, &["127.0.0.1"], false),
-        Fault::Answer(201, "application/json", "{\"crt\":".into()),
-    );
-    let client = client_for(
-        &server.url(),
-        &ca.root_pem,
-        Duration::from_secs(5),
-        Arc::new(AtomicUsize::new(0)),
-    );
-    let e = client.sign(&csr, &SignOptions::default()).unwrap_err();
+    let e = sign_answered("{\"crt\":".into()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::MalformedResponse);
     assert_eq!(e.received(), Some("{\"crt\":"));
     // PEM blocks that are not X.509 certificates (the intermediate's position, then the
@@ -579,17 +563,7 @@ fn wrong_and_unverifiable_chains_keep_what_was_issued() {
         ([pem(&trailing), pem(&ca.inter_der)], 0),
     ] {
         let answer = serde_json::json!({ "certChain": chain }).to_string();
-        let server = FaultServer::start(
-            server_tls(&ca, &["127.0.0.1"], false),
-            Fault::Answer(201, "application/json", answer.clone()),
-        );
-        let client = client_for(
-            &server.url(),
-            &ca.root_pem,
-            Duration::from_secs(5),
-            Arc::new(AtomicUsize::new(0)),
-        );
-        let e = client.sign(&csr, &SignOptions::default()).unwrap_err();
+        let e = sign_answered(answer.clone()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::MalformedResponse, "{e}");
         assert!(
             e.message()
