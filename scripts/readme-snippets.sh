@@ -194,15 +194,29 @@ run_renew() {
   new_key "$d/key.pem"
   renew_ok() {
     token "$n" "$d/token" || return 1
-    local first
     # A 10 s certificate kept fresh for 20 s: renewed at least twice, the last chain on disk.
     runv "$bin" 2 "$STEPCA_URL" "$STEPCA_ROOT" "$d/key.pem" "$d/token" "$n" "$d/chain.pem" \
       "$d/new.key" 20 10 || return 1
-    chain_ok "$d/chain.pem" "$d/key.pem" "$n" || return 1
-    [ "$(grep -c '^renewed$' "$work/stderr")" -ge 2 ] || { echo "expected 2+ 'renewed' lines"; return 1; }
-    [ ! -e "$d/new.key" ] || { echo "no rekey was due, yet a key was written"; return 1; }
+    local lines
+    lines=$(grep '^renewed' "$work/stderr")
+    [ "$(grep -c . <<<"$lines")" -ge 2 ] || { echo "expected 2+ 'renewed' lines"; return 1; }
+    # The certificate keeps the lifetime the first one had left when step-ca signed it, so
+    # a slow start (valgrind on a loaded machine) can make it renew 10+ times in 20 s; the
+    # 10th renewal (and only every 10th) then rekeys. A renewal that ends while the renewer
+    # stops is written but not reported, so the files may be one renewal ahead of the lines.
+    if grep -vn '^renewed$' <<<"$lines" | grep -vqE '^[0-9]*0:renewed with a new key$'; then
+      echo "a rekey that was not the 10th, 20th... renewal"; return 1
+    fi
+    if [ -e "$d/new.key" ]; then
+      [ "$(grep -c . <<<"$lines")" -ge 9 ] || { echo "a key was written before the 10th renewal"; return 1; }
+      chain_ok "$d/chain.pem" "$d/new.key" "$n"
+    else
+      grep -q 'with a new key' <<<"$lines" && { echo "a rekey was reported, yet no key was written"; return 1; }
+      [ "$(grep -c . <<<"$lines")" -lt 10 ] || { echo "10+ renewals and no new key"; return 1; }
+      chain_ok "$d/chain.pem" "$d/key.pem" "$n"
+    fi
   }
-  check "renew: a 10 s certificate renewed 2+ times in 20 s, last chain verifies (valgrind)" renew_ok
+  check "renew: a 10 s certificate renewed 2+ times in 20 s, every 10th with a new key, last chain verifies (valgrind)" renew_ok
 }
 
 # --- go-enroll: the Go command ----------------------------------------------------------
