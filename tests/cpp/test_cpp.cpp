@@ -1343,11 +1343,26 @@ std::string slurp(const std::string &path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-// A credential for `key` whose certificate lives `seconds` (step-ca back-dates notBefore).
+// A credential for `key` whose certificate has `seconds` left when it arrives (step-ca
+// back-dates notBefore). notAfter is absolute and renewals keep the life the first
+// certificate had left, so time lost before step-ca signs (valgrind, a loaded machine)
+// would shorten every renewal: the token is minted before notAfter is set, and a
+// certificate that still arrives with less than seconds - 2 left is signed again with the
+// lost time added (at most three tries).
 stepca::Credential short_lived(const stepca::Client &c, const stepca::Key &key, const std::string &cn, int seconds) {
-  stepca::SignOptions opts;
-  opts.not_after = unix_now() + seconds;
-  return stepca::Credential(c.sign(csr_for(key, cn), opts), key);
+  const std::string csr = csr_for(key, cn);
+  int64_t lost = 0;
+  for (int attempt = 1;; ++attempt) {
+    stepca::SignOptions opts;
+    stepca::Claims claims;
+    claims.subject = cn;
+    opts.token = mint(claims);
+    opts.not_after = unix_now() + seconds + lost;
+    auto chain = c.sign(csr, opts);
+    const int64_t left = chain.validity().not_after - unix_now();
+    if (attempt == 3 || left >= seconds - 2) return stepca::Credential(chain, key);
+    lost += seconds - left;
+  }
 }
 
 // An EC P-256 key held by OpenSSL behind a sign function that owns it.
@@ -1566,13 +1581,14 @@ TEST(Renewer, AThrowingEventFunctionDoesNotStopItAndStopFromTheFunctionOnlyAsks)
   auto key = stepca::Key::generate(stepca::KeyType::EcP256);
   stepca::Credential cred(c.sign(csr_for(key, "cpp-renewer-throw.example.com")), key);
   Seen seen;
-  std::atomic<bool> stop_from_callback{false}, returned{false};
+  std::atomic<bool> stop_from_callback{false}, release{false}, returned{false};
   std::optional<stepca::Renewer> r;
   r.emplace(c, cred, [&](const stepca::RenewerEvent &e) {
     if (stop_from_callback) r->stop();
     seen.record(e);
     if (stop_from_callback) {
-      std::this_thread::sleep_for(300ms);
+      // Held until the test lets go (at most 20 s), so the test sees it still running.
+      for (int i = 0; i < 2000 && !release; ++i) std::this_thread::sleep_for(10ms);
       returned = true;
     }
     if (e.kind == Kind::Scheduled) throw std::runtime_error("a bug in the event function");
@@ -1600,8 +1616,14 @@ TEST(Renewer, AThrowingEventFunctionDoesNotStopItAndStopFromTheFunctionOnlyAsks)
   r->renew_now();
   EXPECT_NO_THROW(r->two_thirds());
   EXPECT_FALSE(returned);
+  // The destructor waits for the function, which returns only once released.
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(200ms);
+    release = true;
+  });
   r.reset();
   EXPECT_TRUE(returned);
+  releaser.join();
   std::lock_guard<std::mutex> lock(seen.mu);
   EXPECT_EQ(seen.events.size(), reported + 1) << "an event after the function stopped the renewer";
 }
