@@ -167,8 +167,20 @@ fn mode(path: &str) -> u32 {
 }
 
 fn openssl_verify(root: &str, chain: &str) {
+    openssl_verify_args(root, chain, &[]);
+}
+
+/// [`openssl_verify`] at `at` (UNIX seconds): for a certificate of seconds that may have
+/// expired by the time the check runs.
+fn openssl_verify_at(root: &str, chain: &str, at: i64) {
+    openssl_verify_args(root, chain, &["-attime", &at.to_string()]);
+}
+
+fn openssl_verify_args(root: &str, chain: &str, extra: &[&str]) {
     let out = Command::new("openssl")
-        .args(["verify", "-CAfile", root, "-untrusted", chain, chain])
+        .arg("verify")
+        .args(extra)
+        .args(["-CAfile", root, "-untrusted", chain, chain])
         .output()
         .unwrap();
     assert!(
@@ -367,7 +379,16 @@ fn renew_loop_renews_about_two_thirds_in() {
     ];
     let prov = e.prov();
     args.extend(prov.iter().map(String::as_str));
-    let first = e.ok(&args)["serial"].as_str().unwrap().to_string();
+    let enrolled = e.ok(&args);
+    let first = enrolled["serial"].as_str().unwrap().to_string();
+    let na1 = enrolled["not_after"].as_i64().unwrap();
+    let unix = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    };
+    let spawned = unix();
     let mut child = e
         .cmd(&["renew", "--cert", &c, "--key", &k, "--loop"])
         .spawn()
@@ -376,33 +397,35 @@ fn renew_loop_renews_about_two_thirds_in() {
     let mut renewed = None;
     while start.elapsed() < Duration::from_secs(20) {
         std::thread::sleep(Duration::from_millis(200));
-        let now = e.ok(&["inspect", "--cert", &c])["serial"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        if now != first {
-            renewed = Some(start.elapsed());
+        let now = e.ok(&["inspect", "--cert", &c]);
+        if now["serial"].as_str().unwrap() != first {
+            renewed = Some(now);
             break;
         }
     }
     let _ = child.kill();
     let _ = child.wait();
-    let at = renewed.expect("the loop renewed the certificate");
-    // step-ca back-dates a minute, so a 9 s certificate lives 69 s and is past two thirds
-    // at issue: it is due after half of what remains (about 4.5 s), not at once.
-    assert!(
-        at >= Duration::from_secs(3) && at < Duration::from_secs(12),
-        "{at:?}"
+    let now = renewed.expect("the loop renewed the certificate");
+    // When step-ca signed the renewal: it back-dates notBefore by a minute.
+    let (nb2, na2) = (
+        now["not_before"].as_i64().unwrap(),
+        now["not_after"].as_i64().unwrap(),
     );
-    // And the loop did not spin: the renewed certificate is not due again at once.
-    let due = e.ok(&["inspect", "--cert", &c])["renew_after"]
-        .as_u64()
-        .unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    assert!(due + 1 >= now + 3, "due {due}, now {now}");
+    let renewed_at = nb2 + 60;
+    // step-ca back-dates a minute, so a 9 s certificate lives 69 s and is past two thirds
+    // at issue: the loop, started at `spawned` or later, renews after half of what was left
+    // then (whole seconds: one less), not at once, and before the certificate expires.
+    assert!(
+        renewed_at >= spawned + (na1 - spawned) / 2 - 1 && renewed_at <= na1,
+        "renewed at {renewed_at}, spawned {spawned}, expiring {na1}"
+    );
+    // And the loop does not spin: the renewed certificate, just issued, is not due before
+    // half of what it had left when issued (whenever this check runs).
+    let due = now["renew_after"].as_i64().unwrap();
+    assert!(
+        due >= renewed_at + (na2 - renewed_at) / 2 - 1,
+        "due {due}, renewed at {renewed_at}, expiring {na2}"
+    );
 }
 
 /// `a` followed by `b`.
@@ -1461,10 +1484,8 @@ fn daemon_rekeys_every_n_writing_the_key_and_refuses_a_pkcs11_key() {
             .any(|x| x.starts_with("stepca: renewed ") && x.ends_with(&written))
     });
     stops_cleanly(&mut d, libc::SIGTERM);
-    assert_eq!(
-        &e.serial_not_after(&c).0,
-        renewed_serials(&lines).last().unwrap()
-    );
+    let (serial, not_after) = e.serial_not_after(&c);
+    assert_eq!(&serial, renewed_serials(&lines).last().unwrap());
     assert_ne!(std::fs::read(&k).unwrap(), old_key);
     assert_eq!(mode(&k), 0o600);
     let pubkey = |args: &[&str]| run_ok(Command::new("openssl").args(args));
@@ -1473,7 +1494,8 @@ fn daemon_rekeys_every_n_writing_the_key_and_refuses_a_pkcs11_key() {
         pubkey(&["pkey", "-in", &k, "-pubout"]),
         "the key on disk is the new certificate's"
     );
-    openssl_verify(&e.root, &c);
+    // A 5 s certificate may have expired by now: verified at its last second.
+    openssl_verify_at(&e.root, &c, not_after - 1);
 
     let uri = format!("pkcs11:token=t;object=o?module-path={MODULE}&pin-value=1234");
     let said = e.fails(
@@ -1614,25 +1636,35 @@ fn needs_renewal_exit_codes_as_step() {
     };
     let (fresh, due) = (e.p("fresh.crt"), e.p("due.crt"));
     e.enroll("cli-fresh.example.com", &e.p("fresh.key"), &fresh, 3600);
-    // 10 s and the minute step-ca back-dates: 60 of 70 s, past two thirds at once.
-    e.enroll("cli-due.example.com", &e.p("due.key"), &due, 10);
-    // And one that expired an hour ago (needs-renewal asks no CA).
-    let (expired, expired_key) = (e.p("expired.crt"), e.p("expired.key"));
-    run_ok(Command::new("step").args([
-        "certificate",
-        "create",
+    // Certificates made by step (needs-renewal asks no CA) with a window of their own.
+    let self_signed = |name: &str, crt: &str, key: &str, not_before: &str, not_after: &str| {
+        run_ok(Command::new("step").args([
+            "certificate",
+            "create",
+            name,
+            crt,
+            key,
+            "--profile",
+            "self-signed",
+            "--subtle",
+            "--no-password",
+            "--insecure",
+            &format!("--not-before={not_before}"),
+            &format!("--not-after={not_after}"),
+            "-f",
+        ]));
+    };
+    // 80 of its 100 minutes used: past two thirds and short of 90 % for ten minutes.
+    self_signed("due.example", &due, &e.p("due.key"), "-80m", "20m");
+    // And one that expired an hour ago.
+    let expired = e.p("expired.crt");
+    self_signed(
         "expired.example",
         &expired,
-        &expired_key,
-        "--profile",
-        "self-signed",
-        "--subtle",
-        "--no-password",
-        "--insecure",
-        "--not-before=-2h",
-        "--not-after=-1h",
-        "-f",
-    ]));
+        &e.p("expired.key"),
+        "-2h",
+        "-1h",
+    );
 
     // A fresh certificate (1 h): not due, unless within --expires-in of its end.
     assert_eq!(code(&[&fresh]), 1);
@@ -1644,7 +1676,7 @@ fn needs_renewal_exit_codes_as_step() {
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["needs_renewal"], false);
-    // Past two thirds (86 %): due by default and at 50 %, not at 90 %.
+    // Past two thirds (80 %): due by default and at 50 %, not at 90 %.
     assert_eq!(code(&[&due]), 0);
     assert_eq!(code(&[&due, "--expires-in", "50%"]), 0);
     assert_eq!(code(&[&due, "--expires-in", "90%"]), 1);
