@@ -382,13 +382,7 @@ fn renew_loop_renews_about_two_thirds_in() {
     let enrolled = e.ok(&args);
     let first = enrolled["serial"].as_str().unwrap().to_string();
     let na1 = enrolled["not_after"].as_i64().unwrap();
-    let unix = || {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64
-    };
-    let spawned = unix();
+    let spawned = now_unix();
     let mut child = e
         .cmd(&["renew", "--cert", &c, "--key", &k, "--loop"])
         .spawn()

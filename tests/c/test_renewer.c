@@ -205,14 +205,15 @@ static stepca_credential *memory_credential(stepca_client *client, const char *c
 
 /* A credential for a key generated in the SoftHSM2 token as `label`. */
 static stepca_credential *token_credential(stepca_client *client, const char *label, int lifetime) {
+  const char *cn = "renewer-held.example.com";
   stepca_external_key *key = NULL;
-  stepca_csr_request *req = request("renewer-held.example.com");
+  stepca_csr_request *req = request(cn);
   uint8_t *csr = NULL;
   size_t csr_len = 0;
   stepca_credential *cred = NULL;
   OK(stepca_pkcs11_key_generate(MODULE, TOKEN_LABEL, PIN, label, STEPCA_KEY_EC_P256, &key, &e_));
   OK(stepca_create_csr_external(key, req, STEPCA_FORMAT_DER, &csr, &csr_len, &e_));
-  stepca_chain *chain = sign(client, "renewer-held.example.com", csr, csr_len, lifetime);
+  stepca_chain *chain = sign(client, cn, csr, csr_len, lifetime);
   OK(stepca_credential_new_external(chain, key, &cred, &e_));
   stepca_chain_free(chain);
   stepca_csr_request_free(req);
